@@ -1,0 +1,37 @@
+/** What QM reads from a job's descriptor (SPEC §2), whatever its format. */
+export type DescriptorFormat = 'cfg' | 'xml' | 'sh';
+
+export interface Descriptor {
+  format: DescriptorFormat;
+  /** File name of the descriptor inside the job folder (the .sh file in shell mode). */
+  file: string;
+  /** Command line run with /bin/sh -c in the job folder (shell mode: `bash NAME.sh`). */
+  script: string;
+  /** Processors asked for (>= 1, not yet clamped to the budget). */
+  nbProc: number;
+  email: string | undefined;
+  info: string | undefined;
+  /** Higher runs first; default 0. */
+  priority: number;
+  size: string | undefined;
+  /** Seconds; undefined = no limit. */
+  timeLimit: number | undefined;
+  /** Names of jobs that must finish with code 0 first. */
+  after: string[];
+  /** Slurm --mail-type values (END, FAIL, ALL, NONE...); empty = END,FAIL. */
+  mailType: string[];
+  /** -J/--job-name in shell mode (informative; the folder name stays the job name). */
+  jobName: string | undefined;
+  /** All keys of the QM section (lower-cased), known or not, as written. */
+  keys: Record<string, string>;
+  /** Non-fatal remarks (unknown #SBATCH options...), logged at ingest. */
+  warnings: string[];
+}
+
+/** A descriptor that cannot be used; `message` is the reason written to QM_REASON.txt. */
+export class DescriptorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DescriptorError';
+  }
+}

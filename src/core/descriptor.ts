@@ -1,0 +1,299 @@
+/**
+ * Reads a job's descriptor (SPEC §2) into a `Descriptor`:
+ * 1. reads `dir/jobFile` safely: inside the folder, a regular file, at most
+ *    1 MiB, no NUL bytes;
+ * 2. takes the raw keys from `[QMOptions]` (cfg), from the root's children
+ *    (xml, with DOCTYPE refused so no entity can expand), or from the
+ *    `#QM`/`#SBATCH` comment block of the folder's only `*.sh` (shell mode);
+ * 3. validates the known keys; every error is a `DescriptorError` naming the
+ *    file (and line), the key, the value and the form expected.
+ */
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { getSection, IniSyntaxError, parseIni } from './configparser.js';
+import { DescriptorError, type Descriptor, type DescriptorFormat } from './descriptor-types.js';
+
+const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
+/** Shell mode reads only the head of the script: directives come first. */
+const SCRIPT_HEAD_BYTES = 64 * 1024;
+const MAX_NB_PROC = 100_000;
+const MAX_PRIORITY = 1_000_000;
+const QM_SECTION = 'QMOptions';
+const MAIL_TYPES = ['NONE', 'BEGIN', 'END', 'FAIL', 'REQUEUE', 'ALL', 'INVALID_DEPEND', 'STAGE_OUT',
+  'TIME_LIMIT', 'TIME_LIMIT_90', 'TIME_LIMIT_80', 'TIME_LIMIT_50', 'ARRAY_TASKS'];
+const DURATION_FORMS = {
+  s: 'a number of seconds or [[D-]HH:]MM:SS',
+  min: 'a number of minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS',
+};
+
+/** A key as written: where (`file` or `file line N`), under which name (`nb_proc`, `#SBATCH -c`). */
+type RawKey = { value: string; where: string; label: string };
+type RawKeys = Map<string, RawKey>;
+
+/** What a format knows besides its keys; `script` only in shell mode (the .sh file itself). */
+type Frame = { format: DescriptorFormat; file: string; script?: string; jobName?: string; warnings: string[] };
+
+export async function readDescriptor(dir: string, jobFile: string): Promise<Descriptor> {
+  const text = await readInside(dir, jobFile, 'descriptor');
+  if (text === undefined) return readShellMode(dir, jobFile);
+  const format = /\.xml$/i.test(jobFile) ? 'xml' : 'cfg';
+  const keys = format === 'xml' ? xmlKeys(text, jobFile) : cfgKeys(text, jobFile);
+  return build(keys, { format, file: jobFile, warnings: [] });
+}
+
+/**
+ * Seconds (> 0) in `text`: a bare number (of `bareUnit`), `MM:SS`, `HH:MM:SS`,
+ * `D-HH`, `D-HH:MM` or `D-HH:MM:SS`. Throws a RangeError `"text": expected ...`.
+ */
+export function parseDuration(text: string, opts: { bareUnit: 's' | 'min' }): number {
+  const seconds = durationSeconds(text.trim(), opts.bareUnit);
+  if (seconds === undefined) throw new RangeError(`${JSON.stringify(text.trim())}: expected ${DURATION_FORMS[opts.bareUnit]}`);
+  return seconds;
+}
+
+function durationSeconds(text: string, bareUnit: 's' | 'min'): number | undefined {
+  const days = /^(\d+)-(.+)$/.exec(text);
+  const clock = days ? days[2] : text;
+  const parts = clock.split(':');
+  const nums = parts.map(Number);
+  let seconds = NaN;
+  if (!days && /^(\d+(\.\d*)?|\.\d+)$/.test(clock)) {
+    seconds = Number(clock) * (bareUnit === 'min' ? 60 : 1);
+  } else if (parts.length <= 3 && parts.every((p) => /^\d+$/.test(p)) && nums.slice(1).every((n) => n < 60)) {
+    if (days && nums[0] < 24) {
+      const [hours, minutes = 0, secs = 0] = nums;
+      seconds = Number(days[1]) * 86400 + hours * 3600 + minutes * 60 + secs;
+    } else if (!days && nums.length >= 2) {
+      const [hours, minutes, secs] = nums.length === 3 ? nums : [0, ...nums];
+      seconds = hours * 3600 + minutes * 60 + secs;
+    }
+  }
+  return seconds > 0 && Number.isFinite(seconds) ? seconds : undefined;
+}
+
+/**
+ * The text of `dir/name` (undefined if absent), refusing what is not a plain
+ * file of the job folder. A descriptor must be text of at most 1 MiB; a
+ * script is only read up to SCRIPT_HEAD_BYTES.
+ */
+async function readInside(dir: string, name: string, what: 'descriptor' | 'script head'): Promise<string | undefined> {
+  const file = path.join(dir, name);
+  const isDescriptor = what === 'descriptor';
+  const limit = isDescriptor ? MAX_DESCRIPTOR_BYTES : SCRIPT_HEAD_BYTES;
+  const fail = (reason: string) => new DescriptorError(`${name}: ${reason}`);
+  try {
+    if ((await fs.lstat(file)).isSymbolicLink()) {
+      const [root, target] = await Promise.all([fs.realpath(dir), fs.realpath(file)]);
+      const relative = path.relative(root, target);
+      const outside = relative === '' || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+      if (outside) throw fail('is a symbolic link pointing outside the job folder');
+    }
+    // O_NONBLOCK: a FIFO planted as descriptor must not block the reader.
+    const handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) throw fail('is a folder, expected a file');
+      if (!info.isFile()) throw fail('is not a regular file');
+      const buffer = Buffer.alloc(Math.min(info.size, limit) + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      if (isDescriptor && bytesRead > limit) throw fail('is larger than 1 MiB');
+      const content = buffer.subarray(0, Math.min(bytesRead, limit));
+      if (isDescriptor && content.includes(0)) throw fail('contains NUL bytes (not a text file)');
+      return content.toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (error instanceof DescriptorError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw fail(code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code ?? error})`);
+    // ENOENT although lstat finds it: a symbolic link to nowhere.
+    if (await fs.lstat(file).then(() => true, () => false)) throw fail('is a broken symbolic link');
+    return undefined;
+  }
+}
+
+function cfgKeys(text: string, file: string): RawKeys {
+  let doc;
+  try {
+    doc = parseIni(text, file);
+  } catch (error) {
+    throw error instanceof IniSyntaxError ? new DescriptorError(error.message) : error;
+  }
+  const section = getSection(doc, QM_SECTION);
+  if (!section) throw new DescriptorError(`${file}: no [${QM_SECTION}] section: expected [${QM_SECTION}] with script = <command>`);
+  const keys: RawKeys = new Map();
+  for (const [key, value] of section.values) {
+    keys.set(key, { value, where: `${file} line ${section.lines.get(key)}`, label: key });
+  }
+  return keys;
+}
+
+const xmlParser = new XMLParser({ ignoreAttributes: false, parseTagValue: false, htmlEntities: true });
+
+function xmlKeys(text: string, file: string): RawKeys {
+  // No DTD at all: nothing to expand (billion laughs), nothing external to fetch.
+  if (/<!(DOCTYPE|ENTITY)/i.test(text)) throw new DescriptorError(`${file}: DOCTYPE and ENTITY declarations are not allowed`);
+  const valid = XMLValidator.validate(text);
+  if (valid !== true) throw new DescriptorError(`${file} line ${valid.err.line}: not well-formed XML: ${valid.err.msg}`);
+  let doc: Record<string, unknown>;
+  try {
+    doc = xmlParser.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new DescriptorError(`${file}: cannot read XML: ${(error as Error).message}`);
+  }
+  const roots = Object.keys(doc).filter((name) => !name.startsWith('?'));
+  if (roots.length !== 1) throw new DescriptorError(`${file}: expected one root element like <PARAMETER>`);
+  const root = doc[roots[0]];
+  const keys: RawKeys = new Map();
+  if (typeof root !== 'object' || root === null) return keys;
+  for (const [name, node] of Object.entries(root)) {
+    if (name.startsWith('@_') || name.startsWith('#')) continue;
+    const last: unknown = Array.isArray(node) ? node.at(-1) : node;
+    // <key value="..."/> as QM 0.4 wrote it; <key>text</key> accepted too.
+    const fields = typeof last === 'object' && last !== null ? (last as Record<string, unknown>) : { '#text': last };
+    const value = fields['@_value'] ?? fields['#text'];
+    if (value !== undefined) keys.set(name.toLowerCase(), { value: String(value), where: file, label: name.toLowerCase() });
+  }
+  return keys;
+}
+
+async function readShellMode(dir: string, jobFile: string): Promise<Descriptor> {
+  const scripts = (await fs.readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.name.endsWith('.sh') && !e.name.startsWith('.') && (e.isFile() || e.isSymbolicLink()))
+    .map((e) => e.name)
+    .sort();
+  const expected = `expected ${jobFile} (or one *.sh script)`;
+  if (scripts.length === 0) throw new DescriptorError(`no descriptor: ${expected}`);
+  if (scripts.length > 1) throw new DescriptorError(`no descriptor: ${expected}, found ${scripts.length}: ${scripts.join(', ')}`);
+  const file = scripts[0];
+  const text = await readInside(dir, file, 'script head');
+  if (text === undefined) throw new DescriptorError(`${file}: vanished while being read`);
+  const frame: Frame = { format: 'sh', file, script: `bash '${file.replace(/'/g, `'\\''`)}'`, warnings: [] };
+  return build(directiveKeys(text, frame), frame);
+}
+
+/** #SBATCH option -> descriptor key, or what else it sets. */
+const SBATCH_OPTIONS = new Map([['-c', 'nb_proc'], ['--cpus-per-task', 'nb_proc'], ['-J', 'job_name'],
+  ['--job-name', 'job_name'], ['-t', 'time'], ['--time', 'time'], ['--mail-user', 'e_mail'],
+  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency']]);
+
+/** `#QM key=value` and `#SBATCH` lines of the leading comment block, as raw keys. */
+function directiveKeys(text: string, frame: Frame): RawKeys {
+  const keys: RawKeys = new Map();
+  for (const [index, rawLine] of text.replace(/^\uFEFF/, '').split(/\r?\n/).entries()) {
+    const line = rawLine.trim();
+    if (line === '') continue;
+    if (!line.startsWith('#')) break;
+    const where = `${frame.file} line ${index + 1}`;
+    const directive = /^#(QM|SBATCH)\s+(.*)$/.exec(line);
+    if (directive?.[1] === 'SBATCH') sbatchOptions(directive[2], where, keys, frame);
+    if (directive?.[1] !== 'QM') continue;
+    const pair = /^([^=:]*?)\s*[=:]\s*(.*)$/.exec(directive[2]);
+    const key = pair?.[1].toLowerCase();
+    if (!pair || !key) throw new DescriptorError(`${where}: #QM ${directive[2]}: expected #QM key=value`);
+    if (key === 'script') frame.warnings.push(`${where}: #QM script ignored: the script is ${frame.file}`);
+    else keys.set(key, { value: pair[2], where, label: `#QM ${key}` });
+  }
+  return keys;
+}
+
+function sbatchOptions(text: string, where: string, keys: RawKeys, frame: Frame): void {
+  // Shell-like words, quotes removed; a word starting with # begins a comment.
+  const words = (text.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? []).map((w) => w.replace(/"([^"]*)"|'([^']*)'/g, '$1$2'));
+  const end = words.findIndex((w) => w.startsWith('#'));
+  if (end >= 0) words.length = end;
+  while (words.length > 0) {
+    const word = words.shift()!;
+    const [, option, attached] = /^(--[^=]+)(?:=(.*))?$/.exec(word) ?? /^(-[A-Za-z])(.+)?$/.exec(word) ?? [];
+    const target = option ? SBATCH_OPTIONS.get(option) : undefined;
+    if (!target) {
+      frame.warnings.push(`${where}: unknown #SBATCH option ${option ?? word} ignored`);
+      // Skip its value too when it is the next word (`--nodes 2`).
+      if (option && attached === undefined && words.length > 0 && !words[0].startsWith('-')) words.shift();
+      continue;
+    }
+    const raw = { value: attached ?? words.shift() ?? '', where, label: `#SBATCH ${option}` };
+    if (!raw.value) throw new DescriptorError(`${where}: ${raw.label}: missing value`);
+    if (target === 'job_name') frame.jobName = raw.value;
+    else if (target === 'time') setTime(raw, keys);
+    else if (target === 'dependency') setDependency(raw, keys, frame);
+    else keys.set(target, raw);
+  }
+}
+
+/** Slurm's -t: a bare number is minutes; 0, UNLIMITED and INFINITE mean no limit. */
+function setTime(raw: RawKey, keys: RawKeys): void {
+  if (/^(0+|unlimited|infinite)$/i.test(raw.value)) {
+    keys.delete('time_limit');
+    return;
+  }
+  const seconds = check(raw, (text) => durationSeconds(text, 'min'), DURATION_FORMS.min);
+  keys.set('time_limit', { ...raw, value: String(seconds) });
+}
+
+/** `afterok:A:B` adds A and B to `after`; other dependency kinds are not supported. */
+function setDependency(raw: RawKey, keys: RawKeys, frame: Frame): void {
+  const names = keys.get('after')?.value.split(',').filter(Boolean) ?? [];
+  for (const part of raw.value.split(/[,?]/)) {
+    const [kind, ...jobs] = part.split(':');
+    if (kind === 'afterok' && jobs.length > 0) names.push(...jobs);
+    else frame.warnings.push(`${raw.where}: #SBATCH --dependency ${part} ignored (only afterok:NAME is supported)`);
+  }
+  if (names.length > 0) keys.set('after', { ...raw, value: names.join(',') });
+}
+
+function build(keys: RawKeys, frame: Frame): Descriptor {
+  // An empty value counts as not given: the key takes its default.
+  const given = (...names: string[]) => names.map((n) => keys.get(n)).find((raw) => raw && raw.value.trim() !== '');
+  return {
+    format: frame.format,
+    file: frame.file,
+    script: frame.script ?? requiredScript(keys.get('script'), frame.file),
+    nbProc: check(given('nb_proc'), integerIn(1, MAX_NB_PROC), `an integer >= 1 (at most ${MAX_NB_PROC})`) ?? 1,
+    email: check(given('e_mail', 'e-mail'), emails, 'an e-mail address like me@example.org'),
+    info: given('info')?.value.trim(),
+    priority: check(given('priority'), integerIn(-MAX_PRIORITY, MAX_PRIORITY), `an integer from -${MAX_PRIORITY} to ${MAX_PRIORITY}`) ?? 0,
+    size: given('size')?.value.trim(),
+    timeLimit: check(given('time_limit'), (text) => durationSeconds(text, 's'), DURATION_FORMS.s),
+    after: check(given('after'), jobNames, 'job names separated by commas or spaces') ?? [],
+    mailType: check(given('mail_type'), mailTypes, `mail types separated by commas (${MAIL_TYPES.join(', ')})`) ?? [],
+    jobName: frame.jobName,
+    keys: Object.fromEntries([...keys].map(([key, raw]) => [key, raw.value])),
+    warnings: frame.warnings,
+  };
+}
+
+function check<T>(raw: RawKey | undefined, parse: (text: string) => T | undefined, expected: string): T | undefined {
+  if (!raw) return undefined;
+  const value = parse(raw.value.trim());
+  if (value === undefined) throw new DescriptorError(`${raw.where}: ${raw.label} = ${quote(raw.value)}: expected ${expected}`);
+  return value;
+}
+
+function requiredScript(raw: RawKey | undefined, file: string): string {
+  if (!raw) throw new DescriptorError(`${file}: script is missing: expected script = <command to run>`);
+  return check(raw, (text) => text || undefined, 'the command to run')!;
+}
+
+const integerIn = (min: number, max: number) => (text: string) => {
+  const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
+  return value >= min && value <= max ? value : undefined;
+};
+
+/** Words of `text` if every one passes `ok`. */
+const wordsIf = (text: string, separators: RegExp, ok: (word: string) => boolean) => {
+  const words = text.split(separators).filter(Boolean);
+  return words.every(ok) ? words : undefined;
+};
+
+/** One or more addresses; no spaces or angle brackets, so no mail header can be injected. */
+const emails = (text: string) => wordsIf(text, /[\s,;]+/, (w) => /^[^\s@<>()",;:]+@[^\s@<>()",;:]+$/.test(w))?.join(', ');
+const jobNames = (text: string) => wordsIf(text, /[\s,]+/, (w) => !w.includes('/') && w !== '.' && w !== '..');
+const mailTypes = (text: string) => wordsIf(text.toUpperCase(), /[\s,]+/, (w) => MAIL_TYPES.includes(w));
+
+function quote(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}

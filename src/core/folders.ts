@@ -1,0 +1,100 @@
+/**
+ * The QM folder layout (SPEC §1) and the moves between its folders.
+ * 1. Names the four folders and creates them.
+ * 2. Says which entries are temporary copies to ignore.
+ * 3. Moves a job folder to QM_dJobs / QM_lost+found under a fresh
+ *    `<ISO-seconds>-NAME`, never overwriting an earlier one.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export interface Layout {
+  root: string;
+  queued: string;
+  running: string;
+  done: string;
+  lost: string;
+  /** QM's private state (embedded Redis) */
+  internal: string;
+}
+
+export function layoutOf(root: string): Layout {
+  return {
+    root,
+    queued: path.join(root, 'QM_qJobs'),
+    running: path.join(root, 'QM_Jobs'),
+    done: path.join(root, 'QM_dJobs'),
+    lost: path.join(root, 'QM_lost+found'),
+    internal: path.join(root, '.qm'),
+  };
+}
+
+export async function ensureLayout(layout: Layout): Promise<void> {
+  for (const dir of [layout.queued, layout.running, layout.done, layout.lost, layout.internal]) {
+    await fs.mkdir(dir, { recursive: true });
+  }
+}
+
+/** Temporary copies (`.x`, `x~`, `x.tmp`) are never jobs. */
+export function isIgnoredName(name: string): boolean {
+  return name.startsWith('.') || name.endsWith('~') || name.endsWith('.tmp');
+}
+
+/** `2026-11-24T10:02:03`: local time, to the second, as QM 0.4 users read it. */
+export function isoSeconds(date: Date = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+  );
+}
+
+/**
+ * Renames `src` (a folder) into `destDir/<ISO>-<name>`, adding `-2`, `-3`...
+ * when that exists. rename(2) refuses to replace a non-empty folder and job
+ * folders are never empty here (process.log, QM_REASON.txt), so two movers
+ * racing for one name cannot overwrite each other: the loser takes the next.
+ * Returns the final path.
+ */
+export async function moveStamped(src: string, destDir: string, name: string, when = new Date()): Promise<string> {
+  const base = `${isoSeconds(when)}-${name}`;
+  for (let n = 1; ; n++) {
+    const target = path.join(destDir, n === 1 ? base : `${base}-${n}`);
+    if (await exists(target)) continue;
+    try {
+      await fs.rename(src, target);
+      return target;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/**
+ * Moves a folder (or a lone file, wrapped in a folder) to QM_lost+found with a
+ * QM_REASON.txt inside saying why. The reason is written before the move, so
+ * whoever sees the folder there can read it.
+ */
+export async function moveToLostFound(layout: Layout, src: string, name: string, reason: string): Promise<string> {
+  const stat = await fs.lstat(src);
+  const folder = stat.isDirectory() ? src : await wrapInFolder(src, layout.lost);
+  await fs.writeFile(path.join(folder, 'QM_REASON.txt'), `${reason}\n`);
+  return moveStamped(folder, layout.lost, name);
+}
+
+/** Moves a lone file into a fresh hidden folder next to `scratchDir`; returns the folder. */
+async function wrapInFolder(file: string, scratchDir: string): Promise<string> {
+  const holder = await fs.mkdtemp(path.join(scratchDir, '.wrap-'));
+  await fs.rename(file, path.join(holder, path.basename(file)));
+  return holder;
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * QM's records in Redis, beside the BullMQ queue; the one place that changes
+ * them. The filesystem stays the truth: all of this can be rebuilt from the
+ * folders (ingest re-enqueues QM_qJobs).
+ * 1. enqueue: name index (one queued job per name) + BullMQ job.
+ * 2. claimed / running / finished: the running table and done records.
+ * 3. reads for status, the monitor and dependencies.
+ */
+import type { Redis } from 'ioredis';
+import type { Job, Queue } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import { bullPriority, keys } from './redis.js';
+import type { DoneRecord, QueuedJob, RunningInfo } from './status.js';
+
+const LIVE_STATES = new Set(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children']);
+
+/** Deletes the name entry only if it still points at `id` (a newer drop keeps its own). */
+const DELETE_IF_EQUAL = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0`;
+
+export function newJobId(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+export class JobStore {
+  constructor(
+    readonly redis: Redis,
+    readonly queue: Queue,
+    private readonly keepDone: number,
+  ) {}
+
+  /**
+   * Puts a job in the queue unless one of that name is already queued.
+   * Returns the id, or undefined when it was already there.
+   */
+  async enqueue(job: QueuedJob): Promise<string | undefined> {
+    const id = newJobId();
+    if (!(await this.redis.hsetnx(keys.names, job.name, id))) {
+      const existing = await this.redis.hget(keys.names, job.name);
+      if (existing && (await this.isLive(existing))) return undefined;
+      await this.redis.hset(keys.names, job.name, id);
+    }
+    await this.queue.add(job.name, job, {
+      jobId: id,
+      priority: bullPriority(job.priority),
+      removeOnComplete: { count: this.keepDone },
+      removeOnFail: { count: this.keepDone },
+    });
+    return id;
+  }
+
+  private async isLive(id: string): Promise<boolean> {
+    const state = await this.queue.getJobState(id);
+    return LIVE_STATES.has(state);
+  }
+
+  /** name → id of every queued job (as the name index knows them). */
+  async queuedNames(): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(keys.names)));
+  }
+
+  /** The folder of a queued job disappeared: take it out of the queue. */
+  async dropQueued(name: string): Promise<string | undefined> {
+    const id = await this.redis.hget(keys.names, name);
+    if (!id) return undefined;
+    await this.forgetName(name, id);
+    try {
+      await this.queue.remove(id);
+    } catch {
+      // active (a worker holds it): its claim will find no folder and drop it
+    }
+    return id;
+  }
+
+  async forgetName(name: string, id: string): Promise<void> {
+    await this.redis.eval(DELETE_IF_EQUAL, 1, keys.names, name, id);
+  }
+
+  async markRunning(info: RunningInfo): Promise<void> {
+    const multi = this.redis.multi();
+    multi.hset(keys.running, info.id, JSON.stringify(info));
+    multi.eval(DELETE_IF_EQUAL, 1, keys.names, info.name, info.id);
+    await multi.exec();
+  }
+
+  async running(): Promise<RunningInfo[]> {
+    const all = await this.redis.hvals(keys.running);
+    return all.map((v) => JSON.parse(v) as RunningInfo);
+  }
+
+  async runningInfo(id: string): Promise<RunningInfo | undefined> {
+    const v = await this.redis.hget(keys.running, id);
+    return v ? (JSON.parse(v) as RunningInfo) : undefined;
+  }
+
+  /** Writes the done record (the job is over: not queued, not running) and trims to keep_done. */
+  async recordDone(rec: DoneRecord): Promise<void> {
+    const multi = this.redis.multi();
+    multi.set(keys.record(rec.id), JSON.stringify(rec));
+    multi.zadd(keys.done, rec.endedAt, rec.id);
+    multi.hset(keys.doneByName, rec.name, rec.id);
+    multi.hdel(keys.running, rec.id);
+    multi.eval(DELETE_IF_EQUAL, 1, keys.names, rec.name, rec.id);
+    multi.zcard(keys.done);
+    const results = await multi.exec();
+    const count = Number(results?.at(-1)?.[1] ?? 0);
+    if (count > this.keepDone) await this.trim(count - this.keepDone);
+  }
+
+  private async trim(excess: number): Promise<void> {
+    const popped = await this.redis.zpopmin(keys.done, excess);
+    const ids = popped.filter((_, i) => i % 2 === 0);
+    if (ids.length > 0) await this.redis.del(...ids.map((id) => keys.record(id)));
+  }
+
+  /** Newest first. */
+  async doneRecords(offset: number, limit: number): Promise<DoneRecord[]> {
+    const ids = await this.redis.zrevrange(keys.done, offset, offset + limit - 1);
+    return this.records(ids);
+  }
+
+  async doneCount(): Promise<number> {
+    return this.redis.zcard(keys.done);
+  }
+
+  async records(ids: string[]): Promise<DoneRecord[]> {
+    if (ids.length === 0) return [];
+    const values = await this.redis.mget(...ids.map((id) => keys.record(id)));
+    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as DoneRecord);
+  }
+
+  /** The latest done record of a name (for dependencies and `qm submit --wait`). */
+  async lastDone(name: string): Promise<DoneRecord | undefined> {
+    const id = await this.redis.hget(keys.doneByName, name);
+    if (!id) return undefined;
+    return (await this.records([id]))[0];
+  }
+
+  async job(id: string): Promise<Job<QueuedJob> | undefined> {
+    return (await this.queue.getJob(id)) as Job<QueuedJob> | undefined;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The one module that makes Redis connections and names keys.
+ * 1. Turns `redis_url` (redis://, rediss://, unix://) into ioredis options.
+ * 2. Opens connections that retry forever and log an outage once.
+ * 3. Names the BullMQ queue and QM's own keys.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { Queue } from 'bullmq';
+import type { Logger } from './log.js';
+
+/** BullMQ prefix and queue name: keys `bull:qm:*`. */
+export const BULL_PREFIX = 'bull';
+export const QUEUE_NAME = 'qm';
+
+/** QM's own keys, beside BullMQ's. */
+export const keys = {
+  /** hash: name of a queued job → its BullMQ id (the queue's name index) */
+  names: 'qm:names',
+  /** hash: BullMQ id → RunningInfo JSON */
+  running: 'qm:running',
+  /** zset: id by end time (ms) */
+  done: 'qm:done',
+  /** hash: name → id of its latest done record */
+  doneByName: 'qm:done:names',
+  /** string: DoneRecord JSON */
+  record: (id: string) => `qm:rec:${id}`,
+  /** string with TTL: a live worker's heartbeat (JSON) */
+  worker: (name: string) => `qm:worker:${name}`,
+  workerPattern: 'qm:worker:*',
+  /** pub/sub channel: kill requests and other control messages */
+  control: 'qm:control',
+} as const;
+
+export function redisOptions(url: string): RedisOptions {
+  if (url.startsWith('unix://') || url.startsWith('/')) {
+    return { path: url.startsWith('unix://') ? url.slice('unix://'.length) : url };
+  }
+  const u = new URL(url);
+  const options: RedisOptions = {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : 6379,
+  };
+  if (u.username) options.username = decodeURIComponent(u.username);
+  if (u.password) options.password = decodeURIComponent(u.password);
+  const db = u.pathname.replace(/^\//, '');
+  if (db) options.db = Number(db);
+  if (u.protocol === 'rediss:') options.tls = {};
+  return options;
+}
+
+/**
+ * A connection that retries forever (jobs keep running while Redis is away)
+ * and logs the outage once and the recovery once.
+ */
+export function connect(url: string, log: Logger, purpose: string): Redis {
+  const redis = new Redis({
+    ...redisOptions(url),
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    connectionName: `qm-${purpose}`,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  watchOutage(redis, log, purpose);
+  return redis;
+}
+
+/** Logs the first error of an outage and the reconnection, nothing in between. */
+export function watchOutage(redis: Redis, log: Logger, purpose: string): void {
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    log.warn(`redis unreachable (${purpose}): ${err.message}; retrying`);
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log.info(`redis reachable again (${purpose})`);
+  });
+}
+
+export function openQueue(connection: Redis): Queue {
+  return new Queue(QUEUE_NAME, { connection, prefix: BULL_PREFIX });
+}
+
+/**
+ * QM priority (higher first, any integer) → BullMQ priority (1 is first,
+ * 2,097,151 is the largest BullMQ takes). 0 maps to the middle.
+ */
+export function bullPriority(priority: number): number {
+  const middle = 1_048_576;
+  return Math.min(2_097_151, Math.max(1, middle - Math.round(priority)));
+}

@@ -1,0 +1,224 @@
+/**
+ * The ingest role (SPEC §1, §2, §4).
+ * 1. Watches QM_qJobs (events, or polling for network shares) and rescans it
+ *    periodically, so a wiped or replaced Redis is rebuilt from the folders.
+ * 2. Waits until a dropped entry has settled, reads its descriptor, and
+ *    enqueues it — or moves it to QM_lost+found with the reason.
+ * 3. Wraps a lone NAME.sh into NAME/; takes a deleted folder out of the queue.
+ */
+import chokidar, { type FSWatcher } from 'chokidar';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Settings } from '../core/settings-types.js';
+import { exists, isIgnoredName, layoutOf, moveToLostFound, type Layout } from '../core/folders.js';
+import { logger, type Logger } from '../core/log.js';
+import { connect, openQueue } from '../core/redis.js';
+import { JobStore } from '../core/jobstore.js';
+import { readDescriptor } from '../core/descriptor.js';
+import { DescriptorError } from '../core/descriptor-types.js';
+import type { QueuedJob } from '../core/status.js';
+import { SettleTracker, newestChange } from './settle.js';
+import { wrapLoneScript } from './wrap.js';
+
+const RESCAN_MS = 5_000;
+const BATCH_MS = 20;
+
+export class IngestRole {
+  private readonly log: Logger;
+  private readonly layout: Layout;
+  private readonly redis: Redis;
+  private readonly store: JobStore;
+  private watcher: FSWatcher | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  /** entries waiting to settle: name → its tracker and timer */
+  private readonly pending = new Map<string, { tracker: SettleTracker; timer?: NodeJS.Timeout }>();
+  private readonly inFlight = new Set<Promise<void>>();
+  /** settled entries waiting to be ingested together */
+  private ready: string[] = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private batchTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly settings: Settings, redisUrl: string) {
+    this.log = logger('ingest');
+    this.layout = layoutOf(settings.server.qmFolder);
+    this.redis = connect(redisUrl, this.log, 'ingest');
+    this.store = new JobStore(this.redis, openQueue(this.redis), settings.server.keepDone);
+    this.redis.on('ready', () => void this.rescan());
+  }
+
+  async start(): Promise<void> {
+    const s = this.settings.server;
+    await this.rescan();
+    this.watcher = chokidar.watch(this.layout.queued, {
+      depth: 0,
+      ignoreInitial: true,
+      usePolling: s.watchMode === 'polling',
+      interval: s.pollInterval * 1000,
+      ignored: (p: string) => p !== this.layout.queued && isIgnoredName(path.basename(p)),
+    });
+    this.watcher.on('all', (event, p) => {
+      if (path.dirname(p) !== this.layout.queued) return;
+      const name = path.basename(p);
+      if (event === 'unlink' || event === 'unlinkDir') this.track(this.removed(name));
+      else this.schedule(name, 0);
+    });
+    this.watcher.on('error', (err) => this.log.warn(`watch error: ${(err as Error).message}`));
+    await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
+    this.rescanTimer = setInterval(() => void this.rescan(), s.watchMode === 'polling' ? s.pollInterval * 1000 : RESCAN_MS);
+    this.log.info(`watching ${this.layout.queued} (${s.watchMode}, settle_time ${s.settleTime} s)`);
+  }
+
+  /** Compares QM_qJobs with the queue: enqueues what is missing, forgets what is gone. */
+  private async rescan(): Promise<void> {
+    if (this.stopped || this.redis.status !== 'ready') return;
+    try {
+      const [entries, queued] = await Promise.all([fs.readdir(this.layout.queued), this.store.queuedNames()]);
+      const present = new Set(entries.filter((n) => !isIgnoredName(n)));
+      for (const name of present) if (!queued.has(name)) this.schedule(name, 0);
+      for (const name of queued.keys()) {
+        if (!present.has(name) && !this.pending.has(name)) await this.store.dropQueued(name);
+      }
+    } catch (err) {
+      this.log.debug(`rescan failed: ${(err as Error).message}`);
+    }
+  }
+
+  private schedule(name: string, delayMs: number): void {
+    if (this.stopped) return;
+    let entry = this.pending.get(name);
+    if (entry?.timer) return; // already waiting: the check re-reads the tree anyway
+    if (!entry) {
+      entry = { tracker: new SettleTracker() };
+      this.pending.set(name, entry);
+    }
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      this.track(this.check(name, entry));
+    }, delayMs);
+  }
+
+  private track(work: Promise<void>): void {
+    const p = work
+      .catch((err: Error) => this.log.error(`ingest error: ${err.message}`))
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  private async check(name: string, entry: { tracker: SettleTracker }): Promise<void> {
+    const full = path.join(this.layout.queued, name);
+    let newest: number;
+    try {
+      newest = await newestChange(full);
+    } catch {
+      this.pending.delete(name); // gone
+      return;
+    }
+    const wait = entry.tracker.remaining(newest, this.settings.server.settleTime * 1000);
+    if (wait > 0) {
+      // due exactly when settled: entries then settle in the order of their last change
+      this.schedule(name, wait + 5);
+      return;
+    }
+    this.pending.delete(name);
+    this.ready.push(name);
+    // one flush at a time, so queue order follows settle order
+    if (this.ready.length > 1) return;
+    // entries settling within BATCH_MS of each other are queued together, oldest first
+    this.batchTimer = setTimeout(() => {
+      this.flushing = this.flushing
+        .then(() => this.flushReady())
+        .catch((err: Error) => this.log.error(`could not queue: ${err.message}`));
+      this.track(this.flushing);
+    }, BATCH_MS);
+  }
+
+  /**
+   * Ingests the entries that settled together one by one, oldest first, so
+   * that jobs found at start-up are queued in FIFO order (SPEC §3).
+   */
+  private async flushReady(): Promise<void> {
+    const names = this.ready.splice(0);
+    const jobs: QueuedJob[] = [];
+    for (const name of names) {
+      const job = await this.prepare(name, path.join(this.layout.queued, name)).catch((err: Error) => {
+        this.log.error({ job: name }, `could not read: ${err.message}`);
+        return undefined;
+      });
+      if (job) jobs.push(job);
+    }
+    jobs.sort((a, b) => a.descriptorMtime - b.descriptorMtime);
+    for (const job of jobs) {
+      const id = await this.store.enqueue(job);
+      if (id) this.log.info({ job: job.name }, `queued (${job.nbProc} processor${job.nbProc > 1 ? 's' : ''}, priority ${job.priority}, id ${id})`);
+    }
+  }
+
+  /** The entry has settled: its job, or undefined after explaining why not in QM_lost+found. */
+  private async prepare(name: string, full: string): Promise<QueuedJob | undefined> {
+    const stat = await fs.lstat(full).catch(() => undefined);
+    if (!stat) return undefined;
+    if (!stat.isDirectory()) {
+      if (stat.isFile() && name.endsWith('.sh')) {
+        const wrapped = await wrapLoneScript(this.layout, name);
+        if (wrapped.ok) return undefined; // the new folder arrives as its own event
+        return this.lose(full, name, wrapped.reason);
+      }
+      return this.lose(full, name, 'not a job: a plain file (a job is a folder, or a lone *.sh script)');
+    }
+    let job: QueuedJob;
+    try {
+      const d = await readDescriptor(full, this.settings.server.jobFile);
+      for (const w of d.warnings) this.log.warn({ job: name }, w);
+      const mtime = (await fs.stat(path.join(full, d.file))).mtimeMs;
+      job = {
+        name,
+        script: d.script,
+        format: d.format,
+        nbProc: d.nbProc,
+        priority: d.priority,
+        email: d.email,
+        info: d.info,
+        size: d.size,
+        timeLimit: d.timeLimit,
+        after: d.after,
+        mailType: d.mailType,
+        keys: d.keys,
+        enqueuedAt: Date.now(),
+        descriptorMtime: mtime,
+      };
+    } catch (err) {
+      if (err instanceof DescriptorError) return this.lose(full, name, err.message);
+      throw err;
+    }
+    return job;
+  }
+
+  private async lose(full: string, name: string, reason: string): Promise<undefined> {
+    const target = await moveToLostFound(this.layout, full, name, reason);
+    this.log.warn({ job: name }, `${reason} → ${path.relative(this.layout.root, target)}`);
+    return undefined;
+  }
+
+  private async removed(name: string): Promise<void> {
+    const pending = this.pending.get(name);
+    if (pending?.timer) clearTimeout(pending.timer);
+    this.pending.delete(name);
+    // renamed into QM_Jobs: a worker claimed it, nothing to undo
+    if (await exists(path.join(this.layout.running, name))) return;
+    const id = await this.store.dropQueued(name);
+    if (id) this.log.info({ job: name }, 'left QM_qJobs: no longer queued');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    clearTimeout(this.batchTimer);
+    for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
+    await this.watcher?.close();
+    await Promise.allSettled([...this.inFlight]);
+    await this.store.queue.close().catch(() => undefined);
+    this.redis.disconnect();
+  }
+}

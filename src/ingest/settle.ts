@@ -1,0 +1,64 @@
+/**
+ * When is a dropped folder complete? When nothing in its tree has changed
+ * for `settle_time` seconds (SPEC §4): the newest mtime of any entry, the
+ * folder itself included (creating or renaming an entry inside a folder
+ * touches the folder), is that old. A folder moved in whole with `mv` keeps
+ * its old times and is ready at once; one being copied is not.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+/** Stop walking huge trees: past this many entries the tree counts as just changed. */
+const MAX_ENTRIES = 20_000;
+
+/** Newest mtime (ms) in the tree, without following symlinks. */
+export async function newestChange(root: string): Promise<number> {
+  const rootStat = await fs.lstat(root);
+  let newest = rootStat.mtimeMs;
+  if (!rootStat.isDirectory()) return newest;
+  let seen = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch {
+      continue; // unreadable: the descriptor check will say so
+    }
+    for (const entry of entries) {
+      if (++seen > MAX_ENTRIES) return Date.now();
+      const full = path.join(dir, entry.name);
+      try {
+        const st = await fs.lstat(full);
+        if (st.mtimeMs > newest) newest = st.mtimeMs;
+        if (entry.isDirectory()) pending.push(full);
+      } catch {
+        // removed while we looked: the tree is changing
+        return Date.now();
+      }
+    }
+  }
+  return newest;
+}
+
+/**
+ * Tracks one folder's newest change across checks. It is settled when its
+ * newest change is `settle` old, or when that newest change has stayed the same
+ * for `settle` (a future mtime from a skewed clock on a network share).
+ */
+export class SettleTracker {
+  private lastNewest = Number.NaN;
+  private sameSince = 0;
+
+  /** Milliseconds still to wait (0 = settled). */
+  remaining(newest: number, settleMs: number, now = Date.now()): number {
+    if (newest !== this.lastNewest) {
+      this.lastNewest = newest;
+      this.sameSince = now;
+    }
+    const byAge = settleMs - (now - newest);
+    const byObservation = settleMs - (now - this.sameSince);
+    return Math.max(0, Math.min(byAge, byObservation));
+  }
+}

@@ -1,0 +1,74 @@
+/** Issue 2 points 4-5: the processor budget and the start order, read from what jobs record. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { cfgDescriptor, dropJob, doneEntries, makeQmDir, startQm, type QmDir, type QmProcess } from '../helpers/qm.js';
+import { peakUse, readTimeline, startOrder, timedScript } from '../helpers/timeline.js';
+import { waitFor } from '../helpers/wait.js';
+
+let qm: QmDir | undefined;
+let proc: QmProcess | undefined;
+
+afterEach(async () => {
+  if (proc) expect(await proc.stop()).toBe(0);
+  qm?.cleanup();
+  proc = qm = undefined;
+});
+
+async function startWith(server: Record<string, string | number>): Promise<{ qm: QmDir; proc: QmProcess }> {
+  qm = makeQmDir({ QMServer: server });
+  proc = startQm(['start', '-c', qm.cfg]);
+  await proc.waitForOutput(/watching/);
+  return { qm, proc };
+}
+
+const allDone = (q: QmDir, n: number) => waitFor(() => doneEntries(q).length >= n, { what: `${n} jobs done`, timeout: 30_000 });
+
+describe('processor budget', () => {
+  it('non-blocking, MaxNbProcessors 4: jobs of nb_proc 2 run two at a time, never three', async () => {
+    const { qm } = await startWith({ MaxNbProcessors: 4, launch_type: 'non-blocking' });
+    const tl = path.join(qm.base, 'timeline');
+    for (let i = 0; i < 6; i++) {
+      await dropJob(qm, `pair${i}`, { 'proc_config.cfg': cfgDescriptor({ nb_proc: 2, script: timedScript(tl, 2) }) });
+    }
+    await allDone(qm, 6);
+    const peak = peakUse(readTimeline(tl));
+    expect(peak.processors).toBe(4);
+    expect(peak.jobs).toBe(2);
+  });
+
+  it('blocking: one job at a time', async () => {
+    const { qm } = await startWith({ MaxNbProcessors: 4, launch_type: 'blocking' });
+    const tl = path.join(qm.base, 'timeline');
+    for (let i = 0; i < 4; i++) {
+      await dropJob(qm, `one${i}`, { 'proc_config.cfg': cfgDescriptor({ nb_proc: 1, script: timedScript(tl, 1, 'sleep 0.2') }) });
+    }
+    await allDone(qm, 4);
+    expect(peakUse(readTimeline(tl)).jobs).toBe(1);
+  });
+});
+
+describe('order', () => {
+  it('higher priority first, then oldest descriptor first', async () => {
+    const { qm } = await startWith({ MaxNbProcessors: 1, launch_type: 'blocking' });
+    const tl = path.join(qm.base, 'timeline');
+    const gate = path.join(qm.base, 'gate');
+    // the gate job holds the only processor while the queue fills up
+    await dropJob(qm, 'gate', { 'proc_config.cfg': cfgDescriptor({ script: `while [ ! -e ${gate} ]; do sleep 0.05; done` }) });
+    await waitFor(() => fs.access(path.join(qm.running, 'gate')).then(() => true), { what: 'gate running' });
+    const jobs: Array<[string, number]> = [
+      ['low', -1],
+      ['mid_a', 0],
+      ['high_a', 5],
+      ['mid_b', 0],
+      ['high_b', 5],
+    ];
+    for (const [name, priority] of jobs) {
+      await dropJob(qm, name, { 'proc_config.cfg': cfgDescriptor({ priority, script: timedScript(tl, 1, 'true') }) });
+    }
+    await proc!.waitForOutput(/high_b: queued/);
+    await fs.writeFile(gate, '');
+    await allDone(qm, 6);
+    expect(startOrder(readTimeline(tl))).toEqual(['high_a', 'high_b', 'mid_a', 'mid_b', 'low']);
+  });
+});

@@ -1,0 +1,81 @@
+/** A private redis-server per test file: random port, temp dir; stop, restart, wipe. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { waitFor } from './wait.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export class TestRedis {
+  private child: ChildProcess | undefined;
+  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'qm-redis-'));
+
+  private constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<TestRedis> {
+    const r = new TestRedis(await freePort());
+    await r.startServer();
+    return r;
+  }
+
+  async startServer(): Promise<void> {
+    this.child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--save', ''],
+      { stdio: 'ignore' },
+    );
+    await waitFor(() => this.ping(), { timeout: 10_000, what: `redis on ${this.port}` });
+  }
+
+  async ping(): Promise<boolean> {
+    const c = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      return (await c.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  client(): Redis {
+    return new Redis(this.port, '127.0.0.1', { maxRetriesPerRequest: null });
+  }
+
+  async stopServer(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  async flushall(): Promise<void> {
+    const c = this.client();
+    await c.flushall();
+    c.disconnect();
+  }
+
+  async stop(): Promise<void> {
+    await this.stopServer();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
