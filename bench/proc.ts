@@ -1,0 +1,79 @@
+/**
+ * What Linux says about a process (/proc): CPU time used so far and memory
+ * resident now. Elsewhere the numbers are undefined and the bench says so.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let ticksPerSecond: number | undefined;
+
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU seconds of the process itself (utime + stime of /proc/PID/stat). */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name, which may hold spaces: "state ppid ... utime(14) stime(15)"
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Memory {
+  /** resident now, MB */
+  rssMb: number;
+  /** peak resident, MB */
+  peakMb: number;
+}
+
+export function memory(pid: number): Memory | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMb: round1(kb('VmRSS') / 1024), peakMb: round1(kb('VmHWM') / 1024) };
+  } catch {
+    return undefined;
+  }
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+/** Share of one core (%) used by `pids` together over `seconds`, measured now. */
+export async function idleCpu(pids: number[], seconds: number): Promise<number[] | undefined> {
+  const before = pids.map(cpuSeconds);
+  const start = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const after = pids.map(cpuSeconds);
+  const elapsed = (performance.now() - start) / 1000;
+  if ([...before, ...after].some((x) => x === undefined)) return undefined;
+  return pids.map((_, i) => (100 * (after[i]! - before[i]!)) / elapsed);
+}
+
+/** Starts counting the CPU of `pids`; the returned function gives the seconds each used since. */
+export function cpuMeter(pids: number[]): () => Array<number | undefined> {
+  const before = pids.map(cpuSeconds);
+  return () =>
+    pids.map((pid, i) => {
+      const now = cpuSeconds(pid);
+      return now === undefined || before[i] === undefined ? undefined : now - before[i]!;
+    });
+}
+
+/** Milliseconds of CPU per job, summed over processes (undefined when unknown). */
+export function msPerJob(seconds: Array<number | undefined>, jobs: number): number | undefined {
+  if (seconds.some((s) => s === undefined)) return undefined;
+  return Math.round((1000 * seconds.reduce<number>((a, s) => a + s!, 0)) / jobs * 100) / 100;
+}
