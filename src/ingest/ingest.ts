@@ -6,7 +6,6 @@
  *    enqueues it — or moves it to QM_lost+found with the reason.
  * 3. Wraps a lone NAME.sh into NAME/; takes a deleted folder out of the queue.
  */
-import chokidar, { type FSWatcher } from 'chokidar';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
@@ -20,6 +19,7 @@ import { DescriptorError } from '../core/descriptor-types.js';
 import type { QueuedJob } from '../core/status.js';
 import { SettleTracker, newestChange } from './settle.js';
 import { wrapLoneScript } from './wrap.js';
+import { QueueWatcher } from './watch.js';
 
 const RESCAN_MS = 5_000;
 const BATCH_MS = 20;
@@ -29,7 +29,7 @@ export class IngestRole {
   private readonly layout: Layout;
   private readonly redis: Redis;
   private readonly store: JobStore;
-  private watcher: FSWatcher | undefined;
+  private watcher: QueueWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   /** entries waiting to settle: name → its tracker and timer */
   private readonly pending = new Map<string, { tracker: SettleTracker; timer?: NodeJS.Timeout }>();
@@ -50,22 +50,16 @@ export class IngestRole {
 
   async start(): Promise<void> {
     const s = this.settings.server;
+    // polling (network shares, where inotify sees nothing): the rescan every poll_interval is the watcher
+    if (s.watchMode === 'events') {
+      this.watcher = new QueueWatcher(
+        this.layout.queued,
+        (name) => this.onEvent(name),
+        (err) => this.log.warn(`watch error: ${err.message}`),
+      );
+      await this.watcher.arm();
+    }
     await this.rescan();
-    this.watcher = chokidar.watch(this.layout.queued, {
-      depth: 0,
-      ignoreInitial: true,
-      usePolling: s.watchMode === 'polling',
-      interval: s.pollInterval * 1000,
-      ignored: (p: string) => p !== this.layout.queued && isIgnoredName(path.basename(p)),
-    });
-    this.watcher.on('all', (event, p) => {
-      if (path.dirname(p) !== this.layout.queued) return;
-      const name = path.basename(p);
-      if (event === 'unlink' || event === 'unlinkDir') this.track(this.removed(name));
-      else this.schedule(name, 0);
-    });
-    this.watcher.on('error', (err) => this.log.warn(`watch error: ${(err as Error).message}`));
-    await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
     this.rescanTimer = setInterval(() => void this.rescan(), s.watchMode === 'polling' ? s.pollInterval * 1000 : RESCAN_MS);
     this.log.info(`watching ${this.layout.queued} (${s.watchMode}, settle_time ${s.settleTime} s)`);
   }
@@ -73,16 +67,24 @@ export class IngestRole {
   /** Compares QM_qJobs with the queue: enqueues what is missing, forgets what is gone. */
   private async rescan(): Promise<void> {
     if (this.stopped || this.redis.status !== 'ready') return;
+    await this.watcher?.arm();
     try {
       const [entries, queued] = await Promise.all([fs.readdir(this.layout.queued), this.store.queuedNames()]);
       const present = new Set(entries.filter((n) => !isIgnoredName(n)));
       for (const name of present) if (!queued.has(name)) this.schedule(name, 0);
       for (const name of queued.keys()) {
-        if (!present.has(name) && !this.pending.has(name)) await this.store.dropQueued(name);
+        if (!present.has(name) && !this.pending.has(name)) await this.removed(name);
       }
     } catch (err) {
       this.log.debug(`rescan failed: ${(err as Error).message}`);
     }
+  }
+
+  /** Something happened to QM_qJobs/NAME: it is there (settle and queue it), or it left. */
+  private onEvent(name: string | undefined): void {
+    if (name === undefined) return void this.rescan();
+    if (isIgnoredName(name) || this.stopped) return;
+    this.track(exists(path.join(this.layout.queued, name)).then((present) => (present ? this.schedule(name, 0) : this.removed(name))));
   }
 
   private schedule(name: string, delayMs: number): void {
@@ -216,7 +218,7 @@ export class IngestRole {
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     clearTimeout(this.batchTimer);
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
-    await this.watcher?.close();
+    this.watcher?.close();
     await Promise.allSettled([...this.inFlight]);
     await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();
