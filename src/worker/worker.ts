@@ -191,6 +191,15 @@ export class WorkerRole {
       throw err;
     });
     this.active.set(job.id!, { ...active, held });
+    // the processors are free once the job's processes have ended: the next
+    // job starts while this one is still being moved and recorded
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.budget.release(nbProc, cpus);
+    };
+    void active.process.done.then(release);
     this.log.info(
       { job: data.name },
       `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''})`,
@@ -207,7 +216,7 @@ export class WorkerRole {
       .finally(() => {
         clearInterval(held.lockTimer);
         this.active.delete(job.id!);
-        this.budget.release(nbProc, cpus);
+        release();
         void this.beat().catch(() => undefined);
       });
   }
