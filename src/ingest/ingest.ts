@@ -37,6 +37,8 @@ export class IngestRole {
   /** settled entries waiting to be ingested together */
   private ready: string[] = [];
   private flushing: Promise<void> = Promise.resolve();
+  /** checks reading their entry's tree right now */
+  private checking = 0;
   private batchTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -111,29 +113,34 @@ export class IngestRole {
   private async check(name: string, entry: { tracker: SettleTracker }): Promise<void> {
     const full = path.join(this.layout.queued, name);
     let newest: number;
+    this.checking += 1;
     try {
       newest = await newestChange(full);
     } catch {
       this.pending.delete(name); // gone
       return;
+    } finally {
+      this.checking -= 1;
     }
     const wait = entry.tracker.remaining(newest, this.settings.server.settleTime * 1000);
     if (wait > 0) {
       // due exactly when settled: entries then settle in the order of their last change
-      this.schedule(name, wait + 5);
+      this.schedule(name, wait + 1);
       return;
     }
     this.pending.delete(name);
     this.ready.push(name);
     // one flush at a time, so queue order follows settle order
     if (this.ready.length > 1) return;
-    // entries settling within BATCH_MS of each other are queued together, oldest first
+    // entries settling together (found by one rescan, dropped at once) are queued
+    // together, oldest first: wait up to BATCH_MS for the checks under way; a
+    // lone entry goes at once
     this.batchTimer = setTimeout(() => {
       this.flushing = this.flushing
         .then(() => this.flushReady())
         .catch((err: Error) => this.log.error(`could not queue: ${err.message}`));
       this.track(this.flushing);
-    }, BATCH_MS);
+    }, this.checking > 0 ? BATCH_MS : 0);
   }
 
   /**
