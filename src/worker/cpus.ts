@@ -2,6 +2,8 @@
  * Which CPUs a worker pins its jobs to (SPEC §3 `pin_cpus`, `cpus`).
  * Pinning is on by default when the budget fits the CPUs this worker may use;
  * when MaxNbProcessors is larger (oversubscription) it is skipped, said once.
+ * It needs taskset (util-linux); affinity set by it is inherited by every
+ * process the job starts.
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -38,6 +40,7 @@ export function workerCpus(server: ServerSettings, log: Logger): number[] {
     log.warn('taskset (util-linux) not found: jobs are not pinned');
     return [];
   }
+  log.info(`each job is pinned to nb_proc of CPUs ${owned.join(',')}`);
   return owned;
 }
 

@@ -159,7 +159,7 @@ export class WorkerRole {
         continue;
       }
       if (pick.kind === 'waiting' && this.waitingFor !== pick.id) {
-        this.log.debug({ job: pick.name }, `next here; waiting for ${pick.nbProc} processors (${this.budget.inUse} in use)`);
+        this.log.debug({ job: pick.name }, `next here: waiting for ${pick.nbProc} processors (${this.budget.inUse} in use)`);
       }
       this.waitingFor = pick.kind === 'waiting' ? pick.id : undefined;
       const untilDue = pick.kind === 'none' && pick.nextDelayedAt ? pick.nextDelayedAt - Date.now() : RECHECK_MS;

@@ -32,7 +32,10 @@ function cpusFor(server: Partial<ServerSettings>): { cpus: number[]; said: strin
 
 describe('workerCpus', () => {
   it('pins to the CPUs this process may use when the budget fits them', () => {
-    expect(cpusFor({ maxNbProcessors: allowed.length, pinCpus: undefined })).toEqual({ cpus: allowed, said: [] });
+    expect(cpusFor({ maxNbProcessors: allowed.length, pinCpus: undefined })).toEqual({
+      cpus: allowed,
+      said: [`each job is pinned to nb_proc of CPUs ${allowed.join(',')}`],
+    });
   });
 
   it('oversubscription: no pinning, said once', () => {
