@@ -12,6 +12,12 @@
  *    workers that can run it; smaller jobs behind it may start here.
  * 5. No job is ever held by a worker that cannot start it: a job stays queued
  *    until a worker with room takes it.
+ * 6. Does the rest of what BullMQ's fetch does: delayed jobs that are due
+ *    rejoin the queue; a paused queue starts nothing. A job BullMQ handed back
+ *    while recorded as running (its worker was lost) is taken to be recovered,
+ *    whatever its size.
+ * It works on BullMQ's own keys; test/worker/pick.test.ts checks that BullMQ
+ * then extends, completes and delays the jobs it takes.
  */
 import type { Redis } from 'ioredis';
 import { keys } from '../core/redis.js';

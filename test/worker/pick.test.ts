@@ -149,6 +149,14 @@ describe('BullMQ states', () => {
   });
 });
 
+describe('Redis restarts', () => {
+  it('loads its script again when Redis has forgotten it', async () => {
+    await add('job', 1);
+    await redis.script('FLUSH');
+    expect(await pick('w', 1, 1)).toMatchObject({ kind: 'taken', id: 'job' });
+  });
+});
+
 describe('many workers', () => {
   it('never gives the same job to two workers', async () => {
     for (let i = 0; i < 60; i++) await add(`j${i}`, 1 + (i % 3));
