@@ -141,20 +141,26 @@ describe('launch_type = blocking with two workers', () => {
   it('each worker runs one job at a time, of any size up to its budget', async () => {
     const q = await startCluster([['b1', 2], ['b2', 2]], { launch_type: 'blocking' });
     const tl = path.join(q.base, 'timeline');
-    const names: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      const nbProc = i % 5 === 0 ? 2 : 1;
-      names.push(`b${i}`);
-      await dropJob(q, `b${i}`, { 'proc_config.cfg': cfgDescriptor({ nb_proc: nbProc, script: timedScript(tl, nbProc, 'sleep 0.15') }) });
+    const gate = path.join(q.base, 'gate');
+    // one worker is kept busy: every other job must run on the other one, one at a time
+    await dropJob(q, 'hold', { 'proc_config.cfg': cfgDescriptor({ script: timedScript(tl, 1, `while [ ! -e ${gate} ]; do sleep 0.05; done`) }) });
+    await waitFor(() => fs.access(path.join(q.running, 'hold')).then(() => true), { what: 'hold running' });
+    const names = Array.from({ length: 6 }, (_, i) => `b${i}`);
+    for (const [i, name] of names.entries()) {
+      const nbProc = i === 2 ? 2 : 1;
+      await dropJob(q, name, { 'proc_config.cfg': cfgDescriptor({ nb_proc: nbProc, script: timedScript(tl, nbProc, 'sleep 0.1') }) });
     }
-    await waitFor(() => doneEntries(q).length >= names.length, { what: 'all jobs done', timeout: 30_000 });
+    await waitFor(() => names.every((n) => doneEntries(q, n).length === 1), { what: 'the jobs done', timeout: 30_000 });
+    await fs.writeFile(gate, '');
+    await waitDone(q, 'hold');
+
     const records = await doneRecords();
+    const holder = records.get('hold')![0]!.worker!;
+    const other = holder === 'b1' ? 'b2' : 'b1';
+    expect(names.map((n) => records.get(n)![0]!.worker)).toEqual(names.map(() => other));
+    expect(records.get('b2')![0]!.nbProc).toBe(2);
     const events = readTimeline(tl);
-    for (const worker of ['b1', 'b2']) {
-      const own = events.filter((e) => records.get(e.name)?.[0]?.worker === worker);
-      expect(peakUse(own).jobs, worker).toBeLessThanOrEqual(1);
-    }
-    expect(records.get('b0')![0]!.nbProc).toBe(2);
-    expect(new Set(names.map((n) => records.get(n)![0]!.worker))).toEqual(new Set(['b1', 'b2']));
+    expect(peakUse(events.filter((e) => e.name !== 'hold')).jobs).toBe(1);
+    expect(peakUse(events).jobs).toBe(2);
   });
 });
