@@ -63,6 +63,17 @@ function random(seed: number): () => number {
   };
 }
 
+/** From the end of a job to the next start on the same worker (the worker's reaction time), in ms. */
+function restartGaps(own: TimelineEvent[]): { median: number; max: number } {
+  const gaps: number[] = [];
+  own.forEach((e, i) => {
+    const next = own.slice(i + 1).find((n) => n.kind === 'start');
+    if (e.kind === 'end' && next) gaps.push(Number((next.t - e.t) / 1_000_000n));
+  });
+  gaps.sort((a, b) => a - b);
+  return { median: gaps[Math.floor(gaps.length / 2)] ?? 0, max: gaps.at(-1) ?? 0 };
+}
+
 const BUDGETS: Array<[string, number]> = [['w1', 1], ['w2', 2], ['w4', 4]];
 
 describe('three workers on one queue', () => {
@@ -126,12 +137,12 @@ describe('three workers on one queue', () => {
     const clampedLog = readFileSync(path.join(q.root, records.get(clamped.name)![0]!.folder, 'process.log'), 'utf8');
     expect(clampedLog.split('\n')[0]).toBe('Nb of processors limited to 4');
 
-    const peaks: Record<string, { processors: number; jobs: number; ran: number }> = {};
+    const peaks: Record<string, { processors: number; jobs: number; ran: number; restartGapMs: { median: number; max: number } }> = {};
     for (const [worker, budget] of BUDGETS) {
       const own = events.filter((e: TimelineEvent) => workerOf.get(e.name) === worker);
       const peak = peakUse(own);
       expect(peak.processors, worker).toBeLessThanOrEqual(budget);
-      peaks[worker] = { ...peak, ran: own.length / 2 };
+      peaks[worker] = { ...peak, ran: own.length / 2, restartGapMs: restartGaps(own) };
     }
     recordMeasure('randomized run', { jobs: jobs.length, elapsedMs: elapsed, peaks, budgets: Object.fromEntries(BUDGETS) });
   });
