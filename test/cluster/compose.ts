@@ -67,8 +67,8 @@ export function entrypoint(): string[] {
 export interface HostMapping {
   /** the QM folder standing for the service's volume target */
   qmFolder: string;
-  /** redis://host:port replacing the compose service name `redis` */
-  redisUrl: string;
+  /** host:port replacing `redis:6379` (the compose service) in URLs */
+  redisAddress: string;
   /** drop `tini --` (when tini is not installed) */
   withoutTini?: boolean;
   /** extra variables (e.g. QM_PORT of a free port) */
@@ -89,7 +89,7 @@ function mapArg(arg: string, service: ComposeService, m: HostMapping): string {
   if (arg === 'node') return process.execPath;
   if (arg.startsWith('/app/')) return path.join(REPO, arg.slice('/app/'.length));
   if (target && (arg === target || arg.startsWith(`${target}/`))) return m.qmFolder + arg.slice(target.length);
-  return arg.replace(/redis:\/\/redis:6379/g, m.redisUrl);
+  return arg.replace(/(redis:\/\/(?:[^@/]*@)?)redis:6379/g, `$1${m.redisAddress}`);
 }
 
 /** Where the service sees the QM folder: its QM_FOLDER, which its volume must be mounted at. */
@@ -107,9 +107,10 @@ export function invocation(service: ComposeService, m: HostMapping): Invocation 
   return { command: run[0]!, args: run.slice(1), env: { ...env, ...m.env }, cwd: m.qmFolder };
 }
 
-/** The service's healthcheck command (CMD form) mapped like its process. */
+/** The service's healthcheck as argv (CMD-SHELL runs under sh -c), mapped like its process. */
 export function healthcheck(service: ComposeService, m: HostMapping): string[] | undefined {
   const test = service.healthcheck?.test;
-  if (!test || test[0] !== 'CMD') return undefined;
+  if (test?.[0] === 'CMD-SHELL') return ['sh', '-c', test[1]!];
+  if (test?.[0] !== 'CMD') return undefined;
   return test.slice(1).map((a) => mapArg(a, service, m));
 }

@@ -33,15 +33,16 @@ describe('docker/compose.yaml', () => {
       const mounts = (s.volumes ?? []).filter((v) => v.split(':')[1] === target);
       expect(mounts, `${name} mounts its QM_FOLDER`).toHaveLength(1);
       volumes.add(mounts[0]!.split(':')[0]!);
-      expect(s.environment?.QM_REDIS_URL).toBe('redis://redis:6379');
+      expect(s.environment?.QM_REDIS_URL).toBe('redis://:@redis:6379');
       expect(s.depends_on?.redis?.condition).toBe('service_healthy');
       expect(s.restart).toBe('unless-stopped');
     }
     expect([...volumes]).toEqual(['qm-data']);
     expect(Object.keys(compose.volumes ?? {})).toContain('qm-data');
     const redis = compose.services.redis!;
-    expect(redis.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
-    expect(redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+    expect(redis.command).toEqual(['redis-server', '--appendonly', 'yes', '--requirepass', '']);
+    expect(redis.healthcheck?.test).toEqual(['CMD-SHELL', 'redis-cli ping | grep -q PONG']);
+    expect(redis.ports).toEqual(['127.0.0.1:16379:6379']);
     // one name per replica comes from its hostname (the container id): nothing may fix it
     const worker = compose.services.worker as Record<string, unknown> & { environment: Record<string, unknown> };
     expect(worker.environment.QM_WORKER_NAME).toBeUndefined();
@@ -63,7 +64,7 @@ describe('docker/compose.yaml', () => {
 });
 
 describe('the compose topology as plain processes', () => {
-  const compose = loadCompose(envExample());
+  const compose = loadCompose({ ...envExample(), QM_REDIS_PASSWORD: 'topology-secret' });
   let qm: QmDir;
   let redisPort: number;
   let monitorPort: number;
@@ -104,7 +105,7 @@ describe('the compose topology as plain processes', () => {
     if (!withMonitor) console.warn('qm monitor does not exist on this branch: the monitor service is not started');
     mapping = {
       qmFolder: qm.root,
-      redisUrl: `redis://127.0.0.1:${redisPort}`,
+      redisAddress: `127.0.0.1:${redisPort}`,
       withoutTini: !has('tini'),
       // only loopback here; in the container QM_HOST=0.0.0.0 on its own network
       env: { QM_HOST: '127.0.0.1', QM_PORT: String(monitorPort) },
@@ -120,10 +121,10 @@ describe('the compose topology as plain processes', () => {
     redisProc = new QmProcess(
       spawn(cmd!, [...args, '--port', String(redisPort), '--bind', '127.0.0.1', '--dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] }),
     );
-    const [ping, ...pingArgs] = redis.healthcheck!.test.slice(1);
-    await waitFor(() => spawnSync(ping!, ['-p', String(redisPort), ...pingArgs], { encoding: 'utf8' }).stdout.trim() === 'PONG', {
-      what: 'redis healthcheck',
-    });
+    // its healthcheck, pointed at this port, with the service's environment (the password)
+    const check = healthcheck(redis, mapping)!.map((a) => a.replace('redis-cli', `redis-cli -p ${redisPort}`));
+    const env = { ...process.env, ...(redis.environment as Record<string, string>) };
+    await waitFor(() => spawnSync(check[0]!, check.slice(1), { env }).status === 0, { what: 'redis healthy' });
   });
 
   afterAll(async () => {
@@ -141,7 +142,7 @@ describe('the compose topology as plain processes', () => {
     await waitHealthy('worker');
     if (monitor) await waitHealthy('monitor');
 
-    const client = new Redis(redisPort, '127.0.0.1');
+    const client = new Redis({ port: redisPort, host: '127.0.0.1', password: 'topology-secret' });
     const names = await waitFor(async () => {
       const found = await client.keys('qm:worker:*');
       return found.length === 3 && found;
