@@ -10,6 +10,7 @@
 import { promises as fs, readFileSync } from 'node:fs';
 import type { Layout } from './folders.js';
 import type { Logger } from './log.js';
+import type { WatchMode } from './settings-types.js';
 
 export interface Mount {
   /** mount id from /proc/self/mountinfo: two bind mounts of one filesystem differ here */
@@ -91,9 +92,9 @@ export async function checkSameFilesystem(layout: Layout, mounts: Mount[] = read
       return { label, real, dev: stat.dev, where: mount ? `${mount.fsType} ${mount.source} on ${mount.mountPoint}` : `device ${stat.dev}`, mount };
     }),
   );
-  const [first] = seen;
-  const odd = seen.find((s) => s.dev !== first!.dev || (s.mount && first!.mount && s.mount.id !== first!.mount.id));
-  if (!odd || !first) return;
+  const first = seen[0]!;
+  const odd = seen.find((s) => s.dev !== first.dev || (s.mount && first.mount && s.mount.id !== first.mount.id));
+  if (!odd) return;
   throw new StorageError(
     `${odd.label} (${odd.real}: ${odd.where}) is not on the filesystem of ${first.label} (${first.real}: ${first.where}): ` +
       'jobs move between the QM folders by rename, which works only within one filesystem; put all four on one mount',
@@ -107,11 +108,12 @@ export async function mountOfFolder(folder: string, mounts: Mount[] = readMounts
 
 /**
  * Start-of-role check: refuses split folders (StorageError); on a network or
- * overlay mount, tells a role that watches QM_qJobs with events to poll.
+ * overlay mount, tells the role watching QM_qJobs with events (`watch`;
+ * undefined: this process does not watch) to poll.
  * No automatic switch: events still see local drops, and the periodic rescan
  * finds the others, only later; the user picks the trade-off in QMserv.cfg.
  */
-export async function checkStorage(layout: Layout, watch: 'events' | 'polling' | undefined, log: Logger): Promise<void> {
+export async function checkStorage(layout: Layout, watch: WatchMode | undefined, log: Logger): Promise<void> {
   const mounts = readMounts();
   await checkSameFilesystem(layout, mounts);
   const mount = await mountOfFolder(layout.queued, mounts);
