@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import type { Settings } from '../core/settings-types.js';
 import { ensureLayout, layoutOf } from '../core/folders.js';
+import { checkStorage, StorageError } from '../core/filesystems.js';
 import { logger } from '../core/log.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../core/embedded-redis.js';
 import { IngestRole } from '../ingest/ingest.js';
@@ -34,6 +35,12 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
     await fs.access(layout.queued, fs.constants.W_OK);
   } catch (err) {
     throw new UserError(`QM_FOLDER ${layout.root} is not usable: ${(err as Error).message}`, 2);
+  }
+  try {
+    await checkStorage(layout, roles.ingest ? settings.server.watchMode : undefined, log);
+  } catch (err) {
+    if (err instanceof StorageError) throw new UserError(err.message, 2);
+    throw err;
   }
   let embedded: EmbeddedRedis | undefined;
   let redisUrl = settings.server.redisUrl;
