@@ -36,6 +36,11 @@ program
   .description('run queued jobs under this worker\'s processor budget (needs redis_url)')
   .action(() => serve(loadContext(globals()), { ingest: false, worker: true, monitor: false }));
 
+program
+  .command('monitor')
+  .description('serve the QM pages, Bull Board (/queues), the API and metrics on [WEB_QMserver] Host:The_Port')
+  .action(() => serve(loadContext(globals()), { ingest: false, worker: false, monitor: true }));
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
