@@ -40,12 +40,14 @@ export class Metrics {
   private async collect(): Promise<void> {
     const { store } = this.model;
     const [counts, running, done, workers] = await Promise.all([
-      store.queue.getJobCounts('waiting', 'prioritized', 'delayed'),
+      store.queue.getJobCounts('active', 'waiting', 'prioritized', 'delayed'),
       store.redis.hlen(keys.running),
       store.redis.zcard(keys.done),
       this.model.workers(),
     ]);
-    this.jobs.set({ state: 'queued' }, (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0));
+    // an active BullMQ job not in qm:running is held by a worker waiting for room: still queued
+    const held = Math.max(0, (counts.active ?? 0) - running);
+    this.jobs.set({ state: 'queued' }, held + (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0));
     this.jobs.set({ state: 'running' }, running);
     this.jobs.set({ state: 'done' }, done);
     this.inUse.reset();

@@ -20,7 +20,7 @@ export interface MonitorRequest {
   headers: Record<string, string | undefined>;
   /** per-response nonce allowed by the Content-Security-Policy for inline script and style */
   nonce: string;
-  /** who asks (basic-auth user, or "monitor") */
+  /** the basic-auth user; empty without a password */
   user: string;
 }
 

@@ -26,7 +26,7 @@ import { ReadModel } from './read-model.js';
 import { dispatch, type MonitorRequest, type Reply } from './routes.js';
 
 /** A handler still waiting after this long answers 503 (Redis unreachable). */
-const DEADLINE_MS = 10_000;
+const DEADLINE_MS = 5_000;
 
 export class MonitorStartError extends Error {}
 
@@ -96,7 +96,7 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
     res.setHeader('x-frame-options', 'DENY');
     res.setHeader('referrer-policy', 'same-origin');
     if (!web.password) {
-      res.locals.user = 'monitor';
+      res.locals.user = '';
       return next();
     }
     const user = basicAuthUser(req.headers.authorization, web);
@@ -104,7 +104,7 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
       res.status(401).setHeader('www-authenticate', 'Basic realm="QM", charset="UTF-8"').type('text/plain').end('401 this monitor needs a user name and password\n');
       return;
     }
-    res.locals.user = user || 'monitor';
+    res.locals.user = user;
     next();
   });
   app.use('/queues', bullBoardRouter(queue, model, '/queues'));

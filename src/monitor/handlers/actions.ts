@@ -52,9 +52,10 @@ export function actionRoutes(ctx: MonitorContext): Route[] {
       return refused(req, 403, 'this form is not valid here (missing or stale CSRF token): open the action again from the job page', back);
     }
     if (no) return refused(req, no.status, no.message, back);
-    const result = await perform(ctx.model, action, view, `monitor (${req.user})`);
+    const by = req.user ? `monitor (${req.user})` : 'monitor';
+    const result = await perform(ctx.model, action, view, by);
     if (!result.ok) return refused(req, result.status, result.message, back);
-    ctx.log.info({ job: view.name }, `${action}: ${result.message} (by ${req.user})`);
+    ctx.log.info({ job: view.name }, `${action}: ${result.message} (by ${by})`);
     if (result.note === 'deleted') return redirect('/?note=deleted');
     return redirect(`${back}${view.id ? '&' : '?'}note=${result.note}`);
   });

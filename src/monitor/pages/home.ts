@@ -49,7 +49,7 @@ function queuedSection(d: HomeData): Html {
     const status = q.held ? html`<span class="badge run">next</span>` : !job ? html`<span class="badge">arriving</span>` : '';
     return html`<tr><td class="num">${i + 1}</td><td class="name"><a href="${jobUrl(q.name, q.id)}">${q.name}</a> ${status}</td>
 <td class="num">${job?.priority ?? ''}</td><td class="num">${job?.nbProc ?? ''}</td>${detailCells(d.details, job?.email, job?.info)}
-<td class="num">${waiting}</td><td class="actions">${actionLinks(q.name, q.id, d.actionsFor(q))}</td></tr>`;
+<td class="num">${waiting}</td><td class="act">${actionLinks(q.name, q.id, d.actionsFor(q))}</td></tr>`;
   });
   const more = d.queued.total > d.queued.jobs.length ? html`<p class="muted">and ${d.queued.total - d.queued.jobs.length} more</p>` : '';
   return html`<section id="queued"><h2>Queued <span class="count">${d.queued.total}</span></h2>
@@ -65,7 +65,7 @@ function runningSection(d: HomeData): Html {
       : html`<span class="muted">no progress reported</span>`;
     return html`<tr><td class="name"><a href="${jobUrl(r.name, r.id)}">${r.name}</a></td><td class="progress">${bar}</td>
 <td class="num">${duration((d.now - r.info.startedAt) / 1000)}</td><td>${r.info.host}</td><td class="num">${r.info.nbProc}</td>
-${detailCells(d.details, r.info.email, r.info.info)}<td class="actions">${actionLinks(r.name, r.id, d.actionsFor(r))}</td></tr>`;
+${detailCells(d.details, r.info.email, r.info.info)}<td class="act">${actionLinks(r.name, r.id, d.actionsFor(r))}</td></tr>`;
   });
   return html`<section id="running"><h2>Running <span class="count">${d.running.length}</span></h2>
 <table><thead><tr><th>Name</th><th>Progress</th><th class="num">Elapsed</th><th>Host</th><th class="num">nb_proc</th>${detailHeads(d.details)}<th></th></tr></thead>

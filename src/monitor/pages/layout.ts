@@ -34,7 +34,8 @@ a { color:var(--accent); }
 progress { width:160px; height:12px; vertical-align:middle; accent-color:var(--accent); }
 .pct { display:inline-block; width:70px; text-align:right; font-variant-numeric:tabular-nums; color:var(--muted); }
 .pager { margin-top:10px; display:flex; gap:12px; align-items:center; }
-.actions { display:flex; gap:8px; flex-wrap:wrap; }
+.actions { display:flex; gap:8px; flex-wrap:wrap; align-items:center; margin-bottom:14px; }
+td.act { white-space:nowrap; text-align:right; }
 .button, button { display:inline-block; border:1px solid var(--line); background:#fff; color:var(--fg); padding:4px 12px;
   border-radius:6px; text-decoration:none; font-size:13px; cursor:pointer; }
 .button.danger, button.danger { border-color:#e6b3b3; color:var(--bad); }
