@@ -113,7 +113,11 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
     const request = toRequest(req, String(res.locals.user));
     const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('Redis does not answer')), DEADLINE_MS).unref());
     Promise.race([dispatch(routes, request), deadline]).then(
-      (reply) => send(res, reply, request.nonce),
+      (reply) => {
+        // [WEB_QMserver] Debug: one line per request
+        if (web.debug) log.info(`${request.method} ${request.path} ${reply.status}${request.user ? ` (${request.user})` : ''}`);
+        send(res, reply, request.nonce);
+      },
       (err: Error) => {
         log.warn(`${request.method} ${request.path}: ${err.message}`);
         if (!res.headersSent) send(res, failurePage(request, err.message), request.nonce);

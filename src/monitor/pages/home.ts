@@ -117,7 +117,7 @@ const REFRESH_SCRIPT = `
       }
       stamp.textContent = 'updated ' + new Date().toLocaleTimeString();
     } catch (err) {
-      stamp.textContent = 'monitor unreachable (' + err.message + '), retrying';
+      stamp.textContent = 'cannot update (' + err.message + '), retrying';
     }
     setTimeout(refresh, rate);
   }

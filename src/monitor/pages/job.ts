@@ -96,7 +96,7 @@ const TAIL_SCRIPT = `
       next = data.next;
       document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
     } catch (err) {
-      document.getElementById('updated').textContent = 'monitor unreachable (' + err.message + '), retrying';
+      document.getElementById('updated').textContent = 'cannot update (' + err.message + '), retrying';
     }
     if (body.state !== 'done') setTimeout(poll, 1000);
   }
