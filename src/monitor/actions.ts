@@ -76,7 +76,7 @@ export async function perform(model: ReadModel, action: ActionName, view: JobVie
   }
   if (view.state === 'queued') return deleteQueued(model, view.name);
   if (view.state === 'done') return deleteDone(model, view);
-  return { ok: false, status: 409, message: `${view.name} cannot be ${action === 'delete' ? 'deleted' : action + 'ed'} now` };
+  return { ok: false, status: 409, message: `${view.name} is ${view.state}: ${action} is not possible now` };
 }
 
 async function deleteQueued(model: ReadModel, name: string): Promise<ActionResult> {

@@ -79,6 +79,12 @@ describe('the monitor on qm start', () => {
     expect(page).toContain('>14 B<');
     expect(page).toContain('&lt;b&gt;done&lt;/b&gt;');
     expect(page).not.toContain('<b>done</b>');
+    const queued = (await get(m.port, '/job/waiter_high')).text;
+    expect(queued).toContain('<span class="badge">queued</span>');
+    expect(queued).toMatch(/<dt>Priority<\/dt><dd>5<\/dd>/);
+    const running = (await get(m.port, '/job/runner')).text;
+    expect(running).toContain('<span class="badge run">running</span>');
+    expect(running).toContain('QM_Jobs/runner');
     const json = JSON.parse((await get(m.port, '/api/jobs/quick')).text) as { state: string; files: { path: string; size: number }[] };
     expect(json.state).toBe('done');
     expect(json.files).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'sub/deep.txt', size: 5 })]));
