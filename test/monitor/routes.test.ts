@@ -66,6 +66,7 @@ describe('the monitor on qm start', () => {
       expect(page).toContain(text);
     }
     expect(page.indexOf('waiter_high')).toBeLessThan(page.indexOf('waiter_low'));
+    expect(page).toContain('1 worker · 1 of 1 processors in use');
     const noDetails = (await get(m.port, '/?details=0')).text;
     expect(noDetails).not.toContain('bob@example.org');
     expect(noDetails).not.toContain('<th>Info</th>');

@@ -94,9 +94,11 @@ ${p.page < p.pages ? html`${pageLink(p.page + 1, d.details, 'older ›')} ${page
 }
 
 function summary(d: HomeData): Html {
-  const inUse = d.workers.reduce((n, w) => n + w.inUse, 0);
+  // in use from the running table (exact now), budgets from the heartbeats
+  const usedBy = (worker: string) => d.running.filter((r) => r.info.worker === worker).reduce((n, r) => n + r.info.nbProc, 0);
+  const inUse = d.running.reduce((n, r) => n + r.info.nbProc, 0);
   const budget = d.workers.reduce((n, w) => n + w.budget, 0);
-  const workers = d.workers.map((w) => html`<span class="badge">${w.name}: ${w.inUse}/${w.budget}</span> `);
+  const workers = d.workers.map((w) => html`<span class="badge">${w.name}: ${usedBy(w.name)}/${w.budget}</span> `);
   return html`<p id="summary" class="muted">${d.workers.length} worker${d.workers.length === 1 ? '' : 's'} · ${inUse} of ${budget} processors in use ${workers}
 · <a href="/?details=${d.details ? 0 : 1}&amp;page=${d.done.page}">${d.details ? 'hide' : 'show'} details</a></p>`;
 }
