@@ -43,6 +43,11 @@ program
   .option('--worker', 'also require a live worker heartbeat from this host')
   .action((opts: { worker?: boolean }) => health(loadContext(globals()), opts));
 
+program
+  .command('monitor')
+  .description('serve the QM pages, Bull Board (/queues), the API and metrics on [WEB_QMserver] Host:The_Port')
+  .action(() => serve(loadContext(globals()), { ingest: false, worker: false, monitor: true }));
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
