@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError, loadContext, type GlobalOptions } from './commands/context.js';
 import { serve } from './commands/serve.js';
 import { init } from './commands/init.js';
+import { health } from './commands/health.js';
 
 const program = new Command('qm')
   .description('QM: a batch queue manager. Drop job folders into QM_qJobs; QM runs them under a processor budget.')
@@ -35,6 +36,17 @@ program
   .command('worker')
   .description('run queued jobs under this worker\'s processor budget (needs redis_url)')
   .action(() => serve(loadContext(globals()), { ingest: false, worker: true, monitor: false }));
+
+program
+  .command('health')
+  .description('exit 0 when this host can work: QM folder writable, Redis answering (for container health checks)')
+  .option('--worker', 'also require a live worker heartbeat from this host')
+  .action((opts: { worker?: boolean }) => health(loadContext(globals()), opts));
+
+program
+  .command('monitor')
+  .description('serve the QM pages, Bull Board (/queues), the API and metrics on [WEB_QMserver] Host:The_Port')
+  .action(() => serve(loadContext(globals()), { ingest: false, worker: false, monitor: true }));
 
 async function main(): Promise<void> {
   try {

@@ -139,6 +139,15 @@ export class JobStore {
     return (await this.records([id]))[0];
   }
 
+  /** Forgets a done record (the monitor's delete); its name no longer points at it. */
+  async forgetDone(rec: DoneRecord): Promise<void> {
+    const multi = this.redis.multi();
+    multi.del(keys.record(rec.id));
+    multi.zrem(keys.done, rec.id);
+    multi.eval(DELETE_IF_EQUAL, 1, keys.doneByName, rec.name, rec.id);
+    await multi.exec();
+  }
+
   async job(id: string): Promise<Job<QueuedJob> | undefined> {
     return (await this.queue.getJob(id)) as Job<QueuedJob> | undefined;
   }
