@@ -92,16 +92,32 @@ local function consider(id, fromWaitList)
   return {1, id, need}
 end
 
+-- considers up to limit jobs in order, read a page at a time: the first job
+-- usually decides, and reading the whole limit cost more than the rest of the pick
+local function scan(read, fromWaitList)
+  local seen, page = 0, 16
+  while seen < limit do
+    local count = math.min(page, limit - seen)
+    local ids = read(seen, count)
+    for _, id in ipairs(ids) do
+      local result = consider(id, fromWaitList)
+      if result then return result end
+    end
+    if #ids < count then return nil end
+    seen, page = seen + count, page * 4
+  end
+end
+
 -- BullMQ serves its wait list (oldest at the right end) before the prioritized set
-local waiting = call('LRANGE', KEYS[1], -limit, -1)
-for i = #waiting, 1, -1 do
-  local result = consider(waiting[i], true)
-  if result then return result end
-end
-for _, id in ipairs(call('ZRANGE', KEYS[2], 0, limit - 1)) do
-  local result = consider(id, false)
-  if result then return result end
-end
+local result = scan(function(seen, count)
+  local ids = call('LRANGE', KEYS[1], -(seen + count), -(seen + 1))
+  local oldestFirst = {}
+  for i = #ids, 1, -1 do oldestFirst[#oldestFirst + 1] = ids[i] end
+  return oldestFirst
+end, true)
+if result then return result end
+result = scan(function(seen, count) return call('ZRANGE', KEYS[2], seen, seen + count - 1) end, false)
+if result then return result end
 local nextDelayed = call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
 return {0, nextDelayed[2] and math.floor(tonumber(nextDelayed[2]) / 0x1000) or 0}
 `;

@@ -93,6 +93,19 @@ describe('room', () => {
     expect(await pick('w4', 4, 4)).toEqual({ kind: 'taken', id: 'big', nbProc: 4 });
   });
 
+  it('looks past many jobs too big for it, in BullMQ order, in the wait list and the prioritized set', async () => {
+    await alive('w1', 1);
+    await alive('w4', 4);
+    for (let i = 0; i < 100; i++) await add(`big${i}`, 4);
+    await add('small', 1);
+    // jobs without a BullMQ priority are in its wait list, served first, oldest first
+    const plain = (name: string, nbProc: number) => queue.add(name, { name, nbProc }, { jobId: name });
+    for (let i = 0; i < 30; i++) await plain(`plainBig${i}`, 4);
+    await plain('plainSmall', 1);
+    await plain('plainSmall2', 1);
+    expect(await drain('w1', 1)).toEqual(['plainSmall', 'plainSmall2', 'small']);
+  });
+
   it('clamps a job only when no live worker could ever fit it, to the largest budget', async () => {
     await alive('w2', 2);
     await alive('w4', 4);
