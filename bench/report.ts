@@ -42,6 +42,14 @@ export interface ThroughputRun extends ThroughputResult {
   redisCpuMsPerJob: number | undefined;
 }
 
+/** Redis's own account (INFO commandstats) of a throughput run, per job. */
+export interface RedisCommandCost {
+  command: string;
+  callsPerJob: number;
+  usPerJob: number;
+  usPerCall: number;
+}
+
 export interface Row {
   section: string;
   measure: string;
@@ -71,7 +79,7 @@ export interface Results {
   idle?: Maybe<IdleResult>;
   throughput: {
     start?: Maybe<ThroughputRun & { budget: number }>;
-    roles?: Maybe<ThroughputRun & { budgets: number[] }>;
+    roles?: Maybe<ThroughputRun & { budgets: number[]; redisCommands: RedisCommandCost[] }>;
   };
   latency: { drop?: Maybe<LatencyResult>; submit?: Maybe<LatencyResult> };
   scale?: ScaleResult;

@@ -109,8 +109,15 @@ async function separateRoles(pg: Playground, opts: BenchOptions, results: Result
   results.throughput.roles = await part(results, 'throughput ingest + 2 workers', async () => {
     progress(`throughput: ${opts.jobs} jobs through qm ingest + 2 qm worker (budgets ${budgets.join('+')})`);
     const [qmCpu, redisCpu] = [cpuMeter([ingest, ...workers].map((r) => r.pid)), cpuMeter([server.pid])];
+    await redis.config('RESETSTAT');
     const run = await throughput(site, redis, opts.jobs, 'roles');
-    return { budgets, ...run, qmCpuMsPerJob: msPerJob(qmCpu(), run.jobs), redisCpuMsPerJob: msPerJob(redisCpu(), run.jobs) };
+    return {
+      budgets,
+      ...run,
+      qmCpuMsPerJob: msPerJob(qmCpu(), run.jobs),
+      redisCpuMsPerJob: msPerJob(redisCpu(), run.jobs),
+      redisCommands: redisCommandCosts(await redis.info('commandstats'), run.jobs),
+    };
   });
   results.rss['qm ingest'] = memory(ingest.pid);
   workers.forEach((w, i) => (results.rss[`qm worker ${i + 1}`] = memory(w.pid)));
@@ -180,6 +187,15 @@ async function monitorSection(pg: Playground, opts: BenchOptions, site: Site, re
   const pages = [];
   for (const page of ['/', '/api/jobs']) pages.push(await measurePage(site.port, page, opts.requests));
   return { doneRecords: await redis.zcard(keys.done), doneFolders: countEntries(site.done), release, pages };
+}
+
+/** Where Redis spent its time, per job, from INFO commandstats (the costliest first). */
+function redisCommandCosts(info: string, jobs: number): Array<{ command: string; callsPerJob: number; usPerJob: number; usPerCall: number }> {
+  const costs = [];
+  for (const m of info.matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)) {
+    costs.push({ command: m[1]!, callsPerJob: round2(Number(m[2]) / jobs), usPerJob: round2(Number(m[3]) / jobs), usPerCall: Number(m[4]) });
+  }
+  return costs.sort((a, b) => b.usPerJob - a.usPerJob).slice(0, 12);
 }
 
 function round2(x: number): number {
