@@ -3,7 +3,7 @@
  * resident now. Elsewhere the numbers are undefined and the bench says so.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -18,8 +18,28 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** User + system CPU seconds of the process itself (utime + stime of /proc/PID/stat). */
+/**
+ * CPU seconds the process itself has used: the scheduler's nanosecond count
+ * summed over its threads (/proc/PID/task/TID/schedstat), else utime + stime
+ * of /proc/PID/stat, which counts in clock ticks (10 ms) and so only roughly.
+ */
 export function cpuSeconds(pid: number): number | undefined {
+  return scheduledSeconds(pid) ?? tickSeconds(pid);
+}
+
+function scheduledSeconds(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    return Number.isFinite(ns) ? ns / 1e9 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function tickSeconds(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // fields after the command name, which may hold spaces: "state ppid ... utime(14) stime(15)"

@@ -16,6 +16,8 @@ export type Maybe<T> = T | Skipped | Failed;
 
 export interface IdleResult {
   seconds: number;
+  /** after the start, before measuring */
+  warmupSeconds: number;
   qmPercent: number;
   redisPercent: number;
   totalPercent: number;
@@ -106,7 +108,7 @@ const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** di
 export function tableRows(r: Results, opts: BenchOptions): Row[] {
   const rows: Row[] = [];
   const add = (section: string, measure: string, value: number | null, unit: string, target = '', ok: boolean | null = null, note?: string) =>
-    rows.push({ section, measure, value: value === null ? null : round(value), unit, target, ok, ...(note ? { note } : {}) });
+    rows.push({ section, measure, value: value === null ? null : round(value, Math.abs(value) < 10 ? 2 : 1), unit, target, ok, ...(note ? { note } : {}) });
   const missing = (section: string, measure: string, x: Maybe<object> | undefined) => add(section, measure, null, '', '', null, why(x));
 
   const bare = measured(r.baseline) ? r.baseline.perSecond : undefined;

@@ -29,6 +29,7 @@ import { formatTable, tableRows, type Results } from './report.js';
 import { nowMs, sleep, waitUntil } from './wait.js';
 
 const READY = /QM running on/;
+const IDLE_WARMUP_MS = 10_000;
 
 function progress(text: string): void {
   process.stderr.write(`[bench] ${text}\n`);
@@ -65,11 +66,13 @@ async function embeddedStart(pg: Playground, opts: BenchOptions, results: Result
   if (opts.sections.has('idle')) {
     results.idle = await part(results, 'idle', async () => {
       progress(`idle CPU of qm start over ${opts.idleSeconds} s`);
-      await sleep(2_000); // start-up work (first rescan) is not idleness
+      // start-up work, and the garbage collection V8 runs once things calm down, are not idleness
+      const warmupMs = Math.min(IDLE_WARMUP_MS, opts.idleSeconds * 1000);
+      await sleep(warmupMs);
       const shares = await idleCpu([qm.pid, redisPid], opts.idleSeconds);
       if (!shares) throw new Error('no /proc here: cannot read CPU times');
       const [qmShare, redisShare] = shares as [number, number];
-      return { seconds: opts.idleSeconds, qmPercent: round2(qmShare), redisPercent: round2(redisShare), totalPercent: round2(qmShare + redisShare) };
+      return { seconds: opts.idleSeconds, warmupSeconds: warmupMs / 1000, qmPercent: round2(qmShare), redisPercent: round2(redisShare), totalPercent: round2(qmShare + redisShare) };
     });
   }
   if (opts.sections.has('throughput')) {
