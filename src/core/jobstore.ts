@@ -5,6 +5,7 @@
  * 1. enqueue: name index (one queued job per name) + BullMQ job.
  * 2. claimed / running / finished: the running table and done records.
  * 3. reads for status, the monitor and dependencies.
+ * 4. dependents: jobs put aside until a job finishes are woken when it does.
  */
 import type { Redis } from 'ioredis';
 import type { Job, Queue } from 'bullmq';
@@ -62,6 +63,15 @@ export class JobStore {
     return new Map(Object.entries(await this.redis.hgetall(keys.names)));
   }
 
+  /** Those of `names` that are in the queue already (a live job holds the name). */
+  async liveQueued(names: string[]): Promise<Set<string>> {
+    if (names.length === 0) return new Set();
+    const ids = await this.redis.hmget(keys.names, ...names);
+    const live = new Set<string>();
+    for (const [i, id] of ids.entries()) if (id && (await this.isLive(id))) live.add(names[i]!);
+    return live;
+  }
+
   /** The folder of a queued job disappeared: take it out of the queue. */
   async dropQueued(name: string): Promise<string | undefined> {
     const id = await this.redis.hget(keys.names, name);
@@ -108,6 +118,22 @@ export class JobStore {
     const results = await multi.exec();
     const count = Number(results?.at(-1)?.[1] ?? 0);
     if (count > this.keepDone) await this.trim(count - this.keepDone);
+    await this.wakeDependents(rec.name);
+  }
+
+  /** Job `id` waits (delayed in BullMQ) until job `name` has finished. */
+  async addDependent(name: string, id: string): Promise<void> {
+    await this.redis.sadd(keys.dependents(name), id);
+  }
+
+  /** `name` has finished: its waiting dependents go back to the queue to be checked again. */
+  private async wakeDependents(name: string): Promise<void> {
+    const key = keys.dependents(name);
+    const [[, ids]] = (await this.redis.multi().smembers(key).del(key).exec()) as [[unknown, string[]], unknown];
+    for (const id of ids) {
+      // no longer delayed (already woken, removed): nothing to do
+      await (await this.job(id))?.promote().catch(() => undefined);
+    }
   }
 
   private async trim(excess: number): Promise<void> {

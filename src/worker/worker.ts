@@ -9,6 +9,8 @@
  *    handles jobs of workers that vanished (stalled jobs).
  * 4. Obeys kill requests from the control channel.
  * 5. Stops on request: waits for its jobs, or requeues them, or kills them.
+ * 6. Puts aside jobs whose `after` jobs have not succeeded yet (dependencies.ts)
+ *    and mails finished jobs (mail.ts).
  */
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -26,6 +28,8 @@ import { Budget } from './budget.js';
 import { startJob, type ActiveJob } from './run-job.js';
 import { recoverOrphan } from './orphans.js';
 import { workerCpus } from './cpus.js';
+import { DependencyGate } from './dependencies.js';
+import { JobMailer } from './mail.js';
 
 export const LOCK_MS = 20_000;
 export const STALLED_INTERVAL_MS = 10_000;
@@ -57,6 +61,8 @@ export class WorkerRole {
   private readonly store: JobStore;
   private readonly bull: Worker;
   private readonly budget: Budget;
+  private readonly mailer: JobMailer | undefined;
+  private readonly gate: DependencyGate;
   private readonly active = new Map<string, ActiveJob & { held: Held }>();
   private readonly instance = randomBytes(6).toString('hex');
   private readonly host = os.hostname();
@@ -87,6 +93,8 @@ export class WorkerRole {
       name: server.workerName,
     });
     this.bull.on('error', (err) => this.log.debug(`bullmq: ${err.message}`));
+    this.mailer = JobMailer.create(settings, this.log);
+    this.gate = new DependencyGate(this.store, this.layout, this.log, (rec, job) => this.mailer?.notify(rec, job.mailType));
   }
 
   get name(): string {
@@ -142,6 +150,7 @@ export class WorkerRole {
         await job.moveToWait(token).catch(() => undefined);
         break;
       }
+      if (await this.gate.holds(job, token)) continue;
       await this.take(job, token).catch((err: Error) =>
         this.log.error({ job: job.name }, `could not start: ${err.message}`),
       );
@@ -199,6 +208,7 @@ export class WorkerRole {
       .then(async (record) => {
         await this.store.recordDone(record);
         this.log.info({ job: data.name }, `finished: ${describeOutcome(record.outcome)} → ${record.folder}`);
+        this.mailer?.notify(record, data.mailType);
         await job.moveToCompleted(record, token, false).catch((err: Error) =>
           this.log.debug({ job: data.name }, `bullmq completion: ${err.message}`),
         );
@@ -281,6 +291,7 @@ export class WorkerRole {
     await this.loopDone.catch(() => undefined);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.redis.del(keys.worker(this.name)).catch(() => undefined);
+    await this.mailer?.close();
     this.control.disconnect();
     await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();
