@@ -75,9 +75,12 @@ export class DependencyGate {
   private async notRun(job: Job<QueuedJob>, token: string, dependency: string, why: string): Promise<void> {
     const data = job.data;
     const now = new Date();
+    const folder = path.join(this.layout.queued, data.name);
     let target: string;
     try {
-      target = await moveStamped(path.join(this.layout.queued, data.name), this.layout.done, data.name, now);
+      // written before the move, so the folder is never seen in QM_dJobs without it
+      await fs.appendFile(path.join(folder, 'process.log'), `Job not run: dependency failed: ${dependency} (${why}), at: ${now.toISOString()}\n`);
+      target = await moveStamped(folder, this.layout.done, data.name, now);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // cancelled or deleted meanwhile: whoever did it has recorded it
@@ -85,10 +88,6 @@ export class DependencyGate {
       await job.moveToCompleted({ dropped: true }, token, false).catch(() => undefined);
       return;
     }
-    await fs.appendFile(
-      path.join(target, 'process.log'),
-      `Job not run: dependency failed: ${dependency} (${why}), at: ${now.toISOString()}\n`,
-    );
     const record: DoneRecord = {
       id: job.id!,
       name: data.name,
