@@ -81,7 +81,11 @@ export class JobMailer {
 
   /** Sends the mail of a finished job if it wants one; never throws, never waits. */
   notify(rec: DoneRecord, mailType: string[]): void {
-    if (!rec.email || !wantsMail(rec.outcome, mailType)) return;
+    if (!rec.email) return;
+    if (!wantsMail(rec.outcome, mailType)) {
+      this.log.debug({ job: rec.name }, `no mail: --mail-type ${mailType.join(',')}`);
+      return;
+    }
     const sending = this.send(rec, rec.email).finally(() => this.inFlight.delete(sending));
     this.inFlight.add(sending);
   }
