@@ -139,10 +139,8 @@ async function stage(src: string, kind: 'folder' | 'script', layout: Layout, mov
   if (kind === 'script') await fs.mkdir(dir);
   let renamed = false;
   try {
-    if (move) renamed = await fs.rename(src, inside).then(() => true, (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EXDEV') throw err;
-      return false; // another filesystem: copy, and remove the original once submitted
-    });
+    // on another filesystem a move is a copy, and the original is removed once submitted
+    if (move) renamed = await renameOnSameFilesystem(src, inside);
     if (!renamed && kind === 'folder') await fs.cp(src, dir, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
     if (!renamed && kind === 'script') await fs.copyFile(src, inside);
   } catch (err) {
@@ -165,6 +163,17 @@ async function stage(src: string, kind: 'folder' | 'script', layout: Layout, mov
   return staged;
 }
 
+/** rename(2), or false when `to` is on another filesystem. */
+async function renameOnSameFilesystem(from: string, to: string): Promise<boolean> {
+  try {
+    await fs.rename(from, to);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false;
+    throw err;
+  }
+}
+
 /** Options written, checks passed, renamed into QM_qJobs and queued. */
 async function place(client: Client, staged: Staged, overrides: Overrides, givenName: string | undefined, source: string): Promise<{ name: string; id: string | undefined }> {
   const { store, layout, settings } = client;
@@ -177,10 +186,7 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
   const descriptorFile = path.join(staged.dir, descriptor.file);
   const original = await writeOverrides(staged.dir, descriptor, overrides);
   if (original !== undefined) staged.patched = { file: descriptorFile, original };
-  // queue order is submission order, as for a folder dropped now
-  const now = new Date();
-  await fs.utimes(descriptorFile, now, now);
-  const read = await readQueuedJob(staged.dir, '', jobFile, now.getTime()).catch((err) => Promise.reject(descriptorError(err)));
+  const read = await readQueuedJob(staged.dir, '', jobFile).catch((err) => Promise.reject(descriptorError(err)));
   for (const warning of read.warnings) process.stderr.write(`qm: warning: ${warning}\n`);
   const name = givenName ?? read.jobName ?? staged.base;
   checkName(name, givenName ? '--name' : read.jobName ? '#SBATCH -J' : 'job name');
@@ -188,6 +194,9 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
   const unknown = await unknownDependencies(store, layout, read.job.after, name);
   if (unknown) throw new UserError(unknown);
 
+  // queue order is submission order, as for a folder dropped now (and after a rebuild from the folders)
+  const now = new Date();
+  await fs.utimes(descriptorFile, now, now);
   const target = path.join(layout.queued, name);
   try {
     await fs.rename(staged.dir, target);
@@ -197,7 +206,7 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
     throw err;
   }
   // from here on the folder is queued: ingest would queue it if this process could not
-  const job = { ...read.job, name };
+  const job = { ...read.job, name, enqueuedAt: now.getTime(), descriptorMtime: now.getTime() };
   const id = await store.enqueue(job).then(
     async (newId) => newId ?? (await store.redis.hget(keys.names, name)) ?? undefined,
     (err: Error) => {

@@ -33,7 +33,7 @@ export async function startRunningQm(sections: CfgSections = {}): Promise<Runnin
 }
 
 /** Writes a job folder (or, with one `*.sh` file and `asFile`, a script) under base/src; returns its path. */
-export async function writeSource(qm: QmDir, name: string, files: Record<string, string>): Promise<string> {
+export async function writeSource(qm: Pick<QmDir, 'base'>, name: string, files: Record<string, string>): Promise<string> {
   const dir = path.join(qm.base, 'src', name);
   for (const [file, content] of Object.entries(files)) {
     await fs.mkdir(path.dirname(path.join(dir, file)), { recursive: true });
@@ -43,7 +43,7 @@ export async function writeSource(qm: QmDir, name: string, files: Record<string,
 }
 
 /** Writes a lone script under base/src; returns its path. */
-export async function writeScript(qm: QmDir, fileName: string, text: string): Promise<string> {
+export async function writeScript(qm: Pick<QmDir, 'base'>, fileName: string, text: string): Promise<string> {
   const file = path.join(qm.base, 'src', fileName);
   await fs.mkdir(path.dirname(file), { recursive: true });
   await fs.writeFile(file, text, { mode: 0o755 });
