@@ -114,11 +114,15 @@ export class JobStore {
     multi.hset(keys.doneByName, rec.name, rec.id);
     multi.hdel(keys.running, rec.id);
     multi.eval(DELETE_IF_EQUAL, 1, keys.names, rec.name, rec.id);
+    // the jobs put aside until this one finished (then forgotten: they register again if still waiting)
+    multi.smembers(keys.dependents(rec.name));
+    multi.del(keys.dependents(rec.name));
     multi.zcard(keys.done);
     const results = await multi.exec();
     const count = Number(results?.at(-1)?.[1] ?? 0);
+    const dependents = (results?.at(-3)?.[1] ?? []) as string[];
     if (count > this.keepDone) await this.trim(count - this.keepDone);
-    await this.wakeDependents(rec.name);
+    await this.wake(dependents);
   }
 
   /** Job `id` waits (delayed in BullMQ) until job `name` has finished. */
@@ -126,10 +130,8 @@ export class JobStore {
     await this.redis.sadd(keys.dependents(name), id);
   }
 
-  /** `name` has finished: its waiting dependents go back to the queue to be checked again. */
-  private async wakeDependents(name: string): Promise<void> {
-    const key = keys.dependents(name);
-    const [[, ids]] = (await this.redis.multi().smembers(key).del(key).exec()) as [[unknown, string[]], unknown];
+  /** Jobs put aside for a job that has finished go back to the queue, to be checked again. */
+  private async wake(ids: string[]): Promise<void> {
     for (const id of ids) {
       // no longer delayed (already woken, removed): nothing to do
       await (await this.job(id))?.promote().catch(() => undefined);
