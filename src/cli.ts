@@ -83,6 +83,17 @@ program
   .option('--json', 'print JSON')
   .action(async (opts) => (await import('./commands/stats.js')).stats(context(), opts));
 
+program
+  .command('health')
+  .description('exit 0 when this host can work: QM folder writable, Redis answering (for container health checks)')
+  .option('--worker', 'also require a live worker heartbeat from this host')
+  .action(async (opts: { worker?: boolean }) => (await import('./commands/health.js')).health(context(), opts));
+
+program
+  .command('monitor')
+  .description('serve the QM pages, Bull Board (/queues), the API and metrics on [WEB_QMserver] Host:The_Port')
+  .action(async () => (await import('./commands/serve.js')).serve(context(), { ingest: false, worker: false, monitor: true }));
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);

@@ -7,11 +7,13 @@
 import { promises as fs } from 'node:fs';
 import type { Settings } from '../core/settings-types.js';
 import { ensureLayout, layoutOf } from '../core/folders.js';
+import { checkStorage, StorageError } from '../core/filesystems.js';
 import { logger } from '../core/log.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../core/embedded-redis.js';
 import { IngestRole } from '../ingest/ingest.js';
 import { WorkerRole } from '../worker/worker.js';
-import { UserError } from './context.js';
+import { MonitorStartError, startMonitor, type MonitorServer } from '../monitor/server.js';
+import { UserError, clientRedisUrl } from './context.js';
 
 export interface Roles {
   ingest: boolean;
@@ -35,8 +37,17 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
   } catch (err) {
     throw new UserError(`QM_FOLDER ${layout.root} is not usable: ${(err as Error).message}`, 2);
   }
+  try {
+    await checkStorage(layout, roles.ingest ? settings.server.watchMode : undefined, log);
+  } catch (err) {
+    if (err instanceof StorageError) throw new UserError(err.message, 2);
+    throw err;
+  }
   let embedded: EmbeddedRedis | undefined;
   let redisUrl = settings.server.redisUrl;
+  const monitorOnly = roles.monitor && !roles.ingest && !roles.worker;
+  // a lone monitor watches the embedded Redis of a running `qm start` on the same folder
+  if (!redisUrl && monitorOnly) redisUrl = clientRedisUrl(settings);
   if (!redisUrl) {
     if (!roles.ingest || !roles.worker) {
       throw new UserError('redis_url is empty: only "qm start" runs an embedded Redis; set redis_url (or QM_REDIS_URL) for separate roles', 2);
@@ -67,6 +78,17 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
       kill: () => void worker.stop('kill'),
     });
   }
+  // the monitor stops last: it shows the running jobs while they finish
+  let monitor: MonitorServer | undefined;
+  if (roles.monitor) {
+    try {
+      monitor = await startMonitor(settings, redisUrl);
+    } catch (err) {
+      if (!(err instanceof MonitorStartError)) throw err;
+      if (monitorOnly) throw new UserError(err.message);
+      log.error(`${err.message}; QM runs without its monitor`);
+    }
+  }
   log.info(`QM running on ${layout.root}`);
 
   await new Promise<void>((resolve) => {
@@ -84,6 +106,7 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  await monitor?.close();
   if (embedded) await embedded.stop();
   log.info('stopped');
 }

@@ -1,9 +1,9 @@
 /**
  * What `qm status` shows, as data (also its `--json`, version 1, documented
  * in the README "Command reference"):
- * 1. queued jobs in the order they will run: the one a worker holds while
- *    processors free up, then BullMQ's waiting and prioritized jobs; then the
- *    jobs put aside for their `after` jobs, and folders not queued yet;
+ * 1. queued jobs in the order they will run: those a worker is taking, then
+ *    BullMQ's waiting and prioritized jobs; then the jobs put aside for their
+ *    `after` jobs, and folders not queued yet;
  * 2. running jobs with their progress (the last `i / n` of process.log),
  *    elapsed time, host and worker;
  * 3. the latest done records.
@@ -21,15 +21,15 @@ export interface QueuedView {
   position: number | null;
   name: string;
   id: string | null;
-  /** next: a worker holds it until processors free up; queued; after: waits for its `after` jobs; settling: folder not queued yet */
-  state: 'next' | 'queued' | 'after' | 'settling';
+  /** starting: a worker is taking it; queued; after: waits for its `after` jobs; settling: folder not queued yet */
+  state: 'starting' | 'queued' | 'after' | 'settling';
   priority: number | null;
   nbProc: number | null;
   owner: string | null;
   info: string | null;
   after: string[];
   enqueuedAt: string | null;
-  /** the worker holding a `next` job */
+  /** the worker taking a `starting` job */
   worker: string | null;
 }
 
@@ -96,7 +96,7 @@ export async function statusView(client: Client, limits: Limits): Promise<Status
     store.doneCount(),
     queue.getJobCounts('waiting', 'prioritized', 'delayed'),
   ]);
-  const held = queued.filter((q) => q.state === 'next').length;
+  const starting = queued.filter((q) => q.state === 'starting').length;
   const settling = queued.filter((q) => q.state === 'settling').length;
   const now = Date.now();
   const runningViews = await Promise.all(
@@ -124,7 +124,7 @@ export async function statusView(client: Client, limits: Limits): Promise<Status
     qmFolder: layout.root,
     generatedAt: new Date(now).toISOString(),
     queued,
-    queuedTotal: held + (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0) + settling,
+    queuedTotal: starting + (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0) + settling,
     running: runningViews,
     done: done.map(doneView),
     doneTotal,
@@ -144,7 +144,7 @@ function queuedView(job: Job<QueuedJob>, state: QueuedView['state'], position: n
     info: d.info ?? null,
     after: d.after ?? [],
     enqueuedAt: iso(d.enqueuedAt),
-    worker: state === 'next' ? (job.processedBy ?? null) : null,
+    worker: state === 'starting' ? (job.processedBy ?? null) : null,
   };
 }
 
@@ -154,9 +154,9 @@ async function queuedViews(client: Client, limit: number, runningIds: Set<string
   const get = async (type: 'active' | 'waiting' | 'prioritized' | 'delayed', last = end) =>
     (await queue.getJobs([type], 0, last, true)).filter((j): j is Job<QueuedJob> => Boolean(j?.data?.name)) as Job<QueuedJob>[];
   const [all, waiting, prioritized, delayed] = await Promise.all([get('active', -1), get('waiting'), get('prioritized'), get('delayed')]);
-  // active and not running: held by a worker until processors free up
+  // active and not running yet: a worker is claiming it
   const active = all.filter((j) => !runningIds.has(j.id ?? ''));
-  const inOrder = [...active.map((j) => ({ j, s: 'next' as const })), ...[...waiting, ...prioritized].map((j) => ({ j, s: 'queued' as const }))];
+  const inOrder = [...active.map((j) => ({ j, s: 'starting' as const })), ...[...waiting, ...prioritized].map((j) => ({ j, s: 'queued' as const }))];
   const views = inOrder.map(({ j, s }, i) => queuedView(j, s, i + 1));
   views.push(...delayed.map((j) => queuedView(j, 'after', null)));
   const known = new Set(views.map((v) => v.name));

@@ -32,7 +32,7 @@ export function render(view: StatusView): string {
   parts.push(`QUEUED (${view.queuedTotal})${more(view.queued.length, view.queuedTotal)}\n`);
   if (view.queued.length > 0) {
     const waitingFor = (q: StatusView['queued'][number]) =>
-      q.state === 'next' ? `next, waiting for processors on ${dash(q.worker)}`
+      q.state === 'starting' ? `starting on ${dash(q.worker)}`
         : q.state === 'after' ? `after ${q.after.join(',')}`
           : q.state === 'settling' ? 'arriving (not queued yet)' : 'queued';
     parts.push(

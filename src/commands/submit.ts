@@ -18,7 +18,7 @@ import { keys } from '../core/redis.js';
 import { readDescriptor, parseDuration } from '../core/descriptor.js';
 import { DescriptorError } from '../core/descriptor-types.js';
 import { readQueuedJob } from '../core/queued-job.js';
-import { unknownDependencies } from '../core/dependencies.js';
+import { enqueueJob, unknownDependencies } from '../core/dependencies.js';
 import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { withClient, type Client } from './client.js';
@@ -207,7 +207,7 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
   }
   // from here on the folder is queued: ingest would queue it if this process could not
   const job = { ...read.job, name, enqueuedAt: now.getTime(), descriptorMtime: now.getTime() };
-  const id = await store.enqueue(job).then(
+  const id = await enqueueJob(store, layout, job).then(
     async (newId) => newId ?? (await store.redis.hget(keys.names, name)) ?? undefined,
     (err: Error) => {
       process.stderr.write(`qm: warning: ${name} is in QM_qJobs but not queued yet (${err.message}); QM will queue it\n`);

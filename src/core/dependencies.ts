@@ -8,18 +8,26 @@
  * 3. unknown: never queued, run or finished here.
  * Redis records answer first; the folders of QM_dJobs and QM_lost+found
  * answer when Redis has forgotten (keep_done, a wiped Redis).
+ * 4. Queues a job whose `after` jobs are still pending aside (BullMQ
+ *    delayed), so that it takes no place in the run order until they finish.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { JobStore } from './jobstore.js';
 import { exists, stampedEntries, type Layout } from './folders.js';
-import { describeOutcome } from './status.js';
+import { describeOutcome, type QueuedJob } from './status.js';
 
 export type DependencyState =
   | { state: 'pending' }
   | { state: 'ok' }
   | { state: 'failed'; why: string }
   | { state: 'unknown' };
+
+/** A job put aside is looked at again after this long even if nothing woke it. */
+export const DEPENDENCY_RECHECK_MS = 60_000;
+
+/** What to do with a job now: run it, wait for job `name`, or end it because `name` failed. */
+export type Verdict = { kind: 'run' } | { kind: 'wait'; name: string } | { kind: 'fail'; name: string; why: string };
 
 /** The bytes of process.log read to find how a job ended. */
 const LOG_TAIL_BYTES = 4096;
@@ -59,6 +67,31 @@ async function readTail(file: string): Promise<string> {
   } finally {
     await handle.close();
   }
+}
+
+export async function dependencyVerdict(store: JobStore, layout: Layout, after: string[]): Promise<Verdict> {
+  let pending: string | undefined;
+  for (const name of after) {
+    const state = await dependencyState(store, layout, name);
+    if (state.state === 'failed') return { kind: 'fail', name, why: state.why };
+    if (state.state === 'unknown') return { kind: 'fail', name, why: 'no such job' };
+    if (state.state === 'pending') pending ??= name;
+  }
+  return pending ? { kind: 'wait', name: pending } : { kind: 'run' };
+}
+
+/**
+ * Queues a job (ingest, `qm submit`); one whose `after` jobs are still pending
+ * is put aside until the first of them finishes. One whose dependency failed
+ * is queued as usual: the worker that picks it ends it (worker/dependencies.ts).
+ */
+export async function enqueueJob(store: JobStore, layout: Layout, job: QueuedJob): Promise<string | undefined> {
+  const verdict = job.after.length > 0 ? await dependencyVerdict(store, layout, job.after) : { kind: 'run' as const };
+  if (verdict.kind !== 'wait') return store.enqueue(job);
+  const id = await store.enqueue(job, { until: verdict.name, delayMs: DEPENDENCY_RECHECK_MS });
+  // it may have finished between the check and the registration, before it could wake this job
+  if (id && (await dependencyVerdict(store, layout, job.after)).kind !== 'wait') await (await store.job(id))?.promote().catch(() => undefined);
+  return id;
 }
 
 /**

@@ -5,7 +5,7 @@
  * the other `qm` commands find it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from './log.js';
@@ -48,6 +48,7 @@ export async function startEmbeddedRedis(internalDir: string, log: Logger): Prom
     );
   }
   const url = `unix://${socket}`;
+  await claimOwnership(internalDir);
   if (await alive(socket)) {
     log.info(`using the embedded redis already running on ${socket}`);
     return { url, stop: () => shutdown(socket) };
@@ -73,6 +74,36 @@ export async function startEmbeddedRedis(internalDir: string, log: Logger): Prom
   child.unref();
   log.info(`embedded redis started on ${socket} (pid ${child.pid})`);
   return { url, stop: () => shutdown(socket) };
+}
+
+/**
+ * One `qm start` per QM folder: two would share the embedded Redis and the
+ * first to stop would shut it down under the other. A pid file left by a
+ * killed `qm start` is taken over.
+ */
+async function claimOwnership(internalDir: string): Promise<void> {
+  const pidFile = path.join(internalDir, 'qm-start.pid');
+  const previous = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (previous && previous !== process.pid && processAlive(previous)) {
+    throw new EmbeddedRedisError(
+      `QM is already running on this folder (qm start, pid ${previous}); stop it first, or use "qm worker" with redis_url to add workers`,
+    );
+  }
+  await fs.writeFile(pidFile, `${process.pid}\n`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // a recycled pid belongs to some other program
+  try {
+    return /cli\.js|\bqm\b/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
 }
 
 function waitStarted(child: ChildProcess, socket: string): Promise<void> {

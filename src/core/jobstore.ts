@@ -35,18 +35,21 @@ export class JobStore {
 
   /**
    * Puts a job in the queue unless one of that name is already queued.
-   * Returns the id, or undefined when it was already there.
+   * Returns the id, or undefined when it was already there. `aside`: the job
+   * waits (BullMQ delayed) until job `until` finishes, or `delayMs` at most.
    */
-  async enqueue(job: QueuedJob): Promise<string | undefined> {
+  async enqueue(job: QueuedJob, aside?: { until: string; delayMs: number }): Promise<string | undefined> {
     const id = newJobId();
     if (!(await this.redis.hsetnx(keys.names, job.name, id))) {
       const existing = await this.redis.hget(keys.names, job.name);
       if (existing && (await this.isLive(existing))) return undefined;
       await this.redis.hset(keys.names, job.name, id);
     }
+    if (aside) await this.addDependent(aside.until, id);
     await this.queue.add(job.name, job, {
       jobId: id,
       priority: bullPriority(job.priority),
+      delay: aside?.delayMs,
       removeOnComplete: { count: this.keepDone },
       removeOnFail: { count: this.keepDone },
     });
@@ -165,6 +168,15 @@ export class JobStore {
     const id = await this.redis.hget(keys.doneByName, name);
     if (!id) return undefined;
     return (await this.records([id]))[0];
+  }
+
+  /** Forgets a done record (the monitor's delete); its name no longer points at it. */
+  async forgetDone(rec: DoneRecord): Promise<void> {
+    const multi = this.redis.multi();
+    multi.del(keys.record(rec.id));
+    multi.zrem(keys.done, rec.id);
+    multi.eval(DELETE_IF_EQUAL, 1, keys.doneByName, rec.name, rec.id);
+    await multi.exec();
   }
 
   async job(id: string): Promise<Job<QueuedJob> | undefined> {

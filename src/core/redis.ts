@@ -27,6 +27,8 @@ export const keys = {
   /** string with TTL: a live worker's heartbeat (JSON) */
   worker: (name: string) => `qm:worker:${name}`,
   workerPattern: 'qm:worker:*',
+  /** set: names of workers that have sent a heartbeat (the live ones still have one) */
+  workers: 'qm:workers',
   /** set: ids of the jobs put aside until job NAME has finished (its `after` dependents) */
   dependents: (name: string) => `qm:after:${name}`,
   /** pub/sub channel: kill requests and other control messages */

@@ -176,7 +176,7 @@ const KEYS: KeySpec[] = [
   spec('server', 'settleTime', S, 'settle_time', atLeast0, '2'),
   spec('server', 'watchMode', S, 'watch_mode', oneOf('events', 'polling'), 'events'),
   spec('server', 'pollInterval', S, 'poll_interval', moreThan0, '1'),
-  spec('server', 'pinCpus', S, 'pin_cpus', pinCpus, 'auto'),
+  spec('server', 'pinCpus', S, 'pin_cpus', pinCpus, 'auto', 'QM_PIN_CPUS'),
   spec('server', 'cpus', S, 'cpus', cpuList, '', 'QM_CPUS'),
   spec('server', 'killGrace', S, 'kill_grace', atLeast0, '10'),
   spec('server', 'onWorkerLoss', S, 'on_worker_loss', oneOf('lost+found', 'requeue'), 'lost+found'),

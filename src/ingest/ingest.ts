@@ -16,7 +16,7 @@ import { logger, type Logger } from '../core/log.js';
 import { connect, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
 import { readQueuedJob } from '../core/queued-job.js';
-import { unknownDependencies } from '../core/dependencies.js';
+import { enqueueJob, unknownDependencies } from '../core/dependencies.js';
 import { DescriptorError } from '../core/descriptor-types.js';
 import type { QueuedJob } from '../core/status.js';
 import { SettleTracker, newestChange } from './settle.js';
@@ -154,7 +154,7 @@ export class IngestRole {
     }
     jobs.sort((a, b) => a.descriptorMtime - b.descriptorMtime);
     for (const job of jobs) {
-      const id = await this.store.enqueue(job);
+      const id = await enqueueJob(this.store, this.layout, job);
       if (id) this.log.info({ job: job.name }, `queued (${job.nbProc} processor${job.nbProc > 1 ? 's' : ''}, priority ${job.priority}, id ${id})`);
     }
   }

@@ -8,18 +8,18 @@ export class Budget {
   private used = 0;
   private jobs = 0;
   private readonly freeCpus: number[];
-  private waiters: Array<() => void> = [];
 
   /**
    * @param max MaxNbProcessors
    * @param blocking launch_type = blocking
-   * @param cpus CPU ids to pin jobs to, or empty for no pinning
+   * @param cpus CPU ids to pin jobs to (at least `max` of them), or empty for no pinning
    */
   constructor(
     readonly max: number,
     readonly blocking: boolean,
     cpus: number[],
   ) {
+    if (cpus.length > 0 && cpus.length < max) throw new Error(`${max} processors cannot be pinned to ${cpus.length} CPUs`);
     this.freeCpus = [...cpus];
   }
 
@@ -31,19 +31,14 @@ export class Budget {
     return this.jobs;
   }
 
-  /** nb_proc clamped to what this worker could ever give. */
-  clamp(nbProc: number): number {
-    return Math.min(nbProc, this.max);
+  /** Processors a new job may take now: none while a blocking worker runs a job. */
+  get free(): number {
+    if (this.blocking) return this.jobs === 0 ? this.max : 0;
+    return this.max - this.used;
   }
 
   fits(nbProc: number): boolean {
-    if (this.blocking) return this.jobs === 0;
-    return this.used + nbProc <= this.max;
-  }
-
-  /** Has room for at least one more processor. */
-  get hasRoom(): boolean {
-    return this.fits(1);
+    return nbProc <= this.free;
   }
 
   /** Reserves nb_proc processors; returns the CPUs to pin to (empty without pinning). */
@@ -51,25 +46,12 @@ export class Budget {
     if (!this.fits(nbProc)) throw new Error(`budget exceeded: ${this.used}+${nbProc} > ${this.max}`);
     this.used += nbProc;
     this.jobs += 1;
-    return this.freeCpus.splice(0, Math.min(nbProc, this.freeCpus.length)).sort((a, b) => a - b);
+    return this.freeCpus.splice(0, nbProc).sort((a, b) => a - b);
   }
 
   release(nbProc: number, cpus: number[]): void {
     this.used -= nbProc;
     this.jobs -= 1;
     this.freeCpus.push(...cpus);
-    this.wake();
-  }
-
-  /** Wakes whoever waits in changed() (e.g. at shutdown). */
-  wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Resolves at the next release (callers re-check what they need). */
-  changed(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
   }
 }

@@ -2,9 +2,12 @@
  * Which CPUs a worker pins its jobs to (SPEC §3 `pin_cpus`, `cpus`).
  * Pinning is on by default when the budget fits the CPUs this worker may use;
  * when MaxNbProcessors is larger (oversubscription) it is skipped, said once.
+ * It needs taskset (util-linux); affinity set by it is inherited by every
+ * process the job starts.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Logger } from '../core/log.js';
 import type { ServerSettings } from '../core/settings-types.js';
 import { parseCpuList } from '../core/settings.js';
@@ -28,10 +31,26 @@ export function workerCpus(server: ServerSettings, log: Logger): number[] {
   const owned = server.cpus ? parseCpuList(server.cpus).filter((c) => allowed.has(c)) : [...allowed];
   if (server.maxNbProcessors > owned.length) {
     log.info(
-      `MaxNbProcessors = ${server.maxNbProcessors} exceeds the ${owned.length} CPU(s) this worker may use: ` +
-        'jobs are not pinned (oversubscription)',
+      `MaxNbProcessors = ${server.maxNbProcessors} exceeds the ${owned.length} CPU(s) this worker may use` +
+        `${owned.length ? ` (${owned.join(',')})` : ''}: jobs are not pinned (oversubscription)`,
     );
     return [];
   }
+  if (!onPath('taskset')) {
+    log.warn('taskset (util-linux) not found: jobs are not pinned');
+    return [];
+  }
+  log.info(`each job is pinned to nb_proc of CPUs ${owned.join(',')}`);
   return owned;
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      accessSync(path.join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }

@@ -1,6 +1,8 @@
 /**
- * Holds back a fetched job whose `after` jobs have not all finished with
- * code 0 (SPEC §2, §3), before it takes any processor:
+ * Checks a picked job's `after` jobs (SPEC §2, §3) before it is claimed; the
+ * processors reserved for it are given back at once when it does not run.
+ * (A job whose dependencies were pending when it was queued was put aside
+ * then — core/dependencies.ts; this check is for the rest.)
  * 1. all finished with code 0: it runs;
  * 2. one is still queued or running: the job is put aside (BullMQ delayed)
  *    and woken when that one finishes (JobStore.recordDone); a slow re-check
@@ -15,13 +17,8 @@ import path from 'node:path';
 import type { JobStore } from '../core/jobstore.js';
 import { moveStamped, type Layout } from '../core/folders.js';
 import type { Logger } from '../core/log.js';
-import { dependencyState } from '../core/dependencies.js';
+import { DEPENDENCY_RECHECK_MS, dependencyVerdict } from '../core/dependencies.js';
 import type { DoneRecord, QueuedJob } from '../core/status.js';
-
-/** A job put aside is looked at again after this long even if nothing woke it. */
-const RECHECK_MS = 60_000;
-
-type Verdict = { kind: 'run' } | { kind: 'wait'; name: string } | { kind: 'fail'; name: string; why: string };
 
 export class DependencyGate {
   constructor(
@@ -47,29 +44,18 @@ export class DependencyGate {
 
   private async check(job: Job<QueuedJob>, token: string): Promise<boolean> {
     const after = job.data.after;
-    const verdict = await this.verdict(after);
+    const verdict = await dependencyVerdict(this.store, this.layout, after);
     if (verdict.kind === 'run') return false;
     if (verdict.kind === 'fail') {
       await this.notRun(job, token, verdict.name, verdict.why);
       return true;
     }
     await this.store.addDependent(verdict.name, job.id!);
-    await job.moveToDelayed(Date.now() + RECHECK_MS, token);
+    await job.moveToDelayed(Date.now() + DEPENDENCY_RECHECK_MS, token);
     // it may have finished between the check and the move, before it could wake this job
-    if ((await this.verdict(after)).kind !== 'wait') await job.promote().catch(() => undefined);
+    if ((await dependencyVerdict(this.store, this.layout, after)).kind !== 'wait') await job.promote().catch(() => undefined);
     this.log.info({ job: job.data.name }, `waiting for ${verdict.name} to finish`);
     return true;
-  }
-
-  private async verdict(after: string[]): Promise<Verdict> {
-    let pending: string | undefined;
-    for (const name of after) {
-      const state = await dependencyState(this.store, this.layout, name);
-      if (state.state === 'failed') return { kind: 'fail', name, why: state.why };
-      if (state.state === 'unknown') return { kind: 'fail', name, why: 'no such job' };
-      if (state.state === 'pending') pending ??= name;
-    }
-    return pending ? { kind: 'wait', name: pending } : { kind: 'run' };
   }
 
   private async notRun(job: Job<QueuedJob>, token: string, dependency: string, why: string): Promise<void> {

@@ -35,10 +35,11 @@ const THREAD_VARIABLES = [
 export function jobEnvironment(run: JobRun, dir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of THREAD_VARIABLES) env[name] = String(run.nbProc);
-  // a thread count the descriptor sets itself wins (e.g. omp_num_threads = 1 for an MPI job)
+  // a thread count the descriptor sets itself wins (e.g. omp_num_threads = 1 for an MPI job);
+  // NB_PROC is always the processors granted (the descriptor's nb_proc may have been clamped)
   for (const name of THREAD_VARIABLES) {
-    const own = run.job.keys[name.toLowerCase()];
-    if (own !== undefined && name !== 'NB_PROC') env[name] = own;
+    const own = run.job.keys[name.toLowerCase()]?.trim();
+    if (own && name !== 'NB_PROC') env[name] = own;
   }
   env.QM_JOB_NAME = run.job.name;
   env.QM_JOB_ID = run.id;

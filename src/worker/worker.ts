@@ -1,8 +1,9 @@
 /**
  * The worker role (SPEC §3, §4).
- * 1. Fetches jobs itself (a BullMQ Worker without processor) only while its
- *    processor budget has room; holds a fetched job that does not fit yet and
- *    takes nothing else meanwhile, so a big job is not starved by small ones.
+ * 1. Takes the jobs its processor budget lets it start now, in queue order
+ *    (pick.ts: one Redis script decides and takes, so jobs are shared by many
+ *    workers exactly once, no job waits on a worker without room, and a big job
+ *    is not starved by small ones); wakes when a job ends or the queue changes.
  * 2. Claims by renaming QM_qJobs/NAME to QM_Jobs/NAME; acknowledges in BullMQ
  *    only after the folder has reached QM_dJobs.
  * 3. Keeps the locks of its jobs alive and a heartbeat of itself in Redis;
@@ -12,7 +13,7 @@
  * 6. Puts aside jobs whose `after` jobs have not succeeded yet (dependencies.ts)
  *    and mails finished jobs (mail.ts).
  */
-import { Worker, type Job } from 'bullmq';
+import { Job, Worker, type QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -28,6 +29,8 @@ import { Budget } from './budget.js';
 import { startJob, type ActiveJob } from './run-job.js';
 import { recoverOrphan } from './orphans.js';
 import { workerCpus } from './cpus.js';
+import { JobPicker, type Pick } from './pick.js';
+import { Wakeup, wakeOnQueueChanges } from './wakeup.js';
 import { DependencyGate } from './dependencies.js';
 import { JobMailer } from './mail.js';
 
@@ -35,6 +38,8 @@ export const LOCK_MS = 20_000;
 export const STALLED_INTERVAL_MS = 10_000;
 const HEARTBEAT_MS = 2_000;
 export const HEARTBEAT_TTL_S = 10;
+/** Longest sleep of the fetch loop, in case a queue event was missed (e.g. while Redis was away). */
+const RECHECK_MS = 1_000;
 
 export interface Heartbeat {
   name: string;
@@ -58,6 +63,11 @@ export class WorkerRole {
   private readonly layout: Layout;
   private readonly redis: Redis;
   private readonly control: Redis;
+  private readonly queueEvents: QueueEvents;
+  private readonly picker: JobPicker;
+  private readonly wakeup = new Wakeup();
+  /** the job the last pick said this worker waits for (logged once) */
+  private waitingFor: string | undefined;
   private readonly store: JobStore;
   private readonly bull: Worker;
   private readonly budget: Budget;
@@ -93,6 +103,8 @@ export class WorkerRole {
       name: server.workerName,
     });
     this.bull.on('error', (err) => this.log.debug(`bullmq: ${err.message}`));
+    this.picker = new JobPicker(this.redis, this.bull.keys);
+    this.queueEvents = wakeOnQueueChanges(this.redis, this.wakeup, this.log);
     this.mailer = JobMailer.create(settings, this.log);
     this.gate = new DependencyGate(this.store, this.layout, this.log, (rec, job) => this.mailer?.notify(rec, job.mailType));
   }
@@ -126,58 +138,85 @@ export class WorkerRole {
       jobs: [...this.active.keys()],
       startedAt: Date.now(),
     };
-    await this.redis.set(keys.worker(this.name), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_S);
+    const beat = this.redis.multi().set(keys.worker(this.name), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_S);
+    await beat.sadd(keys.workers, this.name).exec();
   }
 
+  /**
+   * Starts jobs while the queue has some this worker may start (see pick.ts),
+   * then sleeps until a job ends, the queue changes, or RECHECK_MS passes.
+   */
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      if (!this.budget.hasRoom) {
-        await this.budget.changed();
-        continue;
-      }
       const token = `${this.instance}:${++this.tokens}`;
-      let job: Job<QueuedJob> | undefined;
+      let pick: Pick;
       try {
-        job = (await this.bull.getNextJob(token, { block: true })) as Job<QueuedJob> | undefined;
+        pick = await this.picker.pick({ worker: this.name, token, lockMs: LOCK_MS, free: this.budget.free, budget: this.budget.max });
       } catch (err) {
         if (this.stopping) break;
         this.log.debug(`fetch failed: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 500));
+        await this.wakeup.wait(500);
         continue;
       }
-      if (!job) continue;
-      if (this.stopping) {
-        await job.moveToWait(token).catch(() => undefined);
-        break;
+      if (pick.kind === 'taken' || pick.kind === 'recover') {
+        const work =
+          pick.kind === 'taken'
+            ? this.take(pick.id, token, pick.nbProc)
+            : this.hold(pick.id, token).then((held) => held && this.settleUnclaimed(held));
+        await work.catch((err: Error) => this.log.error(`job ${pick.id}: could not start: ${err.message}`));
+        continue;
       }
-      if (await this.gate.holds(job, token)) continue;
-      await this.take(job, token).catch((err: Error) =>
-        this.log.error({ job: job.name }, `could not start: ${err.message}`),
-      );
+      if (pick.kind === 'waiting' && this.waitingFor !== pick.id) {
+        this.log.debug({ job: pick.name }, `next here: waiting for ${pick.nbProc} processors (${this.budget.inUse} in use)`);
+      }
+      this.waitingFor = pick.kind === 'waiting' ? pick.id : undefined;
+      const untilDue = pick.kind === 'none' && pick.nextDelayedAt ? pick.nextDelayedAt - Date.now() : RECHECK_MS;
+      await this.wakeup.wait(Math.min(RECHECK_MS, untilDue));
     }
   }
 
-  /** Waits for room for a fetched job, claims it and starts it. */
-  private async take(job: Job<QueuedJob>, token: string): Promise<void> {
-    const held: Held = {
-      job,
-      token,
-      lockTimer: setInterval(() => void job.extendLock(token, LOCK_MS).catch(() => undefined), LOCK_MS / 4),
-    };
-    const data = job.data;
-    const nbProc = this.budget.clamp(data.nbProc);
-    if (nbProc < data.nbProc) this.log.info({ job: data.name }, `nb_proc ${data.nbProc} limited to ${nbProc}`);
-    while (!this.budget.fits(nbProc)) {
-      if (this.stopping) return this.release(held, 'wait');
-      this.log.debug({ job: data.name }, `waiting for ${nbProc} processors (${this.budget.inUse} in use)`);
-      await this.budget.changed();
-    }
-    const claimed = await this.claim(held);
-    if (!claimed) return;
+  /** Claims and starts a job the picker made active under `token`, with nbProc processors free here. */
+  private async take(id: string, token: string, nbProc: number): Promise<void> {
+    // reserved before any await: meanwhile only the end of a job changes the budget
     const cpus = this.budget.take(nbProc);
+    let started = false;
+    try {
+      started = await this.claimAndStart(id, token, nbProc, cpus);
+    } finally {
+      if (!started) this.releaseProcessors(nbProc, cpus);
+    }
+  }
+
+  private async claimAndStart(id: string, token: string, nbProc: number, cpus: number[]): Promise<boolean> {
+    const held = await this.hold(id, token);
+    if (!held) return false;
+    try {
+      if (this.stopping) {
+        await this.release(held, 'wait');
+        return false;
+      }
+      if (await this.gate.holds(held.job, token)) {
+        clearInterval(held.lockTimer);
+        return false;
+      }
+      if (!(await this.claim(held))) return false;
+      await this.run(held, nbProc, cpus);
+      return true;
+    } catch (err) {
+      clearInterval(held.lockTimer);
+      throw err;
+    }
+  }
+
+  /** Starts a claimed job; its processors are given back when it has ended and been recorded. */
+  private async run(held: Held, nbProc: number, cpus: number[]): Promise<void> {
+    const { job, token } = held;
+    const id = job.id!;
+    const data = job.data;
+    if (nbProc < data.nbProc) this.log.info({ job: data.name }, `nb_proc ${data.nbProc} limited to ${nbProc}: no live worker has more`);
     const startedAt = new Date();
     const info: RunningInfo = {
-      id: job.id!,
+      id,
       name: data.name,
       worker: this.name,
       instance: this.instance,
@@ -192,14 +231,11 @@ export class WorkerRole {
     };
     await this.store.markRunning(info);
     const active = await startJob(
-      { id: job.id!, job: data, nbProc, cpus, worker: this.name, host: this.host, startedAt },
+      { id, job: data, nbProc, cpus, worker: this.name, host: this.host, startedAt },
       this.layout,
       this.settings.server.killGrace,
-    ).catch((err: Error) => {
-      this.budget.release(nbProc, cpus);
-      throw err;
-    });
-    this.active.set(job.id!, { ...active, held });
+    );
+    this.active.set(id, { ...active, held });
     this.log.info(
       { job: data.name },
       `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''})`,
@@ -216,10 +252,26 @@ export class WorkerRole {
       .catch((err: Error) => this.log.error({ job: data.name }, `could not finish: ${err.message}`))
       .finally(() => {
         clearInterval(held.lockTimer);
-        this.active.delete(job.id!);
-        this.budget.release(nbProc, cpus);
+        this.active.delete(id);
+        this.releaseProcessors(nbProc, cpus);
         void this.beat().catch(() => undefined);
       });
+  }
+
+  /** The job the picker made active under `token`, with its lock kept alive; undefined if it vanished. */
+  private async hold(id: string, token: string): Promise<Held | undefined> {
+    const job = (await Job.fromId(this.bull, id)) as Job<QueuedJob> | undefined;
+    if (!job) {
+      this.log.debug(`job ${id} vanished before it started`);
+      return undefined;
+    }
+    const lockTimer = setInterval(() => void job.extendLock(token, LOCK_MS).catch(() => undefined), LOCK_MS / 4);
+    return { job, token, lockTimer };
+  }
+
+  private releaseProcessors(nbProc: number, cpus: number[]): void {
+    this.budget.release(nbProc, cpus);
+    this.wakeup.notify();
   }
 
   /** The rename into QM_Jobs; false when the job is not to run here. */
@@ -239,6 +291,14 @@ export class WorkerRole {
       }
       if (code !== 'ENOENT') throw err;
     }
+    await this.settleUnclaimed(held);
+    return false;
+  }
+
+  /** The folder was not in QM_qJobs: a lost worker's job to recover, or a job cancelled meanwhile. */
+  private async settleUnclaimed(held: Held): Promise<void> {
+    const { job } = held;
+    const name = job.data.name;
     const previous = await this.store.runningInfo(job.id!);
     if (previous) {
       await recoverOrphan({ store: this.store, layout: this.layout, settings: this.settings, log: this.log }, job, held.token, previous);
@@ -248,7 +308,6 @@ export class WorkerRole {
       await job.moveToCompleted({ dropped: true }, held.token, false).catch(() => undefined);
     }
     clearInterval(held.lockTimer);
-    return false;
   }
 
   private async release(held: Held, how: 'wait' | 'delay'): Promise<void> {
@@ -278,7 +337,7 @@ export class WorkerRole {
   async stop(mode: 'wait' | 'kill' | 'requeue'): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      this.budget.wake();
+      this.wakeup.notify();
       this.log.info(`stopping: ${this.active.size} running job(s) will be ${mode === 'wait' ? 'waited for' : 'killed'}`);
     }
     if (mode !== 'wait') for (const a of this.active.values()) a.stop({ kind: 'killed', by: 'shutdown' });
@@ -290,7 +349,8 @@ export class WorkerRole {
     await this.bull.close(true).catch(() => undefined);
     await this.loopDone.catch(() => undefined);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    await this.redis.del(keys.worker(this.name)).catch(() => undefined);
+    await this.queueEvents.close().catch(() => undefined);
+    await this.redis.multi().del(keys.worker(this.name)).srem(keys.workers, this.name).exec().catch(() => undefined);
     await this.mailer?.close();
     this.control.disconnect();
     await this.store.queue.close().catch(() => undefined);

@@ -46,31 +46,31 @@ describe('qm status and qm logs', () => {
     await waitFor(async () => (await status()).running.find((r) => r.progress?.done === 3), { what: 'progress 3/10' });
     await submit('waits_for_bee', { script: 'true' }, '--after', 'worker_bee');
     await waitFor(async () => (await status()).queued.find((q) => q.state === 'after'), { what: 'dependency wait' });
+    // one processor is free: a job of two at the head of the queue holds back those behind it
     await submit('big', { nb_proc: 2, e_mail: 'big@example.org', script: 'true' });
-    await waitFor(async () => (await status()).queued.find((q) => q.state === 'next'), { what: 'big held by the worker' });
     await submit('low', { script: 'true' });
-    await submit('high', { script: 'true' }, '--priority', '5');
+    await submit('high', { nb_proc: 2, script: 'true' }, '--priority', '5');
     await fs.mkdir(path.join(env.qm.queued, 'arriving'));
 
     const view = await status();
     expect(view.version).toBe(1);
     expect(view.qmFolder).toBe(env.qm.root);
     expect(view.queued.map((q) => [q.position, q.name, q.state])).toEqual([
-      [1, 'big', 'next'],
-      [2, 'high', 'queued'],
+      [1, 'high', 'queued'],
+      [2, 'big', 'queued'],
       [3, 'low', 'queued'],
       [null, 'waits_for_bee', 'after'],
       [null, 'arriving', 'settling'],
     ]);
     expect(view.queuedTotal).toBe(5);
-    expect(view.queued[0]).toMatchObject({ nbProc: 2, owner: 'big@example.org', worker: expect.any(String) });
+    expect(view.queued[1]).toMatchObject({ nbProc: 2, priority: 0, owner: 'big@example.org', worker: null });
     expect(view.queued[3]!.after).toEqual(['worker_bee']);
     expect(view.running).toEqual([
       expect.objectContaining({ name: 'worker_bee', nbProc: 1, info: 'counts to ten', progress: { done: 3, total: 10, percent: 30 } }),
     ]);
 
     const text = (await env.qmRun('status')).stdout;
-    expect(text).toMatch(/^QUEUED \(5\)\n  #  NAME +PRIO +PROCS +OWNER +STATE +INFO\n  1  big +0 +2 +big@example\.org +next, waiting for processors on \S+ +-\n/);
+    expect(text).toMatch(/^QUEUED \(5\)\n  #  NAME +PRIO +PROCS +OWNER +STATE +INFO\n  1  high +5 +2 +- +queued +-\n  2  big +0 +2 +big@example\.org +queued +-\n/);
     expect(text).toMatch(/\n  -  waits_for_bee +0 +1 +- +after worker_bee +-\n/);
     expect(text).toMatch(/\nRUNNING \(1\)\n  NAME +PROCS +ELAPSED +PROGRESS +HOST +WORKER +OWNER +INFO\n  worker_bee +1 +\d+:\d\d +3\/10 \(30%\) +\S+ +\S+ +- +counts to ten\n/);
     await fs.rmdir(path.join(env.qm.queued, 'arriving'));

@@ -182,11 +182,11 @@ password = p;a#s%s
       env: {
         QM_FOLDER: '/srv/qm', QM_REDIS_URL: 'redis://b:6380', QM_MAX_NB_PROCESSORS: '4', QM_HOST: '::1',
         QM_PORT: '8081', QM_WEB_USER: 'u', QM_WEB_PASSWORD: 'p', QM_SMTP_URL: 'smtps://m:465',
-        QM_CPUS: '2-5', QM_WORKER_NAME: 'w1',
+        QM_CPUS: '2-5', QM_WORKER_NAME: 'w1', QM_PIN_CPUS: 'false',
       },
     });
     expect(settings.server).toMatchObject({
-      qmFolder: '/srv/qm', redisUrl: 'redis://b:6380', maxNbProcessors: 4, cpus: '2-5', workerName: 'w1',
+      qmFolder: '/srv/qm', redisUrl: 'redis://b:6380', maxNbProcessors: 4, cpus: '2-5', workerName: 'w1', pinCpus: false,
     });
     expect(settings.web).toMatchObject({ host: '::1', port: 8081, user: 'u', password: 'p' });
     expect(settings.mail.smtpUrl).toBe('smtps://m:465');

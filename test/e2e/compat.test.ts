@@ -99,3 +99,16 @@ describe('QM 0.4 compatibility', () => {
     qm.cleanup();
   });
 });
+
+describe('one qm start per QM folder', () => {
+  it('refuses a second qm start on the same folder with one clear line', async () => {
+    const qm = makeQmDir();
+    const first = startQm(['start', '-c', qm.cfg]);
+    await first.waitForOutput(/watching/);
+    const second = await runQm(['start', '-c', qm.cfg]);
+    expect(second.code).toBe(2);
+    expect(second.stderr.trim()).toMatch(/^qm: QM is already running on this folder \(qm start, pid \d+\)/);
+    expect(await first.stop()).toBe(0);
+    qm.cleanup();
+  });
+});

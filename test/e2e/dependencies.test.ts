@@ -37,14 +37,14 @@ describe('dependencies', () => {
     return result;
   };
 
-  it('a job waits for its dependency without holding a processor, then runs after it', async () => {
+  it('a job waits for its dependency aside, holding no processor nor its place in the queue, then runs after it', async () => {
     const flag = path.join(env.qm.base, 'release-a');
     const tl = path.join(env.qm.base, 'timeline-chain');
     await submit('a', `${waitOnFlag(flag)}; ${timedScript(tl, 1, 'true')}`);
     await waitFor(() => readFileSync(path.join(env.qm.running, 'a', 'process.log'), 'utf8'), { what: 'a running' });
-    await submit('b', timedScript(tl, 1, 'true'), '--after', 'a');
+    await submit('b', timedScript(tl, 2, 'true'), '--after', 'a', '--nb-proc', '2');
     await submit('c', timedScript(tl, 1, 'true'));
-    // the budget is 2: c ran beside a, so b did not take the second processor
+    // the budget is 2: c ran beside a, so b neither took the free processor nor, needing two, held back the jobs behind it
     await waitDone(env.qm, 'c');
     await waitFor(async () => (await status()).queued.find((q) => q.name === 'b' && q.state === 'after'), { what: 'b waiting for a' });
     await fs.writeFile(flag, '');

@@ -1,0 +1,132 @@
+/**
+ * The classic QM page (SPEC §7): queued, running and done tables. It
+ * refreshes itself every Refresh_Rate seconds by fetching itself and
+ * swapping the sections whose content changed, so nothing flickers and the
+ * scroll position stays.
+ */
+import { describeOutcome, type DoneRecord, type Outcome } from '../../core/status.js';
+import { html, type Html } from '../html.js';
+import type { ActionName } from '../actions.js';
+import type { DonePage, QueuedView, RunningView, WorkerBeat } from '../read-model.js';
+import { duration, jobUrl, when } from './format.js';
+import { layout } from './layout.js';
+
+export interface HomeData {
+  queued: { total: number; jobs: QueuedView[] };
+  running: RunningView[];
+  done: DonePage;
+  workers: WorkerBeat[];
+  now: number;
+  details: boolean;
+  refreshRate: number;
+  /** a fixed notice after an action */
+  note: string | undefined;
+  /** the actions allowed on a job of that state */
+  actionsFor: (view: QueuedView | RunningView) => ActionName[];
+}
+
+export function outcomeBadge(outcome: Outcome): Html {
+  const tone = outcome.kind === 'success' ? 'ok' : outcome.kind === 'cancelled' ? 'warn' : 'bad';
+  return html`<span class="badge ${tone}">${describeOutcome(outcome)}</span>`;
+}
+
+function actionLinks(name: string, id: string | undefined, actions: ActionName[]): Html {
+  return html`${actions.map((a) => html`<a class="button danger" href="${jobUrl(name, id, a)}">${a}</a> `)}`;
+}
+
+function detailCells(details: boolean, email?: string, info?: string): Html {
+  return details ? html`<td>${email ?? ''}</td><td>${info ?? ''}</td>` : html``;
+}
+
+function detailHeads(details: boolean): Html {
+  return details ? html`<th>Owner</th><th>Info</th>` : html``;
+}
+
+function queuedSection(d: HomeData): Html {
+  const rows = d.queued.jobs.map((q, i) => {
+    const job = q.job;
+    const waiting = job ? duration((d.now - job.enqueuedAt) / 1000) : '';
+    const status = q.held ? html`<span class="badge run">next</span>` : !job ? html`<span class="badge">arriving</span>` : '';
+    return html`<tr><td class="num">${i + 1}</td><td class="name"><a href="${jobUrl(q.name, q.id)}">${q.name}</a> ${status}</td>
+<td class="num">${job?.priority ?? ''}</td><td class="num">${job?.nbProc ?? ''}</td>${detailCells(d.details, job?.email, job?.info)}
+<td class="num">${waiting}</td><td class="act">${actionLinks(q.name, q.id, d.actionsFor(q))}</td></tr>`;
+  });
+  const more = d.queued.total > d.queued.jobs.length ? html`<p class="muted">and ${d.queued.total - d.queued.jobs.length} more</p>` : '';
+  return html`<section id="queued"><h2>Queued <span class="count">${d.queued.total}</span></h2>
+<table><thead><tr><th class="num">#</th><th>Name</th><th class="num">Priority</th><th class="num">nb_proc</th>${detailHeads(d.details)}<th class="num">Waiting</th><th></th></tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="9">no queued job</td></tr>`}</tbody></table>${more}</section>`;
+}
+
+function runningSection(d: HomeData): Html {
+  const rows = d.running.map((r) => {
+    const p = r.progress;
+    const bar = p
+      ? html`<progress max="100" value="${p.percent}">${p.percent}%</progress><span class="pct">${p.done} / ${p.total}</span>`
+      : html`<span class="muted">no progress reported</span>`;
+    return html`<tr><td class="name"><a href="${jobUrl(r.name, r.id)}">${r.name}</a></td><td class="progress">${bar}</td>
+<td class="num">${duration((d.now - r.info.startedAt) / 1000)}</td><td>${r.info.host}</td><td class="num">${r.info.nbProc}</td>
+${detailCells(d.details, r.info.email, r.info.info)}<td class="act">${actionLinks(r.name, r.id, d.actionsFor(r))}</td></tr>`;
+  });
+  return html`<section id="running"><h2>Running <span class="count">${d.running.length}</span></h2>
+<table><thead><tr><th>Name</th><th>Progress</th><th class="num">Elapsed</th><th>Host</th><th class="num">nb_proc</th>${detailHeads(d.details)}<th></th></tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="8">no running job</td></tr>`}</tbody></table></section>`;
+}
+
+function doneRow(r: DoneRecord, details: boolean): Html {
+  return html`<tr><td class="name"><a href="${jobUrl(r.name, r.id)}">${r.name}</a></td><td>${outcomeBadge(r.outcome)}</td>
+<td>${when(r.startedAt)}</td><td class="num">${duration(r.elapsed)}</td><td class="num">${duration(r.cpu)}</td>
+<td class="num">${r.nbProc}</td><td>${r.host ?? ''}</td>${detailCells(details, r.email, r.info)}</tr>`;
+}
+
+function pageLink(page: number, details: boolean, label: string): Html {
+  return html`<a href="/?page=${page}&amp;details=${details ? 1 : 0}">${label}</a>`;
+}
+
+function doneSection(d: HomeData): Html {
+  const p = d.done;
+  const rows = p.records.map((r) => doneRow(r, d.details));
+  const pager = html`<div class="pager">${p.page > 1 ? html`${pageLink(1, d.details, '« first')} ${pageLink(p.page - 1, d.details, '‹ newer')}` : ''}
+<span class="muted">page ${p.page} of ${p.pages}</span>
+${p.page < p.pages ? html`${pageLink(p.page + 1, d.details, 'older ›')} ${pageLink(p.pages, d.details, 'last »')}` : ''}</div>`;
+  return html`<section id="done"><h2>Done <span class="count">${p.total}</span></h2>
+<table><thead><tr><th>Name</th><th>Result</th><th>Started</th><th class="num">Elapsed</th><th class="num">CPU time</th><th class="num">nb_proc</th><th>Host</th>${detailHeads(d.details)}</tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="9">no done job</td></tr>`}</tbody></table>${p.pages > 1 ? pager : ''}</section>`;
+}
+
+function summary(d: HomeData): Html {
+  // in use from the running table (exact now), budgets from the heartbeats
+  const usedBy = (worker: string) => d.running.filter((r) => r.info.worker === worker).reduce((n, r) => n + r.info.nbProc, 0);
+  const inUse = d.running.reduce((n, r) => n + r.info.nbProc, 0);
+  const budget = d.workers.reduce((n, w) => n + w.budget, 0);
+  const workers = d.workers.map((w) => html`<span class="badge">${w.name}: ${usedBy(w.name)}/${w.budget}</span> `);
+  return html`<p id="summary" class="muted">${d.workers.length} worker${d.workers.length === 1 ? '' : 's'} · ${inUse} of ${budget} processors in use ${workers}
+· <a href="/?details=${d.details ? 0 : 1}&amp;page=${d.done.page}">${d.details ? 'hide' : 'show'} details</a></p>`;
+}
+
+const REFRESH_SCRIPT = `
+(() => {
+  const rate = Number(document.body.dataset.refresh) * 1000;
+  const stamp = document.getElementById('updated');
+  async function refresh() {
+    try {
+      const res = await fetch(location.href, { headers: { accept: 'text/html' }, cache: 'no-store' });
+      if (!res.ok) throw new Error(res.status + ' ' + res.statusText);
+      const fresh = new DOMParser().parseFromString(await res.text(), 'text/html');
+      for (const id of ['summary', 'queued', 'running', 'done']) {
+        const now = document.getElementById(id);
+        const next = fresh.getElementById(id);
+        if (now && next && now.innerHTML !== next.innerHTML) now.replaceWith(document.importNode(next, true));
+      }
+      stamp.textContent = 'updated ' + new Date().toLocaleTimeString();
+    } catch (err) {
+      stamp.textContent = 'cannot update (' + err.message + '), retrying';
+    }
+    setTimeout(refresh, rate);
+  }
+  setTimeout(refresh, rate);
+})();`;
+
+export function homePage(d: HomeData, nonce: string): Html {
+  const body = html`${d.note ? html`<div class="notice">${d.note}</div>` : ''}${summary(d)}${runningSection(d)}${queuedSection(d)}${doneSection(d)}`;
+  return layout({ title: 'Jobs', nonce, here: 'jobs', body, script: REFRESH_SCRIPT, data: { refresh: d.refreshRate } });
+}
