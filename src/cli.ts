@@ -1,52 +1,98 @@
 #!/usr/bin/env node
 /**
- * `qm`: a thin dispatcher (SPEC §6). Each command lives in src/commands;
+ * `qm`: a thin dispatcher (SPEC §6). Each command lives in src/commands and
+ * is loaded only when run, so short commands (`qm submit`) start fast;
  * errors a user must fix are one line on stderr and a non-zero exit.
  */
 import { Command, CommanderError } from 'commander';
 import { UserError, loadContext, type GlobalOptions } from './commands/context.js';
-import { serve } from './commands/serve.js';
-import { init } from './commands/init.js';
-import { health } from './commands/health.js';
 
 const program = new Command('qm')
-  .description('QM: a batch queue manager. Drop job folders into QM_qJobs; QM runs them under a processor budget.')
+  .description('QM: a batch queue manager. Drop job folders into QM_qJobs (or qm submit them); QM runs them under a processor budget.')
   .option('-c, --config <file>', 'QMserv.cfg to use (default: $QM_CONFIG, else ./QMserv.cfg)')
-  .showHelpAfterError('(run "qm --help" for usage)')
+  .configureOutput({
+    // one line, like every other error: `qm: unknown option '--x' (qm --help for usage)`
+    outputError: (text, write) => write(`qm: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (qm --help for usage)\n`),
+  })
   .exitOverride();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+const context = () => loadContext(globals());
+/** What the command asks `qm` to exit with. */
+let exitCode = 0;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 program
   .command('init [dir]')
   .description('write a commented QMserv.cfg and the QM folders in DIR (default: .)')
-  .action((dir?: string) => init(dir));
+  .action(async (dir?: string) => (await import('./commands/init.js')).init(dir));
 
 program
   .command('start')
   .description('run everything on this machine: ingest, worker, monitor, with an embedded Redis unless redis_url is set')
-  .action(() => serve(loadContext(globals()), { ingest: true, worker: true, monitor: true }));
+  .action(async () => (await import('./commands/serve.js')).serve(context(), { ingest: true, worker: true, monitor: true }));
 
 program
   .command('ingest')
   .description('watch QM_qJobs and queue the jobs dropped there (needs redis_url)')
-  .action(() => serve(loadContext(globals()), { ingest: true, worker: false, monitor: false }));
+  .action(async () => (await import('./commands/serve.js')).serve(context(), { ingest: true, worker: false, monitor: false }));
 
 program
   .command('worker')
   .description('run queued jobs under this worker\'s processor budget (needs redis_url)')
-  .action(() => serve(loadContext(globals()), { ingest: false, worker: true, monitor: false }));
+  .action(async () => (await import('./commands/serve.js')).serve(context(), { ingest: false, worker: true, monitor: false }));
+
+program
+  .command('submit <path>')
+  .description('queue a job folder or a *.sh script (copied; the original is not changed) and print its name')
+  .option('--nb-proc <n>', 'processors the job uses (nb_proc)')
+  .option('--priority <p>', 'priority: higher runs first (default 0)')
+  .option('-J, --name <name>', 'the job\'s name (default: the folder or script name, or #SBATCH -J)')
+  .option('-d, --after <name>', 'run only after job NAME has finished with code 0 (repeat, or NAME,NAME)', collect)
+  .option('-t, --time <limit>', 'time limit as sbatch --time: minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]; 0 = none')
+  .option('-W, --wait', 'wait until the job ends and exit with its exit code')
+  .option('--move', 'move the folder or script into QM_qJobs instead of copying it')
+  .action(async (source: string, opts) => {
+    exitCode = await (await import('./commands/submit.js')).submit(context(), source, opts);
+  });
+
+program
+  .command('status')
+  .description('queued jobs in run order, running jobs with progress, and the last finished ones')
+  .option('--json', 'print JSON (format in the README, "Command reference")')
+  .option('-a, --all', 'every queued job and every done record kept, not only the first/last ones')
+  .action(async (opts) => (await import('./commands/status.js')).status(context(), opts));
+
+program
+  .command('logs <name>')
+  .description('print the process.log of a running or finished job')
+  .option('-f, --follow', 'keep printing until the job ends (waits for a queued job to start)')
+  .action(async (name: string, opts) => (await import('./commands/logs.js')).logs(context(), name, opts));
+
+program
+  .command('cancel <names...>')
+  .description('cancel queued jobs (moved to QM_dJobs as cancelled) and kill running ones, wherever they run')
+  .action(async (names: string[]) => {
+    exitCode = await (await import('./commands/cancel.js')).cancel(context(), names);
+  });
+
+program
+  .command('stats')
+  .description('per owner (e_mail): jobs, successes, total and mean elapsed and CPU time')
+  .option('--json', 'print JSON')
+  .action(async (opts) => (await import('./commands/stats.js')).stats(context(), opts));
 
 program
   .command('health')
   .description('exit 0 when this host can work: QM folder writable, Redis answering (for container health checks)')
   .option('--worker', 'also require a live worker heartbeat from this host')
-  .action((opts: { worker?: boolean }) => health(loadContext(globals()), opts));
+  .action(async (opts: { worker?: boolean }) => (await import('./commands/health.js')).health(context(), opts));
 
 program
   .command('monitor')
   .description('serve the QM pages, Bull Board (/queues), the API and metrics on [WEB_QMserver] Host:The_Port')
-  .action(() => serve(loadContext(globals()), { ingest: false, worker: false, monitor: true }));
+  .action(async () => (await import('./commands/serve.js')).serve(context(), { ingest: false, worker: false, monitor: true }));
 
 async function main(): Promise<void> {
   try {
@@ -63,7 +109,7 @@ async function main(): Promise<void> {
     process.stderr.write(`qm: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   }
-  process.exit(0);
+  process.exit(exitCode);
 }
 
 void main();

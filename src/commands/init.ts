@@ -79,9 +79,10 @@ user =
 password =
 
 [Mail]
-# where mail goes out, e.g. smtp://mail.example.org:25
+# where mail goes out, e.g. smtp://mail.example.org:25 (empty: smtp://localhost:25)
 smtp_url =
-from =
+# the sender of QM's mails (default: QM <qm@this host>)
+#from = QM <qm@example.org>
 `;
 }
 

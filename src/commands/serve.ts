@@ -43,6 +43,27 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
     if (err instanceof StorageError) throw new UserError(err.message, 2);
     throw err;
   }
+  // signals are handled from here on, also while the roles start: a SIGTERM
+  // then stops them as soon as they are up
+  const parts: Stoppable[] = [];
+  let signals = 0;
+  let started = false;
+  let stopped!: () => void;
+  const allStopped = new Promise<void>((resolve) => (stopped = resolve));
+  const stopAll = () => void Promise.allSettled(parts.map((p) => p.stop())).then(() => stopped());
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      log.info(`${signal}: stopping (send it again to kill running jobs)`);
+      if (started) stopAll();
+    } else {
+      log.info(`${signal} again: killing running jobs`);
+      for (const p of parts) p.kill?.();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   let embedded: EmbeddedRedis | undefined;
   let redisUrl = settings.server.redisUrl;
   const monitorOnly = roles.monitor && !roles.ingest && !roles.worker;
@@ -60,7 +81,6 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
     redisUrl = embedded.url;
   }
 
-  const parts: Stoppable[] = [];
   if (roles.ingest) {
     const ingest = new IngestRole(settings, redisUrl);
     await ingest.start();
@@ -91,21 +111,9 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
   }
   log.info(`QM running on ${layout.root}`);
 
-  await new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals === 1) {
-        log.info(`${signal}: stopping (send it again to kill running jobs)`);
-        void Promise.allSettled(parts.map((p) => p.stop())).then(() => resolve());
-      } else {
-        log.info(`${signal} again: killing running jobs`);
-        for (const p of parts) p.kill?.();
-      }
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  started = true;
+  if (signals > 0) stopAll();
+  await allStopped;
   await monitor?.close();
   if (embedded) await embedded.stop();
   log.info('stopped');

@@ -33,8 +33,9 @@ export async function findJob(store: JobStore, layout: Layout, name: string): Pr
 }
 
 export type CancelResult =
-  | { kind: 'cancelled'; folder: string }
-  | { kind: 'kill-requested'; worker: string; host: string }
+  /** `job`: what the queue knew of it (its mail settings...), when it was queued in Redis */
+  | { kind: 'cancelled'; folder: string; record: DoneRecord; job: QueuedJob | undefined }
+  | { kind: 'kill-requested'; id: string; worker: string; host: string }
   | { kind: 'not-found' }
   | { kind: 'already-done'; record: DoneRecord };
 
@@ -44,7 +45,7 @@ export async function cancelJob(store: JobStore, layout: Layout, name: string, b
   if (found.state === 'done') return { kind: 'already-done', record: found.record };
   if (found.state === 'running') {
     await requestKill(store, found.info.id, by);
-    return { kind: 'kill-requested', worker: found.info.worker, host: found.info.host };
+    return { kind: 'kill-requested', id: found.info.id, worker: found.info.worker, host: found.info.host };
   }
   const now = new Date();
   let target: string;
@@ -57,7 +58,7 @@ export async function cancelJob(store: JobStore, layout: Layout, name: string, b
   }
   await fs.appendFile(path.join(target, 'process.log'), `Job cancelled by ${by} at: ${now.toISOString()} before it started\n`);
   const id = found.id ?? `cancelled-${now.getTime().toString(36)}`;
-  await store.recordDone({
+  const record: DoneRecord = {
     id,
     name,
     info: found.job?.info,
@@ -68,9 +69,10 @@ export async function cancelJob(store: JobStore, layout: Layout, name: string, b
     endedAt: now.getTime(),
     folder: path.relative(layout.root, target),
     outcome: { kind: 'cancelled', by },
-  });
+  };
+  await store.recordDone(record);
   if (found.id) await store.queue.remove(found.id).catch(() => undefined);
-  return { kind: 'cancelled', folder: target };
+  return { kind: 'cancelled', folder: target, record, job: found.job };
 }
 
 /** Asks whichever worker runs job `id` to kill it (SIGTERM, SIGKILL after kill_grace). */

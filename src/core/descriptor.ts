@@ -11,7 +11,6 @@
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { getSection, IniSyntaxError, parseIni } from './configparser.js';
 import { DescriptorError, type Descriptor, type DescriptorFormat } from './descriptor-types.js';
 
@@ -39,7 +38,7 @@ export async function readDescriptor(dir: string, jobFile: string): Promise<Desc
   const text = await readInside(dir, jobFile, 'descriptor');
   if (text === undefined) return readShellMode(dir, jobFile);
   const format = /\.xml$/i.test(jobFile) ? 'xml' : 'cfg';
-  const keys = format === 'xml' ? xmlKeys(text, jobFile) : cfgKeys(text, jobFile);
+  const keys = format === 'xml' ? await xmlKeys(text, jobFile) : cfgKeys(text, jobFile);
   return build(keys, { format, file: jobFile, warnings: [] });
 }
 
@@ -131,9 +130,10 @@ function cfgKeys(text: string, file: string): RawKeys {
   return keys;
 }
 
-const xmlParser = new XMLParser({ ignoreAttributes: false, parseTagValue: false, htmlEntities: true });
-
-function xmlKeys(text: string, file: string): RawKeys {
+/** Loaded for xml descriptors only: cfg users (and `qm submit` of one) do not pay for it. */
+async function xmlKeys(text: string, file: string): Promise<RawKeys> {
+  const { XMLParser, XMLValidator } = await import('fast-xml-parser');
+  const xmlParser = new XMLParser({ ignoreAttributes: false, parseTagValue: false, htmlEntities: true });
   // No DTD at all: nothing to expand (billion laughs), nothing external to fetch.
   if (/<!(DOCTYPE|ENTITY)/i.test(text)) throw new DescriptorError(`${file}: DOCTYPE and ENTITY declarations are not allowed`);
   const valid = XMLValidator.validate(text);

@@ -90,6 +90,24 @@ async function wrapInFolder(file: string, scratchDir: string): Promise<string> {
   return holder;
 }
 
+/**
+ * Entries of `dir` (QM_dJobs, QM_lost+found) stamped for job `name`:
+ * `<ISO>-NAME` or `<ISO>-NAME-<n>`, oldest first.
+ */
+export async function stampedEntries(dir: string, name: string): Promise<string[]> {
+  const stampLength = isoSeconds().length + 1;
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  const rank = (entry: string) => {
+    const rest = entry.slice(stampLength);
+    if (rest === name) return 1;
+    const suffix = rest.startsWith(`${name}-`) ? rest.slice(name.length + 1) : '';
+    return /^\d+$/.test(suffix) ? Number(suffix) : 0;
+  };
+  return entries
+    .filter((e) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-/.test(e) && rank(e) > 0)
+    .sort((a, b) => a.slice(0, stampLength).localeCompare(b.slice(0, stampLength)) || rank(a) - rank(b));
+}
+
 export async function exists(p: string): Promise<boolean> {
   try {
     await fs.lstat(p);

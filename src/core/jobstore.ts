@@ -5,6 +5,7 @@
  * 1. enqueue: name index (one queued job per name) + BullMQ job.
  * 2. claimed / running / finished: the running table and done records.
  * 3. reads for status, the monitor and dependencies.
+ * 4. dependents: jobs put aside until a job finishes are woken when it does.
  */
 import type { Redis } from 'ioredis';
 import type { Job, Queue } from 'bullmq';
@@ -34,18 +35,21 @@ export class JobStore {
 
   /**
    * Puts a job in the queue unless one of that name is already queued.
-   * Returns the id, or undefined when it was already there.
+   * Returns the id, or undefined when it was already there. `aside`: the job
+   * waits (BullMQ delayed) until job `until` finishes, or `delayMs` at most.
    */
-  async enqueue(job: QueuedJob): Promise<string | undefined> {
+  async enqueue(job: QueuedJob, aside?: { until: string; delayMs: number }): Promise<string | undefined> {
     const id = newJobId();
     if (!(await this.redis.hsetnx(keys.names, job.name, id))) {
       const existing = await this.redis.hget(keys.names, job.name);
       if (existing && (await this.isLive(existing))) return undefined;
       await this.redis.hset(keys.names, job.name, id);
     }
+    if (aside) await this.addDependent(aside.until, id);
     await this.queue.add(job.name, job, {
       jobId: id,
       priority: bullPriority(job.priority),
+      delay: aside?.delayMs,
       removeOnComplete: { count: this.keepDone },
       removeOnFail: { count: this.keepDone },
     });
@@ -60,6 +64,15 @@ export class JobStore {
   /** name → id of every queued job (as the name index knows them). */
   async queuedNames(): Promise<Map<string, string>> {
     return new Map(Object.entries(await this.redis.hgetall(keys.names)));
+  }
+
+  /** Those of `names` that are in the queue already (a live job holds the name). */
+  async liveQueued(names: string[]): Promise<Set<string>> {
+    if (names.length === 0) return new Set();
+    const ids = await this.redis.hmget(keys.names, ...names);
+    const live = new Set<string>();
+    for (const [i, id] of ids.entries()) if (id && (await this.isLive(id))) live.add(names[i]!);
+    return live;
   }
 
   /** The folder of a queued job disappeared: take it out of the queue. */
@@ -104,10 +117,28 @@ export class JobStore {
     multi.hset(keys.doneByName, rec.name, rec.id);
     multi.hdel(keys.running, rec.id);
     multi.eval(DELETE_IF_EQUAL, 1, keys.names, rec.name, rec.id);
+    // the jobs put aside until this one finished (then forgotten: they register again if still waiting)
+    multi.smembers(keys.dependents(rec.name));
+    multi.del(keys.dependents(rec.name));
     multi.zcard(keys.done);
     const results = await multi.exec();
     const count = Number(results?.at(-1)?.[1] ?? 0);
+    const dependents = (results?.at(-3)?.[1] ?? []) as string[];
     if (count > this.keepDone) await this.trim(count - this.keepDone);
+    await this.wake(dependents);
+  }
+
+  /** Job `id` waits (delayed in BullMQ) until job `name` has finished. */
+  async addDependent(name: string, id: string): Promise<void> {
+    await this.redis.sadd(keys.dependents(name), id);
+  }
+
+  /** Jobs put aside for a job that has finished go back to the queue, to be checked again. */
+  private async wake(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      // no longer delayed (already woken, removed): nothing to do
+      await (await this.job(id))?.promote().catch(() => undefined);
+    }
   }
 
   private async trim(excess: number): Promise<void> {

@@ -3,14 +3,20 @@
  * when there is one (`test_QM: started`). `Debug = True` lowers the level to
  * debug. QM_LOG_FORMAT=json prints pino's JSON lines instead (for log shippers).
  */
-import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
 
 export type { Logger };
 
-let root: Logger = makeLogger(false);
+// pino and pino-pretty are loaded on first use: a short command that logs
+// nothing (`qm submit`, `qm status`) does not pay for their ~60 files.
+const require = createRequire(import.meta.url);
+let debugLevel = false;
+let root: Logger | undefined;
 
 function makeLogger(debug: boolean): Logger {
+  const { pino } = require('pino') as typeof import('pino');
+  const pretty = require('pino-pretty') as typeof import('pino-pretty');
   const level = debug ? 'debug' : (process.env.QM_LOG_LEVEL ?? 'info');
   if (process.env.QM_LOG_FORMAT === 'json') return pino({ level });
   const stream = pretty({
@@ -27,7 +33,8 @@ function makeLogger(debug: boolean): Logger {
 
 /** Called once the settings are known. */
 export function configureLogging(debug: boolean): void {
-  root = makeLogger(debug);
+  debugLevel = debug;
+  root = undefined;
 }
 
 /**
@@ -35,5 +42,6 @@ export function configureLogging(debug: boolean): void {
  * for it when a role starts (after configureLogging), not at import time.
  */
 export function logger(role: string): Logger {
+  root ??= makeLogger(debugLevel);
   return root.child({ role });
 }

@@ -29,9 +29,27 @@ export const keys = {
   workerPattern: 'qm:worker:*',
   /** set: names of workers that have sent a heartbeat (the live ones still have one) */
   workers: 'qm:workers',
+  /** set: ids of the jobs put aside until job NAME has finished (its `after` dependents) */
+  dependents: (name: string) => `qm:after:${name}`,
   /** pub/sub channel: kill requests and other control messages */
   control: 'qm:control',
 } as const;
+
+/**
+ * A connection for a short command (`qm submit`, `qm status`...): it gives up
+ * after a few attempts, so a Redis that is down is one clear error, not a hang.
+ */
+export function connectClient(url: string): Redis {
+  const redis = new Redis({
+    ...redisOptions(url),
+    maxRetriesPerRequest: 2,
+    connectTimeout: 5_000,
+    connectionName: 'qm-client',
+    retryStrategy: (attempt) => (attempt > 3 ? null : attempt * 200),
+  });
+  redis.on('error', () => undefined); // reported by the failing command
+  return redis;
+}
 
 export function redisOptions(url: string): RedisOptions {
   if (url.startsWith('unix://') || url.startsWith('/')) {

@@ -14,7 +14,8 @@ import { exists, isIgnoredName, layoutOf, moveToLostFound, type Layout } from '.
 import { logger, type Logger } from '../core/log.js';
 import { connect, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
-import { readDescriptor } from '../core/descriptor.js';
+import { readQueuedJob } from '../core/queued-job.js';
+import { enqueueJob, unknownDependencies } from '../core/dependencies.js';
 import { DescriptorError } from '../core/descriptor-types.js';
 import type { QueuedJob } from '../core/status.js';
 import { SettleTracker, newestChange } from './settle.js';
@@ -149,8 +150,11 @@ export class IngestRole {
    */
   private async flushReady(): Promise<void> {
     const names = this.ready.splice(0);
+    // already queued (by `qm submit`, or found again by a rescan): nothing to read
+    const queued = await this.store.liveQueued(names);
     const jobs: QueuedJob[] = [];
     for (const name of names) {
+      if (queued.has(name)) continue;
       const job = await this.prepare(name, path.join(this.layout.queued, name)).catch((err: Error) => {
         this.log.error({ job: name }, `could not read: ${err.message}`);
         return undefined;
@@ -159,7 +163,7 @@ export class IngestRole {
     }
     jobs.sort((a, b) => a.descriptorMtime - b.descriptorMtime);
     for (const job of jobs) {
-      const id = await this.store.enqueue(job);
+      const id = await enqueueJob(this.store, this.layout, job);
       if (id) this.log.info({ job: job.name }, `queued (${job.nbProc} processor${job.nbProc > 1 ? 's' : ''}, priority ${job.priority}, id ${id})`);
     }
   }
@@ -178,29 +182,15 @@ export class IngestRole {
     }
     let job: QueuedJob;
     try {
-      const d = await readDescriptor(full, this.settings.server.jobFile);
-      for (const w of d.warnings) this.log.warn({ job: name }, w);
-      const mtime = (await fs.stat(path.join(full, d.file))).mtimeMs;
-      job = {
-        name,
-        script: d.script,
-        format: d.format,
-        nbProc: d.nbProc,
-        priority: d.priority,
-        email: d.email,
-        info: d.info,
-        size: d.size,
-        timeLimit: d.timeLimit,
-        after: d.after,
-        mailType: d.mailType,
-        keys: d.keys,
-        enqueuedAt: Date.now(),
-        descriptorMtime: mtime,
-      };
+      const read = await readQueuedJob(full, name, this.settings.server.jobFile);
+      for (const w of read.warnings) this.log.warn({ job: name }, w);
+      job = read.job;
     } catch (err) {
       if (err instanceof DescriptorError) return this.lose(full, name, err.message);
       throw err;
     }
+    const unknown = await unknownDependencies(this.store, this.layout, job.after, name);
+    if (unknown) return this.lose(full, name, unknown);
     return job;
   }
 

@@ -80,10 +80,10 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
     proc.kill();
   };
   const limit = run.job.timeLimit;
-  const timer = limit ? setTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
+  const timer = limit ? longTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
 
   const finished = proc.done.then(async ({ code, cpu }) => {
-    if (timer) clearTimeout(timer);
+    timer?.clear();
     const endedAt = new Date();
     const outcome = outcomeOf(code, stopReason);
     const footer = [`Job finished at: ${endedAt.toISOString()} with code ${code}`];
@@ -111,6 +111,18 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
     return record;
   });
   return { run, process: proc, stop, finished };
+}
+
+/** Node's setTimeout fires at once past 2^31-1 ms (24.8 days): longer limits are chained. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+function longTimeout(fire: () => void, ms: number): { clear(): void } {
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    timer = setTimeout(() => (left > MAX_TIMEOUT_MS ? arm(left - MAX_TIMEOUT_MS) : fire()), Math.min(left, MAX_TIMEOUT_MS));
+  };
+  arm(ms);
+  return { clear: () => clearTimeout(timer) };
 }
 
 function outcomeOf(code: number, stop: StopReason | undefined): Outcome {

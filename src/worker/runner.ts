@@ -15,9 +15,15 @@ import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 
 // $0 is the job's script line. fd 3: the worker's socket; fd 4: where `times` goes.
+// A SIGTERM to the group is for the job: the sentinel ignores it (it must still
+// kill the group if the worker dies during kill_grace), the wrapper outlives it,
+// and the job's shell waits for the command it runs (which may clean up for
+// kill_grace seconds) and then exits with that command's code, running nothing
+// more. A trap the script sets itself replaces the shell's.
 const WRAPPER = [
-  '(exec 4>&-; read _ <&3; kill -KILL 0) &',
-  '/bin/sh -c "$0" 3<&- 4>&-',
+  "(trap '' TERM; exec 4>&-; read _ <&3; kill -KILL 0) &",
+  'trap : TERM',
+  `/bin/sh -c "trap 'exit \\$?' TERM; $0" 3<&- 4>&-`,
   'rc=$?',
   'times >&4',
   'exit $rc',

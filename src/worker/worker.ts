@@ -4,8 +4,8 @@
  *    (pick.ts: one Redis script decides and takes, so jobs are shared by many
  *    workers exactly once, no job waits on a worker without room, and a big job
  *    is not starved by small ones); wakes when a job ends or the queue changes.
- * 2. Claims by renaming QM_qJobs/NAME to QM_Jobs/NAME; acknowledges in BullMQ
- *    only after the folder has reached QM_dJobs.
+ * 2. Claims by renaming QM_qJobs/NAME to QM_Jobs/NAME (once its `after` jobs
+ *    have succeeded: job-hooks.ts); acknowledges in BullMQ after QM_dJobs.
  * 3. Keeps the locks of its jobs alive and a heartbeat of itself in Redis;
  *    handles jobs of workers that vanished (stalled jobs).
  * 4. Obeys kill requests from the control channel.
@@ -29,6 +29,7 @@ import { recoverOrphan } from './orphans.js';
 import { workerCpus } from './cpus.js';
 import { JobPicker, type Pick } from './pick.js';
 import { Wakeup, wakeOnQueueChanges } from './wakeup.js';
+import { JobHooks } from './job-hooks.js';
 
 export const LOCK_MS = 20_000;
 export const STALLED_INTERVAL_MS = 10_000;
@@ -67,6 +68,7 @@ export class WorkerRole {
   private readonly store: JobStore;
   private readonly bull: Worker;
   private readonly budget: Budget;
+  private readonly hooks: JobHooks;
   private readonly active = new Map<string, ActiveJob & { held: Held }>();
   private readonly instance = randomBytes(6).toString('hex');
   private readonly host = os.hostname();
@@ -99,6 +101,7 @@ export class WorkerRole {
     this.bull.on('error', (err) => this.log.debug(`bullmq: ${err.message}`));
     this.picker = new JobPicker(this.redis, this.bull.keys);
     this.queueEvents = wakeOnQueueChanges(this.redis, this.wakeup, this.log);
+    this.hooks = new JobHooks(settings, this.store, this.layout, this.log);
   }
 
   get name(): string {
@@ -187,7 +190,7 @@ export class WorkerRole {
         await this.release(held, 'wait');
         return false;
       }
-      if (!(await this.claim(held))) return false;
+      if ((await this.hooks.holdsBack(held)) || !(await this.claim(held))) return false;
       await this.run(held, nbProc, cpus);
       return true;
     } catch (err) {
@@ -239,7 +242,7 @@ export class WorkerRole {
     );
     void active.finished
       .then(async (record) => {
-        await this.store.recordDone(record);
+        await this.hooks.recordEnd(record, data);
         this.log.info({ job: data.name }, `finished: ${describeOutcome(record.outcome)} → ${record.folder}`);
         await job.moveToCompleted(record, token, false).catch((err: Error) =>
           this.log.debug({ job: data.name }, `bullmq completion: ${err.message}`),
@@ -347,13 +350,9 @@ export class WorkerRole {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.queueEvents.close().catch(() => undefined);
     await this.redis.multi().del(keys.worker(this.name)).srem(keys.workers, this.name).exec().catch(() => undefined);
+    await this.hooks.close();
     this.control.disconnect();
     await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();
-  }
-
-  /** Counts for status and tests. */
-  get load(): { inUse: number; budget: number; running: number } {
-    return { inUse: this.budget.inUse, budget: this.budget.max, running: this.budget.running };
   }
 }

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { cfgDescriptor, dropJob, doneEntries, makeQmDir, startQm, type QmDir, type QmProcess } from '../helpers/qm.js';
+import { cfgDescriptor, dropJob, doneEntries, makeQmDir, runQm, startQm, type QmDir, type QmProcess } from '../helpers/qm.js';
 import { peakUse, readTimeline, startOrder, timedScript } from '../helpers/timeline.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -70,5 +70,28 @@ describe('order', () => {
     await fs.writeFile(gate, '');
     await allDone(qm, 6);
     expect(startOrder(readTimeline(tl))).toEqual(['high_a', 'high_b', 'mid_a', 'mid_b', 'low']);
+  });
+});
+
+describe('deleting a queued folder', () => {
+  it('takes the job out of the queue: it never runs', async () => {
+    const { qm } = await startWith({ MaxNbProcessors: 1, launch_type: 'blocking' });
+    const gate = path.join(qm.base, 'gate');
+    await dropJob(qm, 'gate', { 'proc_config.cfg': cfgDescriptor({ script: `while [ ! -e ${gate} ]; do sleep 0.05; done` }) });
+    await proc!.waitForOutput(/gate: started/);
+    await dropJob(qm, 'regret', { 'proc_config.cfg': cfgDescriptor({ script: 'echo ran > ran.txt' }) });
+    await proc!.waitForOutput(/regret: queued/);
+    const queuedNames = async () => {
+      const r = await runQm(['status', '--json', '-c', qm.cfg]);
+      return (JSON.parse(r.stdout) as { queued: Array<{ name: string }> }).queued.map((j) => j.name);
+    };
+    expect(await queuedNames()).toEqual(['regret']);
+    await fs.rm(path.join(qm.queued, 'regret'), { recursive: true });
+    await waitFor(async () => (await queuedNames()).length === 0, { what: 'regret unqueued' });
+    await dropJob(qm, 'next', { 'proc_config.cfg': cfgDescriptor({ script: 'true' }) });
+    await fs.writeFile(gate, '');
+    await allDone(qm, 2);
+    await waitFor(() => doneEntries(qm, 'next').length === 1, { what: 'next done' });
+    expect(doneEntries(qm, 'regret')).toEqual([]);
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * `qm status [--json] [--all]` (SPEC §6), like `squeue`/`pueue status`:
+ * queued jobs in run order, running jobs with progress, elapsed time and host,
+ * and the latest finished ones. `--json` prints the StatusView of
+ * status-view.ts; `--all` lifts the limits on queued and done jobs.
+ */
+import type { Settings } from '../core/settings-types.js';
+import { clock } from '../core/format.js';
+import { isoSeconds } from '../core/folders.js';
+import { withClient } from './client.js';
+import { statusView, type StatusView } from './status-view.js';
+import { table } from './table.js';
+
+export interface StatusOptions {
+  json?: boolean;
+  all?: boolean;
+}
+
+const SHOWN = { queued: 50, done: 10 };
+
+export async function status(settings: Settings, opts: StatusOptions): Promise<void> {
+  const limits = opts.all ? { queued: Infinity, done: settings.server.keepDone } : SHOWN;
+  const view = await withClient(settings, (client) => statusView(client, limits));
+  process.stdout.write(opts.json ? `${JSON.stringify(view, null, 2)}\n` : render(view));
+}
+
+const dash = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' ? '-' : String(v));
+
+export function render(view: StatusView): string {
+  const parts: string[] = [];
+  const more = (shown: number, total: number) => (total > shown ? ` — ${shown} shown, --all for every one` : '');
+  parts.push(`QUEUED (${view.queuedTotal})${more(view.queued.length, view.queuedTotal)}\n`);
+  if (view.queued.length > 0) {
+    const waitingFor = (q: StatusView['queued'][number]) =>
+      q.state === 'starting' ? `starting on ${dash(q.worker)}`
+        : q.state === 'after' ? `after ${q.after.join(',')}`
+          : q.state === 'settling' ? 'arriving (not queued yet)' : 'queued';
+    parts.push(
+      table(
+        ['#', 'NAME', 'PRIO', 'PROCS', 'OWNER', 'STATE', 'INFO'],
+        view.queued.map((q) => [dash(q.position), q.name, dash(q.priority), dash(q.nbProc), dash(q.owner), waitingFor(q), dash(q.info)]),
+      ),
+    );
+  }
+  parts.push(`RUNNING (${view.running.length})\n`);
+  if (view.running.length > 0) {
+    parts.push(
+      table(
+        ['NAME', 'PROCS', 'ELAPSED', 'PROGRESS', 'HOST', 'WORKER', 'OWNER', 'INFO'],
+        view.running.map((r) => [
+          r.name,
+          String(r.nbProc),
+          clock(r.elapsedSeconds),
+          r.progress ? `${r.progress.done}/${r.progress.total} (${r.progress.percent}%)` : '-',
+          r.host,
+          r.worker,
+          dash(r.owner),
+          dash(r.info),
+        ]),
+      ),
+    );
+  }
+  parts.push(`DONE (${view.doneTotal})${more(view.done.length, view.doneTotal)}\n`);
+  if (view.done.length > 0) {
+    parts.push(
+      table(
+        ['NAME', 'RESULT', 'ELAPSED', 'CPU', 'ENDED', 'FOLDER'],
+        view.done.map((d) => [
+          d.name,
+          d.result,
+          d.elapsedSeconds === null ? '-' : clock(d.elapsedSeconds),
+          d.cpuSeconds === null ? '-' : clock(d.cpuSeconds),
+          isoSeconds(new Date(d.endedAt)).replace('T', ' '),
+          d.folder,
+        ]),
+      ),
+    );
+  }
+  return parts.join('');
+}

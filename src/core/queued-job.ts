@@ -1,0 +1,40 @@
+/**
+ * A job folder's descriptor turned into what the queue holds (`QueuedJob`),
+ * the same way for a folder dropped in QM_qJobs (ingest) and for one placed
+ * there by `qm submit`.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { readDescriptor } from './descriptor.js';
+import type { QueuedJob } from './status.js';
+
+export interface ReadJob {
+  job: QueuedJob;
+  /** non-fatal remarks on the descriptor (unknown #SBATCH options...) */
+  warnings: string[];
+  /** `#SBATCH -J` of a script (a name `qm submit` may give the job) */
+  jobName: string | undefined;
+}
+
+/** Reads `dir`'s descriptor; throws a DescriptorError when it cannot be used. */
+export async function readQueuedJob(dir: string, name: string, jobFile: string, now = Date.now()): Promise<ReadJob> {
+  const d = await readDescriptor(dir, jobFile);
+  const descriptorMtime = (await fs.stat(path.join(dir, d.file))).mtimeMs;
+  const job: QueuedJob = {
+    name,
+    script: d.script,
+    format: d.format,
+    nbProc: d.nbProc,
+    priority: d.priority,
+    email: d.email,
+    info: d.info,
+    size: d.size,
+    timeLimit: d.timeLimit,
+    after: d.after,
+    mailType: d.mailType,
+    keys: d.keys,
+    enqueuedAt: now,
+    descriptorMtime,
+  };
+  return { job, warnings: d.warnings, jobName: d.jobName };
+}
