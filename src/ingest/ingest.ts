@@ -134,14 +134,15 @@ export class IngestRole {
     // one flush at a time, so queue order follows settle order
     if (this.ready.length > 1) return;
     // entries settling together (found by one rescan, dropped at once) are queued
-    // together, oldest first: wait up to BATCH_MS for the checks under way; a
-    // lone entry goes at once
+    // together, oldest first, so that workers see them all and start the highest
+    // priority first: while others are settling or being checked, wait BATCH_MS
+    // for them; a lone entry goes at once
     this.batchTimer = setTimeout(() => {
       this.flushing = this.flushing
         .then(() => this.flushReady())
         .catch((err: Error) => this.log.error(`could not queue: ${err.message}`));
       this.track(this.flushing);
-    }, this.checking > 0 ? BATCH_MS : 0);
+    }, this.pending.size > 0 || this.checking > 0 ? BATCH_MS : 0);
   }
 
   /**
