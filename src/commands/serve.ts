@@ -11,6 +11,7 @@ import { logger } from '../core/log.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../core/embedded-redis.js';
 import { IngestRole } from '../ingest/ingest.js';
 import { WorkerRole } from '../worker/worker.js';
+import { WorkerNameTaken } from '../worker/liveness.js';
 import { UserError } from './context.js';
 
 export interface Roles {
@@ -57,7 +58,9 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
   }
   if (roles.worker) {
     const worker = new WorkerRole(settings, redisUrl);
-    await worker.start();
+    await worker.start().catch((err: Error) => {
+      throw err instanceof WorkerNameTaken ? new UserError(err.message, 2) : err;
+    });
     const mode = settings.server.shutdown === 'requeue' ? 'requeue' : 'wait';
     parts.push({
       stop: async () => {

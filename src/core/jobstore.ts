@@ -21,6 +21,17 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
 end
 return 0`;
 
+/**
+ * Puts a running job back in the running table unless it is there or already
+ * over (its done record exists): after a wipe, a live worker's jobs reappear.
+ * KEYS[1] running hash, KEYS[2] the job's done record; ARGV[1] id, ARGV[2] RunningInfo JSON.
+ */
+const REASSERT_RUNNING = `
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return 0
+end
+return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])`;
+
 export function newJobId(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
@@ -75,6 +86,11 @@ export class JobStore {
     return id;
   }
 
+  /** The job `id` is queued again under `name` (it went back from running to waiting). */
+  async markQueued(name: string, id: string): Promise<void> {
+    await this.redis.hset(keys.names, name, id);
+  }
+
   async forgetName(name: string, id: string): Promise<void> {
     await this.redis.eval(DELETE_IF_EQUAL, 1, keys.names, name, id);
   }
@@ -84,6 +100,34 @@ export class JobStore {
     multi.hset(keys.running, info.id, JSON.stringify(info));
     multi.eval(DELETE_IF_EQUAL, 1, keys.names, info.name, info.id);
     await multi.exec();
+  }
+
+  /** See REASSERT_RUNNING; returns how many entries had to be written again. */
+  async reassertRunning(infos: RunningInfo[]): Promise<number> {
+    if (infos.length === 0) return 0;
+    const multi = this.redis.multi();
+    for (const info of infos) multi.eval(REASSERT_RUNNING, 2, keys.running, keys.record(info.id), info.id, JSON.stringify(info));
+    const results = await multi.exec();
+    return (results ?? []).reduce((n, [, written]) => n + Number(written ?? 0), 0);
+  }
+
+  /** Drops a running entry without a done record (the job went back to the queue, or was never ours). */
+  async forgetRunning(id: string): Promise<void> {
+    await this.redis.hdel(keys.running, id);
+  }
+
+  /** Has this job a done record? */
+  async isDone(id: string): Promise<boolean> {
+    return (await this.redis.exists(keys.record(id))) === 1;
+  }
+
+  /** Only one process at a time moves a lost job: true for the one that got it. */
+  async lockLostJob(id: string, holder: string): Promise<boolean> {
+    return (await this.redis.set(keys.reapLock(id), holder, 'EX', 60, 'NX')) === 'OK';
+  }
+
+  async unlockLostJob(id: string): Promise<void> {
+    await this.redis.del(keys.reapLock(id));
   }
 
   async running(): Promise<RunningInfo[]> {

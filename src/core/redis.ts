@@ -29,6 +29,8 @@ export const keys = {
   workerPattern: 'qm:worker:*',
   /** pub/sub channel: kill requests and other control messages */
   control: 'qm:control',
+  /** string with TTL: who is moving the job of a lost worker (one process at a time) */
+  reapLock: (id: string) => `qm:reap:${id}`,
 } as const;
 
 export function redisOptions(url: string): RedisOptions {

@@ -36,6 +36,8 @@ export interface RunningInfo {
   instance: string;
   host: string;
   pid: number;
+  /** the BullMQ lock token it holds: lets another process settle the job when this worker is lost */
+  token?: string;
   nbProc: number;
   cpus: number[];
   startedAt: number;

@@ -20,6 +20,7 @@ import { DescriptorError } from '../core/descriptor-types.js';
 import type { QueuedJob } from '../core/status.js';
 import { SettleTracker, newestChange } from './settle.js';
 import { wrapLoneScript } from './wrap.js';
+import { OrphanReaper } from '../worker/orphans.js';
 
 const RESCAN_MS = 5_000;
 const BATCH_MS = 20;
@@ -29,6 +30,7 @@ export class IngestRole {
   private readonly layout: Layout;
   private readonly redis: Redis;
   private readonly store: JobStore;
+  private readonly reaper: OrphanReaper;
   private watcher: FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   /** entries waiting to settle: name → its tracker and timer */
@@ -46,6 +48,8 @@ export class IngestRole {
     this.redis = connect(redisUrl, this.log, 'ingest');
     this.store = new JobStore(this.redis, openQueue(this.redis), settings.server.keepDone);
     this.redis.on('ready', () => void this.rescan());
+    // jobs of lost workers are moved on even when no other worker is left
+    this.reaper = new OrphanReaper({ store: this.store, layout: this.layout, settings, log: this.log, holder: `ingest/${process.pid}` });
   }
 
   async start(): Promise<void> {
@@ -67,6 +71,7 @@ export class IngestRole {
     this.watcher.on('error', (err) => this.log.warn(`watch error: ${(err as Error).message}`));
     await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
     this.rescanTimer = setInterval(() => void this.rescan(), s.watchMode === 'polling' ? s.pollInterval * 1000 : RESCAN_MS);
+    this.reaper.start();
     this.log.info(`watching ${this.layout.queued} (${s.watchMode}, settle_time ${s.settleTime} s)`);
   }
 
@@ -218,7 +223,8 @@ export class IngestRole {
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     await this.watcher?.close();
     await Promise.allSettled([...this.inFlight]);
-    await this.store.queue.close().catch(() => undefined);
+    await this.reaper.stop();
+    if (this.redis.status === 'ready') await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();
   }
 }

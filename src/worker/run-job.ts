@@ -3,7 +3,10 @@
  * 1. process.log header (`Nb of processors limited to N`, `Job started by QM at:`).
  * 2. The environment of SPEC §3, the time limit, kill on request.
  * 3. The footer (`Job finished at: ... with code N` and the reason when killed),
- *    the move to QM_dJobs, and the done record it returns.
+ *    the processes the job left behind killed, the move to QM_dJobs, and the
+ *    done record it returns.
+ * 4. Stopped for `shutdown = requeue`: the folder goes back to QM_qJobs instead
+ *    (no done record), unless a queued job of the same name is in the way.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +14,7 @@ import type { Layout } from '../core/folders.js';
 import { moveStamped } from '../core/folders.js';
 import type { DoneRecord, Outcome, QueuedJob } from '../core/status.js';
 import { runScript, type RunningProcess } from './runner.js';
+import { killLeftovers } from './sweep.js';
 
 export interface JobRun {
   id: string;
@@ -51,10 +55,11 @@ export interface ActiveJob {
   process: RunningProcess;
   /** Asks the job to stop; the outcome says why. */
   stop(reason: StopReason): void;
-  finished: Promise<DoneRecord>;
+  /** The done record; undefined when the folder went back to QM_qJobs (stopped with `requeue`). */
+  finished: Promise<DoneRecord | undefined>;
 }
 
-export type StopReason = { kind: 'killed'; by: string } | { kind: 'timedOut'; limit: number };
+export type StopReason = { kind: 'killed'; by: string } | { kind: 'timedOut'; limit: number } | { kind: 'requeue' };
 
 export async function startJob(run: JobRun, layout: Layout, killGrace: number): Promise<ActiveJob> {
   const dir = path.join(layout.running, run.job.name);
@@ -89,7 +94,16 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
     if (stopReason) footer.push(`Reason: ${reasonLine(stopReason)}`);
     await log.write(footer.join('\n') + '\n');
     await log.close();
-    const target = await moveStamped(dir, layout.done, run.job.name, endedAt);
+    // before the folder moves on (and before a requeued run can start): nothing of this run survives it
+    const leftovers = await killLeftovers([run.id]);
+    if (leftovers.length > 0) {
+      await fs.appendFile(logPath, `QM killed ${leftovers.length} process(es) the job left running: ${leftovers.map((l) => l.command).join('; ')}\n`);
+    }
+    if (stopReason?.kind === 'requeue' && (await backInQueue(dir, layout, run.job.name))) return undefined;
+    const target = await moveStamped(dir, layout.done, run.job.name, endedAt).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      throw new Error('its folder left QM_Jobs while it ran (declared lost while this worker was unreachable, or moved by hand): not recorded');
+    });
     const record: DoneRecord = {
       id: run.id,
       name: run.job.name,
@@ -112,12 +126,28 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
   return { run, process: proc, stop, finished };
 }
 
+/** Renames the folder back into QM_qJobs; false when a queued job of that name is there. */
+async function backInQueue(dir: string, layout: Layout, name: string): Promise<boolean> {
+  try {
+    await fs.rename(dir, path.join(layout.queued, name));
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
 function outcomeOf(code: number, stop: StopReason | undefined): Outcome {
   if (stop?.kind === 'timedOut') return { kind: 'timedOut', code, limit: stop.limit };
   if (stop?.kind === 'killed') return { kind: 'killed', code, by: stop.by };
+  // stopped to be requeued but could not be: recorded as killed by the shutdown
+  if (stop?.kind === 'requeue') return { kind: 'killed', code, by: 'shutdown' };
   return code === 0 ? { kind: 'success', code: 0 } : { kind: 'failed', code };
 }
 
 function reasonLine(stop: StopReason): string {
-  return stop.kind === 'timedOut' ? `time limit of ${stop.limit} s reached` : `killed by ${stop.by}`;
+  if (stop.kind === 'timedOut') return `time limit of ${stop.limit} s reached`;
+  if (stop.kind === 'requeue') return 'stopped by shutdown (shutdown = requeue)';
+  return `killed by ${stop.by}`;
 }

@@ -5,8 +5,9 @@
  *    takes nothing else meanwhile, so a big job is not starved by small ones.
  * 2. Claims by renaming QM_qJobs/NAME to QM_Jobs/NAME; acknowledges in BullMQ
  *    only after the folder has reached QM_dJobs.
- * 3. Keeps the locks of its jobs alive and a heartbeat of itself in Redis;
- *    handles jobs of workers that vanished (stalled jobs).
+ * 3. Keeps the locks of its jobs alive, a heartbeat of itself and its running
+ *    entries in Redis (written again after a wipe); moves the jobs of workers
+ *    that vanished, its own earlier instance's first (orphans.ts).
  * 4. Obeys kill requests from the control channel.
  * 5. Stops on request: waits for its jobs, or requeues them, or kills them.
  */
@@ -23,25 +24,17 @@ import { BULL_PREFIX, QUEUE_NAME, connect, keys, openQueue } from '../core/redis
 import { JobStore } from '../core/jobstore.js';
 import { describeOutcome, type QueuedJob, type RunningInfo } from '../core/status.js';
 import { Budget } from './budget.js';
-import { startJob, type ActiveJob } from './run-job.js';
-import { recoverOrphan } from './orphans.js';
+import { startJob, type ActiveJob, type StopReason } from './run-job.js';
+import { OrphanReaper } from './orphans.js';
 import { workerCpus } from './cpus.js';
+import { HEARTBEAT_MS, HEARTBEAT_TTL_S, pidSpace, takeWorkerName, type Heartbeat } from './liveness.js';
+import { requeueInRedis } from './requeue.js';
 
+export { HEARTBEAT_TTL_S, type Heartbeat };
 export const LOCK_MS = 20_000;
 export const STALLED_INTERVAL_MS = 10_000;
-const HEARTBEAT_MS = 2_000;
-export const HEARTBEAT_TTL_S = 10;
-
-export interface Heartbeat {
-  name: string;
-  instance: string;
-  host: string;
-  pid: number;
-  budget: number;
-  inUse: number;
-  jobs: string[];
-  startedAt: number;
-}
+/** At shutdown, how long to wait for Redis to take the records of jobs that ended. */
+const RECORD_WAIT_MS = 10_000;
 
 interface Held {
   job: Job<QueuedJob>;
@@ -57,9 +50,13 @@ export class WorkerRole {
   private readonly store: JobStore;
   private readonly bull: Worker;
   private readonly budget: Budget;
-  private readonly active = new Map<string, ActiveJob & { held: Held }>();
+  private readonly active = new Map<string, ActiveJob & { held: Held; info: RunningInfo }>();
   private readonly instance = randomBytes(6).toString('hex');
   private readonly host = os.hostname();
+  private readonly startedAt = Date.now();
+  private readonly reaper: OrphanReaper;
+  /** ended jobs whose record or requeue is still being written to Redis */
+  private readonly settling = new Set<Promise<void>>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -87,6 +84,13 @@ export class WorkerRole {
       name: server.workerName,
     });
     this.bull.on('error', (err) => this.log.debug(`bullmq: ${err.message}`));
+    this.reaper = new OrphanReaper({
+      store: this.store,
+      layout: this.layout,
+      settings,
+      log: this.log,
+      holder: `${server.workerName}/${this.instance}`,
+    });
   }
 
   get name(): string {
@@ -94,11 +98,14 @@ export class WorkerRole {
   }
 
   async start(): Promise<void> {
+    await takeWorkerName(this.redis, this.name, this.instance, this.log);
     await this.beat();
     this.heartbeatTimer = setInterval(() => void this.beat().catch(() => undefined), HEARTBEAT_MS);
     await this.control.subscribe(keys.control);
     this.control.on('message', (_channel: string, message: string) => this.onControl(message));
-    void this.bull.startStalledCheckTimer();
+    void this.bull.startStalledCheckTimer().catch((err: Error) => this.log.debug(`stalled check: ${err.message}`));
+    // the jobs an earlier instance of this worker left are settled first
+    this.reaper.start();
     const b = this.budget;
     this.log.info(
       `worker ${this.name} ready: ${b.max} processors, ${this.settings.server.launchType}` +
@@ -113,12 +120,16 @@ export class WorkerRole {
       instance: this.instance,
       host: this.host,
       pid: process.pid,
+      pidSpace,
       budget: this.budget.max,
       inUse: this.budget.inUse,
       jobs: [...this.active.keys()],
-      startedAt: Date.now(),
+      startedAt: this.startedAt,
+      beatAt: Date.now(),
     };
     await this.redis.set(keys.worker(this.name), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_S);
+    const rewritten = await this.store.reassertRunning([...this.active.values()].map((a) => a.info));
+    if (rewritten > 0) this.log.info(`${rewritten} running job(s) written again to Redis (it had lost them)`);
   }
 
   private async loop(): Promise<void> {
@@ -174,6 +185,7 @@ export class WorkerRole {
       instance: this.instance,
       host: this.host,
       pid: process.pid,
+      token,
       nbProc,
       cpus,
       startedAt: startedAt.getTime(),
@@ -190,13 +202,14 @@ export class WorkerRole {
       this.budget.release(nbProc, cpus);
       throw err;
     });
-    this.active.set(job.id!, { ...active, held });
+    this.active.set(job.id!, { ...active, held, info });
     this.log.info(
       { job: data.name },
       `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''})`,
     );
-    void active.finished
+    const settled = active.finished
       .then(async (record) => {
+        if (!record) return this.requeued(info);
         await this.store.recordDone(record);
         this.log.info({ job: data.name }, `finished: ${describeOutcome(record.outcome)} → ${record.folder}`);
         await job.moveToCompleted(record, token, false).catch((err: Error) =>
@@ -208,8 +221,17 @@ export class WorkerRole {
         clearInterval(held.lockTimer);
         this.active.delete(job.id!);
         this.budget.release(nbProc, cpus);
+        this.settling.delete(settled);
         void this.beat().catch(() => undefined);
       });
+    this.settling.add(settled);
+  }
+
+  /** Stopped by `shutdown = requeue`: its folder is back in QM_qJobs. */
+  private async requeued(info: RunningInfo): Promise<void> {
+    clearInterval(this.active.get(info.id)?.held.lockTimer);
+    const same = await requeueInRedis(this.store, info);
+    this.log.info({ job: info.name }, `stopped and put back in QM_qJobs${same ? '' : ' (to be queued again)'}`);
   }
 
   /** The rename into QM_Jobs; false when the job is not to run here. */
@@ -227,18 +249,30 @@ export class WorkerRole {
         await this.release(held, 'delay');
         return false;
       }
-      if (code !== 'ENOENT') throw err;
+      if (code !== 'ENOENT') {
+        // not ours to move (permissions...): out of the queue; ingest says why once
+        this.log.error({ job: name }, `cannot claim: ${(err as Error).message}`);
+        await this.drop(held, { refused: code });
+        return false;
+      }
     }
-    const previous = await this.store.runningInfo(job.id!);
-    if (previous) {
-      await recoverOrphan({ store: this.store, layout: this.layout, settings: this.settings, log: this.log }, job, held.token, previous);
+    if (await this.store.runningInfo(job.id!)) {
+      // BullMQ handed back a running job (its lock lapsed): its worker, or the lost-worker check, ends it
+      this.log.debug({ job: name }, 'handed back while running: left to its worker');
+    } else if (await this.store.isDone(job.id!)) {
+      this.log.debug({ job: name }, 'handed back after it ended: nothing to do');
     } else {
       this.log.info({ job: name }, 'folder no longer queued (cancelled or deleted): dropped');
-      await this.store.forgetName(name, job.id!);
-      await job.moveToCompleted({ dropped: true }, held.token, false).catch(() => undefined);
     }
-    clearInterval(held.lockTimer);
+    await this.drop(held, { dropped: true });
     return false;
+  }
+
+  /** Takes a fetched job out of the queue without running it. */
+  private async drop(held: Held, result: object): Promise<void> {
+    clearInterval(held.lockTimer);
+    await this.store.forgetName(held.job.data.name, held.job.id!);
+    await held.job.moveToCompleted(result, held.token, false).catch(() => undefined);
   }
 
   private async release(held: Held, how: 'wait' | 'delay'): Promise<void> {
@@ -263,26 +297,39 @@ export class WorkerRole {
 
   /**
    * Stops taking work. `wait`: let running jobs end; `kill`: stop them now
-   * (recorded as killed by shutdown); `requeue` is handled as kill + move back.
+   * (recorded as killed by shutdown); `requeue`: stop them now and put their
+   * folders back in QM_qJobs, to run again from the start.
    */
   async stop(mode: 'wait' | 'kill' | 'requeue'): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
       this.budget.wake();
-      this.log.info(`stopping: ${this.active.size} running job(s) will be ${mode === 'wait' ? 'waited for' : 'killed'}`);
+      const fate = { wait: 'waited for', kill: 'killed', requeue: 'stopped and put back in QM_qJobs' }[mode];
+      this.log.info(`stopping: ${this.active.size} running job(s) will be ${fate}`);
     }
-    if (mode !== 'wait') for (const a of this.active.values()) a.stop({ kind: 'killed', by: 'shutdown' });
+    const reason: StopReason = mode === 'requeue' ? { kind: 'requeue' } : { kind: 'killed', by: 'shutdown' };
+    if (mode !== 'wait') for (const a of this.active.values()) a.stop(reason);
     await Promise.allSettled([...this.active.values()].map((a) => a.finished));
   }
 
-  /** After stop(): all jobs have ended; close connections. */
+  /** After stop(): all jobs have ended; their records written (if Redis answers in time); close connections. */
   async close(): Promise<void> {
     await this.bull.close(true).catch(() => undefined);
     await this.loopDone.catch(() => undefined);
+    const unsettled = [...this.settling];
+    if (unsettled.length > 0) {
+      const written = Promise.allSettled(unsettled).then(() => true);
+      const late = new Promise<false>((resolve) => setTimeout(() => resolve(false), RECORD_WAIT_MS).unref());
+      if (!(await Promise.race([written, late]))) {
+        this.log.warn(`redis did not answer: ${this.settling.size} ended job(s) not recorded (their folders have moved on)`);
+      }
+    }
+    await this.reaper.stop();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    await this.redis.del(keys.worker(this.name)).catch(() => undefined);
+    // with Redis away these would wait for it; the heartbeat lapses by itself
+    if (this.redis.status === 'ready') await this.redis.del(keys.worker(this.name)).catch(() => undefined);
     this.control.disconnect();
-    await this.store.queue.close().catch(() => undefined);
+    if (this.redis.status === 'ready') await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();
   }
 

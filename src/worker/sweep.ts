@@ -1,0 +1,58 @@
+/**
+ * Kills what a job left running (SPEC §4: a job process outlives nothing).
+ * The job's process group is killed with it; a process that left the group
+ * (a daemon started with setsid) still carries the job's QM_JOB_ID in its
+ * environment, which is how it is found here, in /proc. Linux only: where
+ * /proc is missing nothing is found.
+ */
+import { promises as fs } from 'node:fs';
+
+export interface Leftover {
+  pid: number;
+  id: string;
+  command: string;
+}
+
+/** Kills (SIGKILL) every process of this machine whose QM_JOB_ID is one of `ids`. */
+export async function killLeftovers(ids: Iterable<string>): Promise<Leftover[]> {
+  const wanted = new Set(ids);
+  if (wanted.size === 0) return [];
+  let entries: string[];
+  try {
+    entries = await fs.readdir('/proc');
+  } catch {
+    return [];
+  }
+  const killed: Leftover[] = [];
+  await Promise.all(
+    entries
+      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
+      .map(async (entry) => {
+        const pid = Number(entry);
+        const id = await jobIdOf(pid);
+        if (id === undefined || !wanted.has(id)) return;
+        const command = await commandOf(pid);
+        try {
+          process.kill(pid, 'SIGKILL');
+          killed.push({ pid, id, command });
+        } catch {
+          // ended meanwhile
+        }
+      }),
+  );
+  return killed;
+}
+
+async function jobIdOf(pid: number): Promise<string | undefined> {
+  try {
+    const env = await fs.readFile(`/proc/${pid}/environ`, 'latin1');
+    return /(?:^|\0)QM_JOB_ID=([^\0]*)/.exec(env)?.[1];
+  } catch {
+    return undefined; // gone, or not ours to read
+  }
+}
+
+async function commandOf(pid: number): Promise<string> {
+  const raw = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return raw.split('\0').filter(Boolean).join(' ').slice(0, 200);
+}

@@ -1,0 +1,74 @@
+/**
+ * What the fault tests share: looking at real processes in /proc, the
+ * processes jobs leave, reading a folder's reason, and reporting a measured
+ * figure (printed, and appended to $QM_FIGURES when set).
+ */
+import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import type { QmDir } from '../helpers/qm.js';
+
+/** Does `pid` exist and is it not a zombie? */
+export function procAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of live processes started by jobs of this QM folder (QM_JOB_DIR under its root). */
+export function jobProcesses(qm: QmDir): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, 'latin1');
+      const dir = /(?:^|\0)QM_JOB_DIR=([^\0]*)/.exec(env)?.[1];
+      if (dir?.startsWith(qm.root + path.sep) && procAlive(Number(entry))) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Pids written one per line by a job (`echo $$ >> pids`). */
+export function pidsIn(file: string): number[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A job script that starts a child in its group and a daemon outside it, writes their pids, and waits. */
+export const SPAWNING_SCRIPT = [
+  'echo $$ > pids',
+  'sleep 300 & echo $! >> pids',
+  'setsid sleep 300 & echo $! >> pids',
+  'wait',
+].join('\n');
+
+export function reasonOf(qm: QmDir, entry: string): string {
+  return readFileSync(path.join(qm.lost, entry, 'QM_REASON.txt'), 'utf8');
+}
+
+/** The lost+found entries of job `name`. */
+export function lostOf(qm: QmDir, name: string): string[] {
+  try {
+    return readdirSync(qm.lost).filter((e) => {
+      const rest = e.slice(20);
+      return rest === name || (rest.startsWith(`${name}-`) && /^\d+$/.test(rest.slice(name.length + 1)));
+    });
+  } catch {
+    return [];
+  }
+}
+
+export function figure(label: string, value: string | number): void {
+  const line = `[figure] ${label}: ${value}`;
+  console.log(line);
+  if (process.env.QM_FIGURES) appendFileSync(process.env.QM_FIGURES, line + '\n');
+}
