@@ -3,7 +3,7 @@
  * processes jobs leave, reading a folder's reason, and reporting a measured
  * figure (printed, and appended to $QM_FIGURES when set).
  */
-import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { QmDir } from '../helpers/qm.js';
 
@@ -71,4 +71,11 @@ export function figure(label: string, value: string | number): void {
   const line = `[figure] ${label}: ${value}`;
   console.log(line);
   if (process.env.QM_FIGURES) appendFileSync(process.env.QM_FIGURES, line + '\n');
+}
+
+/** With QM_KEEP_LOGS=DIR, the output of each process is kept there (to read what happened). */
+export function keepLogs(label: string, outputs: string[]): void {
+  const dir = process.env.QM_KEEP_LOGS;
+  if (!dir) return;
+  outputs.forEach((text, i) => writeFileSync(path.join(dir, `${label.replace(/\W+/g, '_')}-${i}.log`), text));
 }
