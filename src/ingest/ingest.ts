@@ -5,6 +5,8 @@
  * 2. Waits until a dropped entry has settled, reads its descriptor, and
  *    enqueues it — or moves it to QM_lost+found with the reason.
  * 3. Wraps a lone NAME.sh into NAME/; takes a deleted folder out of the queue.
+ * 4. Never loops on a folder it cannot handle: what it cannot move is reported
+ *    once and left alone until it changes (admission.ts).
  */
 import chokidar, { type FSWatcher } from 'chokidar';
 import { promises as fs } from 'node:fs';
@@ -20,6 +22,7 @@ import { DescriptorError } from '../core/descriptor-types.js';
 import type { QueuedJob } from '../core/status.js';
 import { SettleTracker, newestChange } from './settle.js';
 import { wrapLoneScript } from './wrap.js';
+import { Refusals, admit } from './admission.js';
 import { OrphanReaper } from '../worker/orphans.js';
 
 const RESCAN_MS = 5_000;
@@ -31,6 +34,9 @@ export class IngestRole {
   private readonly redis: Redis;
   private readonly store: JobStore;
   private readonly reaper: OrphanReaper;
+  private readonly refusals = new Refusals();
+  /** folders told once that their descriptor is awaited */
+  private readonly awaited = new Set<string>();
   private watcher: FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   /** entries waiting to settle: name → its tracker and timer */
@@ -81,7 +87,10 @@ export class IngestRole {
     try {
       const [entries, queued] = await Promise.all([fs.readdir(this.layout.queued), this.store.queuedNames()]);
       const present = new Set(entries.filter((n) => !isIgnoredName(n)));
-      for (const name of present) if (!queued.has(name)) this.schedule(name, 0);
+      for (const name of present) {
+        if (queued.has(name) || (await this.refusals.unchanged(name, path.join(this.layout.queued, name)))) continue;
+        this.schedule(name, 0);
+      }
       for (const name of queued.keys()) {
         if (!present.has(name) && !this.pending.has(name)) await this.store.dropQueued(name);
       }
@@ -147,10 +156,8 @@ export class IngestRole {
     const names = this.ready.splice(0);
     const jobs: QueuedJob[] = [];
     for (const name of names) {
-      const job = await this.prepare(name, path.join(this.layout.queued, name)).catch((err: Error) => {
-        this.log.error({ job: name }, `could not read: ${err.message}`);
-        return undefined;
-      });
+      const full = path.join(this.layout.queued, name);
+      const job = await this.prepare(name, full).catch((err: Error) => this.refuse(name, full, `could not read it: ${err.message}`));
       if (job) jobs.push(job);
     }
     jobs.sort((a, b) => a.descriptorMtime - b.descriptorMtime);
@@ -170,8 +177,18 @@ export class IngestRole {
         if (wrapped.ok) return undefined; // the new folder arrives as its own event
         return this.lose(full, name, wrapped.reason);
       }
-      return this.lose(full, name, 'not a job: a plain file (a job is a folder, or a lone *.sh script)');
+      return this.lose(full, name, `not a job: ${kindOf(stat)} (a job is a folder, or a lone *.sh script)`);
     }
+    const admission = await admit(full, name, this.settings.server.jobFile, this.settings.server.settleTime * 1000);
+    if (admission.kind === 'lose') return this.lose(full, name, admission.reason);
+    if (admission.kind === 'refuse') return this.refuse(name, full, admission.reason);
+    if (admission.kind === 'wait') {
+      if (!this.awaited.has(name)) this.log.info({ job: name }, admission.reason);
+      this.awaited.add(name);
+      this.schedule(name, admission.ms);
+      return undefined;
+    }
+    this.awaited.delete(name);
     let job: QueuedJob;
     try {
       const d = await readDescriptor(full, this.settings.server.jobFile);
@@ -201,8 +218,19 @@ export class IngestRole {
   }
 
   private async lose(full: string, name: string, reason: string): Promise<undefined> {
-    const target = await moveToLostFound(this.layout, full, name, reason);
+    let target: string;
+    try {
+      target = await moveToLostFound(this.layout, full, name, reason);
+    } catch (err) {
+      return this.refuse(name, full, `${reason}; and it cannot be moved to QM_lost+found: ${(err as Error).message}`);
+    }
     this.log.warn({ job: name }, `${reason} → ${path.relative(this.layout.root, target)}`);
+    return undefined;
+  }
+
+  /** Leaves the entry in QM_qJobs; says why once, until it changes. */
+  private async refuse(name: string, full: string, reason: string): Promise<undefined> {
+    if (await this.refusals.remember(name, full)) this.log.error({ job: name }, `left in QM_qJobs: ${reason}`);
     return undefined;
   }
 
@@ -210,6 +238,8 @@ export class IngestRole {
     const pending = this.pending.get(name);
     if (pending?.timer) clearTimeout(pending.timer);
     this.pending.delete(name);
+    this.refusals.forget(name);
+    this.awaited.delete(name);
     // renamed into QM_Jobs: a worker claimed it, nothing to undo
     if (await exists(path.join(this.layout.running, name))) return;
     const id = await this.store.dropQueued(name);
@@ -227,4 +257,9 @@ export class IngestRole {
     if (this.redis.status === 'ready') await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();
   }
+}
+
+function kindOf(stat: { isFile(): boolean; isSymbolicLink(): boolean }): string {
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  return stat.isFile() ? 'a plain file' : 'a special file (FIFO, socket or device)';
 }

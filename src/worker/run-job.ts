@@ -2,9 +2,9 @@
  * Runs one claimed job, from its folder in QM_Jobs to its folder in QM_dJobs.
  * 1. process.log header (`Nb of processors limited to N`, `Job started by QM at:`).
  * 2. The environment of SPEC §3, the time limit, kill on request.
- * 3. The footer (`Job finished at: ... with code N` and the reason when killed),
- *    the processes the job left behind killed, the move to QM_dJobs, and the
- *    done record it returns.
+ * 3. Kills what the job left running, writes the footer (`Job finished at:
+ *    ... with code N`, the reason when killed), moves the folder to QM_dJobs
+ *    and returns the done record.
  * 4. Stopped for `shutdown = requeue`: the folder goes back to QM_qJobs instead
  *    (no done record), unless a queued job of the same name is in the way.
  */
@@ -90,15 +90,18 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
     if (timer) clearTimeout(timer);
     const endedAt = new Date();
     const outcome = outcomeOf(code, stopReason);
-    const footer = [`Job finished at: ${endedAt.toISOString()} with code ${code}`];
-    if (stopReason) footer.push(`Reason: ${reasonLine(stopReason)}`);
-    await log.write(footer.join('\n') + '\n');
-    await log.close();
-    // before the folder moves on (and before a requeued run can start): nothing of this run survives it
-    const leftovers = await killLeftovers([run.id]);
+    // nothing of this run outlives it (nor meets a requeued run of it)
+    const leftovers = await killLeftovers([run.id], proc.pid);
+    const footer: string[] = [];
     if (leftovers.length > 0) {
-      await fs.appendFile(logPath, `QM killed ${leftovers.length} process(es) the job left running: ${leftovers.map((l) => l.command).join('; ')}\n`);
+      footer.push(`QM killed ${leftovers.length} process(es) the job left running: ${leftovers.map((l) => l.command).join('; ')}`);
     }
+    footer.push(`Job finished at: ${endedAt.toISOString()} with code ${code}`);
+    if (stopReason) footer.push(`Reason: ${reasonLine(stopReason)}`);
+    // the footer starts its own line even when the job's last output did not end one
+    const lineOpen = await endsMidLine(logPath);
+    await log.write((lineOpen ? '\n' : '') + footer.join('\n') + '\n');
+    await log.close();
     if (stopReason?.kind === 'requeue' && (await backInQueue(dir, layout, run.job.name))) return undefined;
     const target = await moveStamped(dir, layout.done, run.job.name, endedAt).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
@@ -124,6 +127,19 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
     return record;
   });
   return { run, process: proc, stop, finished };
+}
+
+async function endsMidLine(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Renames the folder back into QM_qJobs; false when a queued job of that name is there. */

@@ -13,8 +13,11 @@ export interface Leftover {
   command: string;
 }
 
-/** Kills (SIGKILL) every process of this machine whose QM_JOB_ID is one of `ids`. */
-export async function killLeftovers(ids: Iterable<string>): Promise<Leftover[]> {
+/**
+ * Kills (SIGKILL) every process of this machine whose QM_JOB_ID is one of
+ * `ids`, except members of process group `exceptGroup` (being killed already).
+ */
+export async function killLeftovers(ids: Iterable<string>, exceptGroup?: number): Promise<Leftover[]> {
   const wanted = new Set(ids);
   if (wanted.size === 0) return [];
   let entries: string[];
@@ -31,6 +34,7 @@ export async function killLeftovers(ids: Iterable<string>): Promise<Leftover[]> 
         const pid = Number(entry);
         const id = await jobIdOf(pid);
         if (id === undefined || !wanted.has(id)) return;
+        if (exceptGroup !== undefined && (await groupOf(pid)) === exceptGroup) return;
         const command = await commandOf(pid);
         try {
           process.kill(pid, 'SIGKILL');
@@ -55,4 +59,11 @@ async function jobIdOf(pid: number): Promise<string | undefined> {
 async function commandOf(pid: number): Promise<string> {
   const raw = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   return raw.split('\0').filter(Boolean).join(' ').slice(0, 200);
+}
+
+async function groupOf(pid: number): Promise<number | undefined> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[2] ? Number(fields[2]) : undefined;
 }
