@@ -30,6 +30,11 @@ interface Stoppable {
 export async function serve(settings: Settings, roles: Roles): Promise<void> {
   const log = logger('qm');
   const layout = layoutOf(settings.server.qmFolder);
+  let redisUrl = settings.server.redisUrl;
+  // every check a user must fix comes before anything is made
+  if (!redisUrl && (!roles.ingest || !roles.worker)) {
+    throw new UserError('redis_url is empty: only "qm start" runs an embedded Redis; set redis_url (or QM_REDIS_URL) for separate roles', 2);
+  }
   try {
     await ensureLayout(layout);
     await fs.access(layout.queued, fs.constants.W_OK);
@@ -37,11 +42,7 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
     throw new UserError(`QM_FOLDER ${layout.root} is not usable: ${(err as Error).message}`, 2);
   }
   let embedded: EmbeddedRedis | undefined;
-  let redisUrl = settings.server.redisUrl;
   if (!redisUrl) {
-    if (!roles.ingest || !roles.worker) {
-      throw new UserError('redis_url is empty: only "qm start" runs an embedded Redis; set redis_url (or QM_REDIS_URL) for separate roles', 2);
-    }
     try {
       embedded = await startEmbeddedRedis(layout.internal, logger('redis'));
     } catch (err) {
