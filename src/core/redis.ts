@@ -88,6 +88,18 @@ export function watchOutage(redis: Redis, log: Logger, purpose: string): void {
   redis.on('end', () => downConnections.delete(redis));
 }
 
+/**
+ * At shutdown: waits for `work` (which may need Redis) for at most `ms`
+ * while Redis is unreachable, without limit while it answers. True when all
+ * of it ended.
+ */
+export async function finishUnlessAway(redis: Redis, work: Promise<unknown>[], ms: number): Promise<boolean> {
+  const all = Promise.allSettled(work).then(() => true);
+  if (redis.status === 'ready') return all;
+  const late = new Promise<false>((resolve) => setTimeout(() => resolve(false), ms).unref());
+  return Promise.race([all, late]);
+}
+
 export function openQueue(connection: Redis): Queue {
   const queue = new Queue(QUEUE_NAME, { connection, prefix: BULL_PREFIX });
   // its errors are those of the connection, logged once by watchOutage; without

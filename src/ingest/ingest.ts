@@ -15,7 +15,7 @@ import type { Redis } from 'ioredis';
 import type { Settings } from '../core/settings-types.js';
 import { exists, isIgnoredName, layoutOf, moveToLostFound, type Layout } from '../core/folders.js';
 import { logger, type Logger } from '../core/log.js';
-import { connect, openQueue } from '../core/redis.js';
+import { connect, finishUnlessAway, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
 import { readDescriptor } from '../core/descriptor.js';
 import { DescriptorError } from '../core/descriptor-types.js';
@@ -252,7 +252,8 @@ export class IngestRole {
     clearTimeout(this.batchTimer);
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     await this.watcher?.close();
-    await Promise.allSettled([...this.inFlight]);
+    // what waits for an unreachable Redis is taken up again by the next start's rescan
+    await finishUnlessAway(this.redis, [...this.inFlight], 0);
     await this.reaper.stop();
     if (this.redis.status === 'ready') await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();

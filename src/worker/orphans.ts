@@ -10,7 +10,7 @@
  *    back to QM_qJobs once. A lock per job lets one process do it.
  * 3. A folder in QM_Jobs that no running entry names for UNOWNED_MS while
  *    Redis is steady (its record went with a wiped Redis, its worker died)
- *    goes to QM_lost+found.
+ *    goes to QM_lost+found; back to QM_qJobs if it never started.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -24,7 +24,7 @@ import { killLeftovers } from './sweep.js';
 import { requeueCount, requeueInRedis } from './requeue.js';
 
 const REAP_MS = HEARTBEAT_MS;
-const UNOWNED_MS = 30_000;
+const UNOWNED_MS = 20_000;
 
 export interface ReaperContext {
   store: JobStore;
@@ -159,6 +159,20 @@ export class OrphanReaper {
     await job?.moveToCompleted(result, info.token, false).catch(() => undefined);
   }
 
+  /**
+   * A folder claimed by a worker that stopped before starting it (no
+   * process.log yet): back to QM_qJobs, where ingest queues it again.
+   */
+  private async backUnstarted(folder: string, name: string): Promise<boolean> {
+    try {
+      await fs.rename(folder, path.join(this.ctx.layout.queued, name));
+    } catch {
+      return false; // a queued job of that name is in the way
+    }
+    this.ctx.log.warn({ job: name }, 'claimed by a worker that stopped before starting it: back in QM_qJobs');
+    return true;
+  }
+
   /** Folders in QM_Jobs that no running entry names, long enough while Redis is steady. */
   private async unowned(infos: RunningInfo[]): Promise<void> {
     const { store, layout, log } = this.ctx;
@@ -179,6 +193,8 @@ export class OrphanReaper {
       try {
         const folder = path.join(layout.running, name);
         if ((await store.running()).some((r) => r.name === name) || !(await exists(folder))) continue;
+        this.unownedSince.delete(name);
+        if (!(await exists(path.join(folder, 'process.log'))) && (await this.backUnstarted(folder, name))) continue;
         const reason = `worker lost: no worker runs it any more (its running record was lost from Redis)`;
         const target = await moveToLostFound(layout, folder, name, reason);
         await store.recordDone({
@@ -190,7 +206,6 @@ export class OrphanReaper {
           folder: path.relative(layout.root, target),
           outcome: { kind: 'lost', reason },
         });
-        this.unownedSince.delete(name);
         log.warn({ job: name }, `${reason}; moved to ${path.relative(layout.root, target)}`);
       } finally {
         await store.unlockLostJob(lock).catch(() => undefined);

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import type { Settings } from '../core/settings-types.js';
 import { layoutOf, type Layout } from '../core/folders.js';
 import { logger, type Logger } from '../core/log.js';
-import { BULL_PREFIX, QUEUE_NAME, connect, keys, openQueue } from '../core/redis.js';
+import { BULL_PREFIX, QUEUE_NAME, connect, finishUnlessAway, keys, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
 import { describeOutcome, type QueuedJob, type RunningInfo } from '../core/status.js';
 import { Budget } from './budget.js';
@@ -314,15 +314,10 @@ export class WorkerRole {
 
   /** After stop(): all jobs have ended; their records written (if Redis answers in time); close connections. */
   async close(): Promise<void> {
-    await this.bull.close(true).catch(() => undefined);
-    await this.loopDone.catch(() => undefined);
-    const unsettled = [...this.settling];
-    if (unsettled.length > 0) {
-      const written = Promise.allSettled(unsettled).then(() => true);
-      const late = new Promise<false>((resolve) => setTimeout(() => resolve(false), RECORD_WAIT_MS).unref());
-      if (!(await Promise.race([written, late]))) {
-        this.log.warn(`redis did not answer: ${this.settling.size} ended job(s) not recorded (their folders have moved on)`);
-      }
+    // with Redis away, fetching is stuck on it: nothing there to wait for
+    await finishUnlessAway(this.redis, [this.bull.close(true).catch(() => undefined), this.loopDone], 0);
+    if (!(await finishUnlessAway(this.redis, [...this.settling], RECORD_WAIT_MS))) {
+      this.log.warn(`redis unreachable: ${this.settling.size} ended job(s) not recorded in it (their folders are in QM_dJobs)`);
     }
     await this.reaper.stop();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);

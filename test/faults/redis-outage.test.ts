@@ -17,8 +17,8 @@ interface Flow {
   runs: string;
 }
 
-async function startFlow(redis: TestRedis, db: number): Promise<Flow> {
-  const qm = makeQmDir({ QMServer: { redis_url: `${redis.url}/${db}`, MaxNbProcessors: 4 } });
+async function startFlow(redis: TestRedis, db: number, existing?: QmDir): Promise<Flow> {
+  const qm = existing ?? makeQmDir({ QMServer: { redis_url: `${redis.url}/${db}`, MaxNbProcessors: 4 } });
   const procs = [
     startQm(['ingest', '-c', qm.cfg]),
     startQm(['worker', '-c', qm.cfg], { QM_WORKER_NAME: 'w1' }),
@@ -100,6 +100,21 @@ describe('Redis faults while jobs flow', () => {
       expect(p.output.match(/redis reachable again/g)).toHaveLength(1);
     }
     await stopFlow(flow, 'outage');
+  });
+
+  it('SIGTERM while Redis is down: every process exits 0; restarted once Redis is back, nothing is lost or run twice', async () => {
+    flow = await startFlow(redis, 3);
+    await dropMany(flow, 0, 1, 'sleep 2');
+    await flow.procs[1]!.waitForOutput(/j000: started/).catch(() => flow!.procs[2]!.waitForOutput(/j000: started/));
+    await redis.stopServer();
+    await dropMany(flow, 1, 10);
+    for (const p of flow.procs) p.signal('SIGTERM');
+    for (const p of flow.procs) expect(await p.exited).toBe(0);
+    expect(doneEntries(flow.qm, 'j000')).toHaveLength(1);
+    await redis.startServer();
+    const again = await startFlow(redis, 3, flow.qm);
+    await expectEachOnce(again, 10);
+    await stopFlow(again, 'stop-in-outage');
   });
 
   it('Redis wiped (FLUSHALL) mid-stream: queue rebuilt from QM_qJobs, running jobs recorded, each job once', async () => {
