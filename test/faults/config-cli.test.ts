@@ -4,7 +4,7 @@
  * unreadable file, an unusable QM_FOLDER. Each gives one line naming what is
  * wrong, exit code 2, and touches nothing (no folder made, no Redis started).
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it, type ExpectStatic } from 'vitest';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -73,7 +73,7 @@ function configWith(label: string, section: string, line: string): { dir: string
   return { dir, cfg };
 }
 
-function expectOneLine(result: { code: number; stdout: string; stderr: string }, ...mentions: (string | RegExp)[]): void {
+function expectOneLine(expect: ExpectStatic, result: { code: number; stdout: string; stderr: string }, ...mentions: (string | RegExp)[]): void {
   expect(result.code).toBe(2);
   expect(result.stdout).toBe('');
   const lines = result.stderr.trimEnd().split('\n');
@@ -82,7 +82,7 @@ function expectOneLine(result: { code: number; stdout: string; stderr: string },
   for (const m of mentions) expect(lines[0]).toMatch(m);
 }
 
-function untouched(dir: string): void {
+function untouched(expect: ExpectStatic, dir: string): void {
   expect(existsSync(path.join(dir, 'QM'))).toBe(false);
 }
 
@@ -96,59 +96,65 @@ async function asNobody(args: string[], cwd: string): Promise<{ code: number; st
   return { code, stdout, stderr };
 }
 
-describe('bad configuration: one line, exit 2, nothing touched', () => {
+// each case is its own processes: they run side by side
+describe.concurrent('bad configuration: one line, exit 2, nothing touched', () => {
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-  it.each(BAD_VALUES.map(([s, k, v, m]) => [`[${s}] ${k} = ${JSON.stringify(v)}`, s, k, v, m] as const))(
+  it.for(BAD_VALUES.map(([s, k, v, m]) => [`[${s}] ${k} = ${JSON.stringify(v)}`, s, k, v, m] as const))(
     '%s',
-    async (label, section, key, value, expected) => {
+    async ([label, section, key, value, expected], { expect }) => {
       const { dir, cfg } = configWith(label, section, `${key} = ${value}`);
-      for (const role of ['start', 'worker']) {
-        const result = await runQm([role, '-c', cfg]);
-        expectOneLine(result, `[${section}] ${key}`, `line `, JSON.stringify(value), expected);
-      }
-      untouched(dir);
+      // every role reads the configuration the same way first; `worker` is checked once below
+      const result = await runQm(['start', '-c', cfg]);
+      expectOneLine(expect, result, `[${section}] ${key}`, `line `, JSON.stringify(value), expected);
+      untouched(expect, dir);
     },
   );
 
-  it.each(BAD_ENV)('environment %s = %s', async (variable, value) => {
+  it.for(BAD_ENV)('environment %s = %s', async ([variable, value], { expect }) => {
     const { dir, cfg } = configWith(`env ${variable}`, 'QMServer', 'Debug = false');
     const result = await runQm(['start', '-c', cfg], { [variable]: value });
-    expectOneLine(result, `environment ${variable}`, JSON.stringify(value));
-    untouched(dir);
+    expectOneLine(expect, result, `environment ${variable}`, JSON.stringify(value));
+    untouched(expect, dir);
   });
 
-  it('a config file given with -c that does not exist, or is a folder', async () => {
+  it('qm worker and qm ingest refuse a bad value the same way', async ({ expect }) => {
+    const { dir, cfg } = configWith('roles', 'QMServer', 'MaxNbProcessors = none');
+    for (const role of ['worker', 'ingest']) expectOneLine(expect, await runQm([role, '-c', cfg]), /MaxNbProcessors = "none"/);
+    untouched(expect, dir);
+  });
+
+  it('a config file given with -c that does not exist, or is a folder', async ({ expect }) => {
     const missing = await runQm(['start', '-c', path.join(base, 'nowhere.cfg')]);
-    expectOneLine(missing, /config file .*nowhere\.cfg: not found/);
+    expectOneLine(expect, missing, /config file .*nowhere\.cfg: not found/);
     const folder = await runQm(['start', '-c', base]);
-    expectOneLine(folder, /config file .*: is a folder/);
+    expectOneLine(expect, folder, /config file .*: is a folder/);
   });
 
-  it('a config file QM may not read', async () => {
+  it('a config file QM may not read', async ({ expect }) => {
     const { dir, cfg } = configWith('unreadable', 'QMServer', 'Debug = false');
     chmodSync(dir, 0o755);
     chmodSync(cfg, 0o600);
     const result = await asNobody(['start', '-c', cfg], dir);
-    expectOneLine(result, /config file .*QMserv\.cfg: .*permission denied/i);
-    untouched(dir);
+    expectOneLine(expect, result, /config file .*QMserv\.cfg: .*permission denied/i);
+    untouched(expect, dir);
   });
 
-  it('a QM_FOLDER QM may not write, or that is a file', async () => {
+  it('a QM_FOLDER QM may not write, or that is a file', async ({ expect }) => {
     const { dir, cfg } = configWith('unwritable', 'QMServer', 'Debug = false');
     chmodSync(dir, 0o755);
     const result = await asNobody(['start', '-c', cfg], dir);
-    expectOneLine(result, /QM_FOLDER .*QM is not usable: .*permission denied/i);
-    untouched(dir);
+    expectOneLine(expect, result, /QM_FOLDER .*QM is not usable: .*permission denied/i);
+    untouched(expect, dir);
 
     const other = configWith('a file', 'QMServer', 'Debug = false');
     writeFileSync(path.join(other.dir, 'QM'), 'a file, not a folder\n');
-    expectOneLine(await runQm(['start', '-c', other.cfg]), /QM_FOLDER .*QM is not usable/);
+    expectOneLine(expect, await runQm(['start', '-c', other.cfg]), /QM_FOLDER .*QM is not usable/);
   });
 
-  it('separate roles without redis_url: one line, exit 2', async () => {
+  it('separate roles without redis_url: one line, exit 2', async ({ expect }) => {
     const { dir, cfg } = configWith('no redis url', 'QMServer', 'Debug = false');
-    for (const role of ['worker', 'ingest']) expectOneLine(await runQm([role, '-c', cfg]), /redis_url is empty/);
-    untouched(dir);
+    for (const role of ['worker', 'ingest']) expectOneLine(expect, await runQm([role, '-c', cfg]), /redis_url is empty/);
+    untouched(expect, dir);
   });
 });

@@ -134,25 +134,6 @@ describe('a worker lost while running a job', () => {
     qm.cleanup();
   });
 
-  it('folders in QM_Jobs that no running record names (Redis lost it, their worker is gone): started → lost+found, never started → requeued', async () => {
-    const qm = makeQmDir({ QMServer: { redis_url: `${redis.url}/6` } });
-    const ingest = start(qm, 'ingest');
-    await ingest.waitForOutput(/watching/);
-    await fs.mkdir(path.join(qm.running, 'was-running'));
-    await fs.writeFile(path.join(qm.running, 'was-running', 'proc_config.cfg'), cfgDescriptor({ script: 'echo x' }));
-    await fs.writeFile(path.join(qm.running, 'was-running', 'process.log'), 'Job started by QM at: 2026-01-01T00:00:00.000Z\n');
-    await fs.mkdir(path.join(qm.running, 'never-started'));
-    await fs.writeFile(path.join(qm.running, 'never-started', 'proc_config.cfg'), cfgDescriptor({ script: 'echo ran' }));
-    const entry = await waitFor(() => lostOf(qm, 'was-running')[0], { what: 'was-running in lost+found', timeout: 45_000 });
-    expect(reasonOf(qm, entry)).toMatch(/^worker lost: no worker runs it any more/);
-    await ingest.waitForOutput(/never-started: claimed by a worker that stopped before starting it: back in QM_qJobs/, 45_000);
-    const worker = start(qm, 'worker', 'late');
-    const done = await waitDone(qm, 'never-started');
-    expect(readFileSync(path.join(done, 'process.log'), 'utf8')).toMatch(/^ran$/m);
-    for (const p of [ingest, worker]) expect(await p.stop()).toBe(0);
-    qm.cleanup();
-  });
-
   it('on_worker_loss = requeue: requeued once, then lost+found when lost again', async () => {
     const qm = makeQmDir({ QMServer: { redis_url: `${redis.url}/5`, MaxNbProcessors: 1, on_worker_loss: 'requeue' } });
     const ingest = start(qm, 'ingest');
