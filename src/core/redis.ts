@@ -31,6 +31,8 @@ export const keys = {
   control: 'qm:control',
   /** string with TTL: who is moving the job of a lost worker (one process at a time) */
   reapLock: (id: string) => `qm:reap:${id}`,
+  /** string with TTL: the worker instance a job was taken from when declared lost */
+  lostMark: (id: string) => `qm:lost:${id}`,
 } as const;
 
 export function redisOptions(url: string): RedisOptions {

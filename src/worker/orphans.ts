@@ -20,7 +20,7 @@ import type { Logger } from '../core/log.js';
 import type { Settings } from '../core/settings-types.js';
 import type { DoneRecord, RunningInfo } from '../core/status.js';
 import { HEARTBEAT_MS, OwnerWatch } from './liveness.js';
-import { killLeftovers } from './sweep.js';
+import { killLeftovers, runIdOf } from './sweep.js';
 import { requeueCount, requeueInRedis } from './requeue.js';
 
 const REAP_MS = HEARTBEAT_MS;
@@ -85,12 +85,14 @@ export class OrphanReaper {
     try {
       const current = await store.runningInfo(info.id);
       if (!current || current.instance !== info.instance) return; // settled meanwhile
+      // should that worker come back, it leaves the job alone from now on
+      await store.markLost(info.id, info.instance);
       if ((await store.running()).some((r) => r.name === info.name && r.id !== info.id)) {
         // a newer run of that name holds the folder: this entry is stale
         await store.forgetRunning(info.id);
         return;
       }
-      for (const left of await killLeftovers([info.id])) {
+      for (const left of await killLeftovers([runIdOf(info.worker, info.startedAt)])) {
         log.warn({ job: info.name }, `killed process ${left.pid} left running by its lost worker (${left.command})`);
       }
       const folder = path.join(layout.running, info.name);

@@ -14,7 +14,7 @@ import type { Layout } from '../core/folders.js';
 import { moveStamped } from '../core/folders.js';
 import type { DoneRecord, Outcome, QueuedJob } from '../core/status.js';
 import { runScript, type RunningProcess } from './runner.js';
-import { killLeftovers } from './sweep.js';
+import { killLeftovers, runIdOf } from './sweep.js';
 
 export interface JobRun {
   id: string;
@@ -47,6 +47,7 @@ export function jobEnvironment(run: JobRun, dir: string): NodeJS.ProcessEnv {
   env.QM_JOB_NAME = run.job.name;
   env.QM_JOB_ID = run.id;
   env.QM_JOB_DIR = dir;
+  env.QM_RUN_ID = runIdOf(run.worker, run.startedAt.getTime());
   return env;
 }
 
@@ -59,9 +60,23 @@ export interface ActiveJob {
   finished: Promise<DoneRecord | undefined>;
 }
 
-export type StopReason = { kind: 'killed'; by: string } | { kind: 'timedOut'; limit: number } | { kind: 'requeue' };
+export type StopReason =
+  | { kind: 'killed'; by: string }
+  | { kind: 'timedOut'; limit: number }
+  | { kind: 'requeue' }
+  /** declared lost while its worker could not be reached: its folder is no longer this run's */
+  | { kind: 'abandoned' };
 
-export async function startJob(run: JobRun, layout: Layout, killGrace: number): Promise<ActiveJob> {
+/**
+ * `abandoned` is asked once the job has ended, before its folder is moved:
+ * true when another process has taken the job from this worker meanwhile.
+ */
+export async function startJob(
+  run: JobRun,
+  layout: Layout,
+  killGrace: number,
+  abandoned: () => Promise<boolean> = async () => false,
+): Promise<ActiveJob> {
   const dir = path.join(layout.running, run.job.name);
   const logPath = path.join(dir, 'process.log');
   const log = await fs.open(logPath, 'a');
@@ -80,7 +95,8 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
   });
   let stopReason: StopReason | undefined;
   const stop = (reason: StopReason) => {
-    stopReason ??= reason;
+    // being abandoned overrides any earlier reason: the folder must not be touched
+    stopReason = reason.kind === 'abandoned' ? reason : (stopReason ?? reason);
     proc.kill();
   };
   const limit = run.job.timeLimit;
@@ -91,7 +107,7 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
     const endedAt = new Date();
     const outcome = outcomeOf(code, stopReason);
     // nothing of this run outlives it (nor meets a requeued run of it)
-    const leftovers = await killLeftovers([run.id], proc.pid);
+    const leftovers = await killLeftovers([runIdOf(run.worker, run.startedAt.getTime())], proc.pid);
     const footer: string[] = [];
     if (leftovers.length > 0) {
       footer.push(`QM killed ${leftovers.length} process(es) the job left running: ${leftovers.map((l) => l.command).join('; ')}`);
@@ -102,6 +118,9 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
     const lineOpen = await endsMidLine(logPath);
     await log.write((lineOpen ? '\n' : '') + footer.join('\n') + '\n');
     await log.close();
+    if (stopReason?.kind === 'abandoned' || (await abandoned())) {
+      throw new Error('declared lost while this worker could not reach Redis: its folder was moved on by another process, nothing recorded here');
+    }
     if (stopReason?.kind === 'requeue' && (await backInQueue(dir, layout, run.job.name))) return undefined;
     const target = await moveStamped(dir, layout.done, run.job.name, endedAt).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
@@ -165,5 +184,6 @@ function outcomeOf(code: number, stop: StopReason | undefined): Outcome {
 function reasonLine(stop: StopReason): string {
   if (stop.kind === 'timedOut') return `time limit of ${stop.limit} s reached`;
   if (stop.kind === 'requeue') return 'stopped by shutdown (shutdown = requeue)';
+  if (stop.kind === 'abandoned') return 'declared lost while its worker could not reach Redis';
   return `killed by ${stop.by}`;
 }

@@ -128,8 +128,9 @@ export class WorkerRole {
       beatAt: Date.now(),
     };
     await this.redis.set(keys.worker(this.name), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_S);
-    const rewritten = await this.store.reassertRunning([...this.active.values()].map((a) => a.info));
+    const { rewritten, lost } = await this.store.reassertRunning([...this.active.values()].map((a) => a.info));
     if (rewritten > 0) this.log.info(`${rewritten} running job(s) written again to Redis (it had lost them)`);
+    for (const id of lost) this.active.get(id)?.stop({ kind: 'abandoned' });
   }
 
   private async loop(): Promise<void> {
@@ -198,6 +199,7 @@ export class WorkerRole {
       { id: job.id!, job: data, nbProc, cpus, worker: this.name, host: this.host, startedAt },
       this.layout,
       this.settings.server.killGrace,
+      () => this.store.isMarkedLost(info.id, this.instance),
     ).catch((err: Error) => {
       this.budget.release(nbProc, cpus);
       throw err;

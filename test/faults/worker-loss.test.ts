@@ -134,6 +134,30 @@ describe('a worker lost while running a job', () => {
     qm.cleanup();
   });
 
+  it('a frozen worker that wakes after its job was requeued and started elsewhere leaves the new run alone', async () => {
+    const qm = makeQmDir({ QMServer: { redis_url: `${redis.url}/7`, MaxNbProcessors: 1, on_worker_loss: 'requeue' } });
+    const ingest = start(qm, 'ingest');
+    const sleeper = start(qm, 'worker', 'sleeper');
+    await sleeper.waitForOutput(/ready/);
+    await dropJob(qm, 'moved', { 'proc_config.cfg': cfgDescriptor({ script: `echo run >> ${qm.base}/runs; ${waitFlag(qm)}; echo finished` }) });
+    await sleeper.waitForOutput(/moved: started/);
+    const other = start(qm, 'worker', 'other');
+    await other.waitForOutput(/ready/);
+    sleeper.signal('SIGSTOP');
+    await other.waitForOutput(/moved: started/, 40_000);
+    sleeper.signal('SIGCONT');
+    await sleeper.waitForOutput(/moved: could not finish: declared lost while this worker could not reach Redis/);
+    expect(await fs.readdir(qm.running)).toEqual(['moved']);
+    await fs.writeFile(path.join(qm.base, 'flag'), '');
+    const done = await waitDone(qm, 'moved');
+    expect(readFileSync(path.join(done, 'process.log'), 'utf8')).toMatch(/finished\nJob finished at: .* with code 0\n$/);
+    expect(readFileSync(path.join(qm.base, 'runs'), 'utf8')).toBe('run\nrun\n');
+    expect(doneEntries(qm, 'moved')).toHaveLength(1);
+    expect(lostOf(qm, 'moved')).toEqual([]);
+    for (const p of [ingest, sleeper, other]) expect(await p.stop()).toBe(0);
+    qm.cleanup();
+  });
+
   it('on_worker_loss = requeue: requeued once, then lost+found when lost again', async () => {
     const qm = makeQmDir({ QMServer: { redis_url: `${redis.url}/5`, MaxNbProcessors: 1, on_worker_loss: 'requeue' } });
     const ingest = start(qm, 'ingest');
