@@ -55,7 +55,13 @@ export class IngestRole {
     this.store = new JobStore(this.redis, openQueue(this.redis), settings.server.keepDone);
     this.redis.on('ready', () => void this.rescan());
     // jobs of lost workers are moved on even when no other worker is left
-    this.reaper = new OrphanReaper({ store: this.store, layout: this.layout, settings, log: this.log, holder: `ingest/${process.pid}` });
+    this.reaper = new OrphanReaper({
+      store: this.store,
+      layout: this.layout,
+      settings,
+      log: this.log,
+      holder: `ingest/${process.pid}`,
+    });
   }
 
   async start(): Promise<void> {

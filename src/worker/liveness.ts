@@ -3,7 +3,8 @@
  * 1. Its heartbeat `qm:worker:<name>` (written every HEARTBEAT_MS, expiring
  *    after HEARTBEAT_TTL_S) names the live process; another instance under
  *    that name means the one that ran the job is gone.
- * 2. On the same machine and pid namespace, a dead pid settles it at once.
+ * 2. On the same machine and pid namespace, its pid settles it: dead at once,
+ *    alive only after a long silence.
  * 3. A missing heartbeat counts only once it has stayed missing for a while
  *    and this process could reach Redis all along: after an outage, a restart
  *    or a wipe of Redis, every worker first gets the time to beat again.
@@ -20,10 +21,12 @@ export const HEARTBEAT_MS = 2_000;
 export const HEARTBEAT_TTL_S = 10;
 /**
  * A heartbeat missing this long (Redis reachable) means its worker is gone.
- * The key expires HEARTBEAT_TTL_S after the last beat; this margin covers a
- * wipe of Redis between two beats.
+ * The key expires HEARTBEAT_TTL_S after the last beat; the margin covers a
+ * wipe of Redis between two beats of a busy worker. On the worker's own
+ * machine its pid says more: dead is gone at once, alive gets much longer.
  */
-const MISSING_MS = HEARTBEAT_MS + 1_500;
+const MISSING_MS = 2 * HEARTBEAT_MS + 1_000;
+const MISSING_ALIVE_PID_MS = 3 * HEARTBEAT_TTL_S * 1000;
 /** A job its live worker has not listed for this long is not running there. */
 const UNLISTED_MS = 15_000;
 
@@ -139,13 +142,15 @@ export class OwnerWatch {
       }
       return { state: 'alive' };
     }
+    const local = !!info.pidSpace && info.pidSpace === pidSpace;
+    if (local && !pidAlive(info.pid)) return { state: 'gone', why: `${who} died (pid ${info.pid})` };
     if (!this.steady(now)) {
       this.missingSince.delete(owner);
       return { state: 'unknown' };
     }
     const since = this.missingSince.get(owner) ?? now;
     this.missingSince.set(owner, since);
-    if (now - since < MISSING_MS) return { state: 'unknown' };
+    if (now - since < (local ? MISSING_ALIVE_PID_MS : MISSING_MS)) return { state: 'unknown' };
     return { state: 'gone', why: `${who} stopped sending its heartbeat` };
   }
 }

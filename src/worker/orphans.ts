@@ -17,6 +17,7 @@ import path from 'node:path';
 import { newJobId, type JobStore } from '../core/jobstore.js';
 import { exists, isIgnoredName, moveToLostFound, type Layout } from '../core/folders.js';
 import type { Logger } from '../core/log.js';
+import { finishUnlessAway } from '../core/redis.js';
 import type { Settings } from '../core/settings-types.js';
 import type { DoneRecord, RunningInfo } from '../core/status.js';
 import { HEARTBEAT_MS, OwnerWatch } from './liveness.js';
@@ -60,7 +61,8 @@ export class OrphanReaper {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.pass;
+    // a pass stuck on an unreachable Redis is dropped: the next process does it again
+    if (this.pass) await finishUnlessAway(this.ctx.store.redis, [this.pass], 0);
   }
 
   private async run(): Promise<void> {

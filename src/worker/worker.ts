@@ -186,6 +186,7 @@ export class WorkerRole {
       instance: this.instance,
       host: this.host,
       pid: process.pid,
+      pidSpace,
       token,
       nbProc,
       cpus,
@@ -195,6 +196,8 @@ export class WorkerRole {
       email: data.email,
     };
     await this.store.markRunning(info);
+    // a running entry never appears without this worker's heartbeat (a wipe removed it)
+    void this.beat().catch(() => undefined);
     const active = await startJob(
       { id: job.id!, job: data, nbProc, cpus, worker: this.name, host: this.host, startedAt },
       this.layout,

@@ -5,7 +5,9 @@
  */
 import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { QmDir } from '../helpers/qm.js';
+import { spawn } from 'node:child_process';
+import { QM_BIN, QmProcess, type QmDir } from '../helpers/qm.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Does `pid` exist and is it not a zombie? */
 export function procAlive(pid: number): boolean {
@@ -78,4 +80,26 @@ export function keepLogs(label: string, outputs: string[]): void {
   const dir = process.env.QM_KEEP_LOGS;
   if (!dir) return;
   outputs.forEach((text, i) => writeFileSync(path.join(dir, `${label.replace(/\W+/g, '_')}-${i}.log`), text));
+}
+
+/**
+ * `qm ARGS` in a pid namespace of its own: to QM's liveness check it is a
+ * worker on another machine (its pids mean nothing here). Signal it with
+ * `signalInside`; `exited` gives its exit code.
+ */
+export function startElsewhere(args: string[], env: NodeJS.ProcessEnv = {}): QmProcess {
+  const child = spawn('unshare', ['--pid', '--fork', '--kill-child', process.execPath, QM_BIN, ...args], {
+    env: { ...process.env, QM_LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new QmProcess(child);
+}
+
+/** Sends `signal` to the qm process inside (not to unshare). */
+export async function signalInside(proc: QmProcess, signal: NodeJS.Signals): Promise<void> {
+  const outer = proc.child.pid!;
+  const inner = await waitFor(() => Number(readFileSync(`/proc/${outer}/task/${outer}/children`, 'utf8').trim().split(' ')[0]) || undefined, {
+    what: 'the qm process inside its pid namespace',
+  });
+  process.kill(inner, signal);
 }

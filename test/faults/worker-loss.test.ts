@@ -9,7 +9,7 @@ import path from 'node:path';
 import { TestRedis } from '../helpers/redis.js';
 import { cfgDescriptor, doneEntries, dropJob, makeQmDir, startQm, waitDone, type QmDir, type QmProcess } from '../helpers/qm.js';
 import { waitFor } from '../helpers/wait.js';
-import { SPAWNING_SCRIPT, figure, lostOf, pidsIn, procAlive, reasonOf } from './support.js';
+import { SPAWNING_SCRIPT, figure, jobProcesses, lostOf, pidsIn, procAlive, reasonOf, signalInside, startElsewhere } from './support.js';
 
 /** Waits for the file `flag` beside the QM folder. */
 const waitFlag = (qm: QmDir) => `while [ ! -e ${qm.base}/flag ]; do sleep 0.05; done`;
@@ -105,47 +105,51 @@ describe('a worker lost while running a job', () => {
     qm.cleanup();
   });
 
-  it('a frozen worker (a host gone silent) is declared lost when its heartbeat lapses, and its job is killed', async () => {
+  it('a frozen worker on another machine (a host gone silent) is declared lost when its heartbeat lapses, and its job is killed', async () => {
     const qm = makeQmDir({ QMServer: { redis_url: `${redis.url}/4`, MaxNbProcessors: 1 } });
     const ingest = start(qm, 'ingest');
-    const frozen = start(qm, 'worker', 'frozen');
+    // on "another machine" (its own pid namespace), so only its heartbeat tells
+    const frozen = startElsewhere(['worker', '-c', qm.cfg], { QM_WORKER_NAME: 'frozen' });
+    procs.push(frozen);
     await ingest.waitForOutput(/watching/);
     await frozen.waitForOutput(/ready/);
     await dropJob(qm, 'stuck', { 'proc_config.cfg': cfgDescriptor({ script: 'sh spawn.sh' }), 'spawn.sh': SPAWNING_SCRIPT });
     await frozen.waitForOutput(/stuck: started/);
-    const pids = await waitFor(() => {
-      const p = pidsIn(path.join(qm.running, 'stuck', 'pids'));
-      return p.length === 3 && p;
-    });
+    // its pids are those of its namespace: look for the job's processes by their QM_JOB_DIR
+    await waitFor(() => pidsIn(path.join(qm.running, 'stuck', 'pids')).length === 3);
+    expect(jobProcesses(qm).length).toBeGreaterThanOrEqual(3); // the shells, two sleeps, the sentinel
     const frozenAt = Date.now();
-    frozen.signal('SIGSTOP');
+    await signalInside(frozen, 'SIGSTOP');
     const entry = await waitFor(() => lostOf(qm, 'stuck')[0], { what: 'stuck in lost+found', timeout: 40_000 });
     figure('worker frozen (heartbeat lapses) → job in lost+found', `${((Date.now() - frozenAt) / 1000).toFixed(1)} s`);
     expect(reasonOf(qm, entry)).toMatch(/^worker lost: frozen on .* stopped sending its heartbeat/);
-    await waitFor(() => pids.every((pid) => !procAlive(pid)), { what: 'the job processes to die' });
+    await waitFor(() => jobProcesses(qm).length === 0, { what: 'the job processes to die' });
 
     // woken up, it finds its job gone, records nothing twice and serves again
-    frozen.signal('SIGCONT');
+    await signalInside(frozen, 'SIGCONT');
     await dropJob(qm, 'after', { 'proc_config.cfg': cfgDescriptor({ script: 'echo after' }) });
     await waitDone(qm, 'after');
     expect(doneEntries(qm, 'stuck')).toEqual([]);
     expect(lostOf(qm, 'stuck')).toHaveLength(1);
-    for (const p of [ingest, frozen]) expect(await p.stop()).toBe(0);
+    expect(await ingest.stop()).toBe(0);
+    await signalInside(frozen, 'SIGTERM');
+    expect(await frozen.exited).toBe(0);
     qm.cleanup();
   });
 
-  it('a frozen worker that wakes after its job was requeued and started elsewhere leaves the new run alone', async () => {
+  it('a frozen worker of another machine that wakes after its job was requeued and started elsewhere leaves the new run alone', async () => {
     const qm = makeQmDir({ QMServer: { redis_url: `${redis.url}/7`, MaxNbProcessors: 1, on_worker_loss: 'requeue' } });
     const ingest = start(qm, 'ingest');
-    const sleeper = start(qm, 'worker', 'sleeper');
+    const sleeper = startElsewhere(['worker', '-c', qm.cfg], { QM_WORKER_NAME: 'sleeper' });
+    procs.push(sleeper);
     await sleeper.waitForOutput(/ready/);
     await dropJob(qm, 'moved', { 'proc_config.cfg': cfgDescriptor({ script: `echo run >> ${qm.base}/runs; ${waitFlag(qm)}; echo finished` }) });
     await sleeper.waitForOutput(/moved: started/);
     const other = start(qm, 'worker', 'other');
     await other.waitForOutput(/ready/);
-    sleeper.signal('SIGSTOP');
+    await signalInside(sleeper, 'SIGSTOP');
     await other.waitForOutput(/moved: started/, 40_000);
-    sleeper.signal('SIGCONT');
+    await signalInside(sleeper, 'SIGCONT');
     await sleeper.waitForOutput(/moved: could not finish: declared lost while this worker could not reach Redis/);
     expect(await fs.readdir(qm.running)).toEqual(['moved']);
     await fs.writeFile(path.join(qm.base, 'flag'), '');
@@ -154,7 +158,9 @@ describe('a worker lost while running a job', () => {
     expect(readFileSync(path.join(qm.base, 'runs'), 'utf8')).toBe('run\nrun\n');
     expect(doneEntries(qm, 'moved')).toHaveLength(1);
     expect(lostOf(qm, 'moved')).toEqual([]);
-    for (const p of [ingest, sleeper, other]) expect(await p.stop()).toBe(0);
+    for (const p of [ingest, other]) expect(await p.stop()).toBe(0);
+    await signalInside(sleeper, 'SIGTERM');
+    expect(await sleeper.exited).toBe(0);
     qm.cleanup();
   });
 
