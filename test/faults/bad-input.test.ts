@@ -211,7 +211,7 @@ describe('the bad-input corpus', () => {
         await fs.rename(path.join(staging, 'next-good'), path.join(qm.queued, 'next-good'));
       }
       await waitDone(qm, 'next-good');
-      expect(jobProcesses(qm)).toEqual([]);
+      await waitFor(() => jobProcesses(qm).length === 0, { what: 'no job process left' });
       for (const c of cases.filter((x) => x.expect === 'refused' && (x.qm ?? 'cfg') === kind)) {
         expect(proc.output.match(new RegExp(`${nameOf(c)}: left in QM_qJobs`, 'g'))).toHaveLength(1);
       }

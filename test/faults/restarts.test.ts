@@ -36,7 +36,7 @@ async function expectEachOnce(qm: QmDir, count: number): Promise<{ done: number;
   }
   expect(await fs.readdir(qm.queued)).toEqual([]);
   expect(await fs.readdir(qm.running)).toEqual([]);
-  expect(jobProcesses(qm)).toEqual([]);
+  await waitFor(() => jobProcesses(qm).length === 0, { what: 'no job process left' });
   return { done: done.length, lost: lost.length };
 }
 

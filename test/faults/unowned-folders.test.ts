@@ -42,7 +42,7 @@ describe('folders left in QM_Jobs without an owner', () => {
     const worker = startQm(['worker', '-c', qm.cfg], { QM_WORKER_NAME: 'late' });
     const done = await waitDone(qm, 'never-started');
     expect(readFileSync(path.join(done, 'process.log'), 'utf8')).toMatch(/^ran$/m);
-    expect(jobProcesses(qm)).toEqual([]);
+    await waitFor(() => jobProcesses(qm).length === 0, { what: 'no job process left' });
     for (const p of [ingest, worker]) expect(await p.stop()).toBe(0);
     qm.cleanup();
   });

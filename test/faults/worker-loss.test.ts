@@ -85,7 +85,7 @@ describe('a worker lost while running a job', () => {
     const entry = await waitFor(() => lostOf(qm, 'left')[0], { what: 'left in lost+found' });
     figure('worker restarted under its name → its leftover in lost+found', `${((Date.now() - restartedAt) / 1000).toFixed(1)} s`);
     expect(reasonOf(qm, entry)).toMatch(/^worker lost: same on .* (was restarted|died)/);
-    expect(pids.filter(procAlive)).toEqual([]);
+    await waitFor(() => pids.every((pid) => !procAlive(pid)), { what: 'the job processes to die' });
 
     // and it serves the next job
     await dropJob(qm, 'next', { 'proc_config.cfg': cfgDescriptor({ script: 'echo next' }) });
