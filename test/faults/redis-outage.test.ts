@@ -44,7 +44,8 @@ async function expectEachOnce(flow: Flow, count: number): Promise<void> {
   const expected = Array.from({ length: count }, (_, i) => `j${String(i).padStart(3, '0')}`);
   expect(runs.sort()).toEqual(expected);
   expect(done.sort()).toEqual(expected);
-  expect(lostEntries(flow.qm)).toEqual([]);
+  // (with the reasons, should one be there)
+  expect(lostEntries(flow.qm).map((e) => `${e}: ${readFileSync(path.join(flow.qm.lost, e, 'QM_REASON.txt'), 'utf8')}`)).toEqual([]);
   expect(await fs.readdir(flow.qm.queued)).toEqual([]);
   expect(await fs.readdir(flow.qm.running)).toEqual([]);
 }
