@@ -7,7 +7,8 @@
  * 2. A lost worker's job: what it left running on this machine is killed,
  *    `Job lost at:` is appended to its process.log and its folder goes per
  *    `on_worker_loss`: to QM_lost+found with `worker lost: ...` (default), or
- *    back to QM_qJobs once. A lock per job lets one process do it.
+ *    back to QM_qJobs once. A lock per job lets one process do it; a mark
+ *    tells the worker, should it come back, to leave that job alone.
  * 3. A folder in QM_Jobs that no running entry names for UNOWNED_MS while
  *    Redis is steady (its record went with a wiped Redis, its worker died)
  *    goes to QM_lost+found; back to QM_qJobs if it never started.
@@ -127,7 +128,7 @@ export class OrphanReaper {
       if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
       throw err;
     }
-    await requeueInRedis(this.ctx.store, info);
+    await requeueInRedis(this.ctx.store, info, true);
     this.ctx.log.warn({ job: info.name }, `${reason}; requeued (once)`);
     return true;
   }

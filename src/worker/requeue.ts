@@ -17,14 +17,17 @@ export interface RequeueTarget {
   token?: string;
 }
 
-/** Returns true when the same job went back to waiting, false when ingest will queue it anew. */
-export async function requeueInRedis(store: JobStore, target: RequeueTarget): Promise<boolean> {
+/**
+ * Returns true when the same job went back to waiting, false when ingest will
+ * queue it anew. `afterLoss`: counts against `on_worker_loss = requeue`'s one
+ * requeue (a clean shutdown does not).
+ */
+export async function requeueInRedis(store: JobStore, target: RequeueTarget, afterLoss: boolean): Promise<boolean> {
   await store.forgetRunning(target.id);
   const job = await store.job(target.id).catch(() => undefined);
   if (job && target.token) {
     try {
-      const data: QueuedJob = { ...job.data, requeues: (job.data.requeues ?? 0) + 1 };
-      await job.updateData(data);
+      if (afterLoss) await job.updateData({ ...job.data, requeues: (job.data.requeues ?? 0) + 1 } satisfies QueuedJob);
       await job.moveToWait(target.token);
       await store.markQueued(target.name, target.id);
       return true;

@@ -235,7 +235,7 @@ export class WorkerRole {
   /** Stopped by `shutdown = requeue`: its folder is back in QM_qJobs. */
   private async requeued(info: RunningInfo): Promise<void> {
     clearInterval(this.active.get(info.id)?.held.lockTimer);
-    const same = await requeueInRedis(this.store, info);
+    const same = await requeueInRedis(this.store, info, false);
     this.log.info({ job: info.name }, `stopped and put back in QM_qJobs${same ? '' : ' (to be queued again)'}`);
   }
 
