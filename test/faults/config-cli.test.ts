@@ -152,6 +152,14 @@ describe.concurrent('bad configuration: one line, exit 2, nothing touched', () =
     expectOneLine(expect, await runQm(['start', '-c', other.cfg]), /QM_FOLDER .*QM is not usable/);
   });
 
+  it('an unknown command or option: exit 2, the first line names it', async ({ expect }) => {
+    for (const [args, named] of [[['frobnicate'], /frobnicate/], [['start', '--bogus'], /--bogus/]] as const) {
+      const result = await runQm([...args]);
+      expect(result.code).toBe(2);
+      expect(result.stderr.split('\n')[0]).toMatch(named);
+    }
+  });
+
   it('separate roles without redis_url: one line, exit 2', async ({ expect }) => {
     const { dir, cfg } = configWith('no redis url', 'QMServer', 'Debug = false');
     for (const role of ['worker', 'ingest']) expectOneLine(expect, await runQm([role, '-c', cfg]), /redis_url is empty/);
