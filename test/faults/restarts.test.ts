@@ -5,7 +5,7 @@
  * nothing runs twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TestRedis } from '../helpers/redis.js';
 import { cfgDescriptor, doneEntries, dropJob, lostEntries, makeQmDir, startQm, waitDone, type QmDir, type QmProcess } from '../helpers/qm.js';
@@ -117,6 +117,7 @@ describe('restarts mid-stream', () => {
         'proc_config.cfg': cfgDescriptor({ script: `echo run >> ${qm.base}/runs; while [ ! -e ${flag} ]; do sleep 0.05; done` }),
       });
       await leaving.waitForOutput(/long: started/);
+      await waitFor(() => existsSync(path.join(qm.base, 'runs')), { what: 'the first run to begin' });
       leaving.signal('SIGTERM');
       expect(await leaving.exited).toBe(0);
       expect(leaving.output).toMatch(/long: stopped and put back in QM_qJobs/);

@@ -11,6 +11,10 @@ import { cfgDescriptor, doneEntries, dropJob, makeQmDir, startQm, waitDone, type
 import { waitFor } from '../helpers/wait.js';
 import { SPAWNING_SCRIPT, figure, jobProcesses, lostOf, pidsIn, procAlive, reasonOf, signalInside, startElsewhere } from './support.js';
 
+/** Waits until `n` runs have written their line to `runs` beside the QM folder. */
+const runsBegun = (qm: QmDir, n: number) =>
+  waitFor(() => readFileSync(path.join(qm.base, 'runs'), 'utf8').split('\n').length > n, { what: `run ${n} to begin` });
+
 /** Waits for the file `flag` beside the QM folder. */
 const waitFlag = (qm: QmDir) => `while [ ! -e ${qm.base}/flag ]; do sleep 0.05; done`;
 
@@ -145,6 +149,7 @@ describe('a worker lost while running a job', () => {
     await sleeper.waitForOutput(/ready/);
     await dropJob(qm, 'moved', { 'proc_config.cfg': cfgDescriptor({ script: `echo run >> ${qm.base}/runs; ${waitFlag(qm)}; echo finished` }) });
     await sleeper.waitForOutput(/moved: started/);
+    await runsBegun(qm, 1);
     const other = start(qm, 'worker', 'other');
     await other.waitForOutput(/ready/);
     await signalInside(sleeper, 'SIGSTOP');
@@ -171,12 +176,14 @@ describe('a worker lost while running a job', () => {
     await a.waitForOutput(/ready/);
     await dropJob(qm, 'again', { 'proc_config.cfg': cfgDescriptor({ script: `echo run >> ${qm.base}/runs; ${waitFlag(qm)}` }) });
     await a.waitForOutput(/again: started/);
+    await runsBegun(qm, 1);
     const b = start(qm, 'worker', 'RB');
     await b.waitForOutput(/ready/);
     a.signal('SIGKILL');
     await b.waitForOutput(/again: started/, 40_000);
     const log = readFileSync(path.join(qm.running, 'again', 'process.log'), 'utf8');
     expect(log).toMatch(/Job lost at: .*worker lost: RA .*\nJob started by QM at:/);
+    await runsBegun(qm, 2);
     b.signal('SIGKILL');
     const entry = await waitFor(() => lostOf(qm, 'again')[0], { what: 'again in lost+found', timeout: 40_000 });
     expect(reasonOf(qm, entry)).toMatch(/^worker lost: RB /);
