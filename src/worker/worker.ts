@@ -314,7 +314,7 @@ export class WorkerRole {
     }
     await this.reaper.stop();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    await this.queueEvents.close().catch(() => undefined);
+    await finishUnlessAway(this.redis, [this.queueEvents.close().catch(() => undefined)], 0);
     // with Redis away these would wait for it; the heartbeat lapses by itself
     if (this.redis.status === 'ready') {
       await this.redis.multi().del(keys.worker(this.name)).srem(keys.workers, this.name).exec().catch(() => undefined);
