@@ -13,6 +13,7 @@ import { startEmbeddedRedis, type EmbeddedRedis } from '../core/embedded-redis.j
 import { IngestRole } from '../ingest/ingest.js';
 import { WorkerRole } from '../worker/worker.js';
 import { MonitorStartError, startMonitor, type MonitorServer } from '../monitor/server.js';
+import { WorkerNameTaken } from '../worker/liveness.js';
 import { UserError, clientRedisUrl } from './context.js';
 
 export interface Roles {
@@ -31,6 +32,12 @@ interface Stoppable {
 export async function serve(settings: Settings, roles: Roles): Promise<void> {
   const log = logger('qm');
   const layout = layoutOf(settings.server.qmFolder);
+  let redisUrl = settings.server.redisUrl;
+  const monitorOnly = roles.monitor && !roles.ingest && !roles.worker;
+  // every check a user must fix comes before anything is made
+  if (!redisUrl && !monitorOnly && (!roles.ingest || !roles.worker)) {
+    throw new UserError('redis_url is empty: only "qm start" runs an embedded Redis; set redis_url (or QM_REDIS_URL) for separate roles', 2);
+  }
   try {
     await ensureLayout(layout);
     await fs.access(layout.queued, fs.constants.W_OK);
@@ -65,14 +72,9 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   let embedded: EmbeddedRedis | undefined;
-  let redisUrl = settings.server.redisUrl;
-  const monitorOnly = roles.monitor && !roles.ingest && !roles.worker;
   // a lone monitor watches the embedded Redis of a running `qm start` on the same folder
   if (!redisUrl && monitorOnly) redisUrl = clientRedisUrl(settings);
   if (!redisUrl) {
-    if (!roles.ingest || !roles.worker) {
-      throw new UserError('redis_url is empty: only "qm start" runs an embedded Redis; set redis_url (or QM_REDIS_URL) for separate roles', 2);
-    }
     try {
       embedded = await startEmbeddedRedis(layout.internal, logger('redis'));
     } catch (err) {
@@ -88,7 +90,9 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
   }
   if (roles.worker) {
     const worker = new WorkerRole(settings, redisUrl);
-    await worker.start();
+    await worker.start().catch((err: Error) => {
+      throw err instanceof WorkerNameTaken ? new UserError(err.message, 2) : err;
+    });
     const mode = settings.server.shutdown === 'requeue' ? 'requeue' : 'wait';
     parts.push({
       stop: async () => {

@@ -2,7 +2,8 @@
  * The embedded Redis of `qm start` when `redis_url` is empty: a private
  * `redis-server` spawned from PATH, append-only file in QM_FOLDER/.qm,
  * reachable only by the unix socket QM_FOLDER/.qm/redis.sock, which is how
- * the other `qm` commands find it.
+ * the other `qm` commands find it. Started again from its append-only file
+ * if it stops while QM runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
@@ -11,6 +12,10 @@ import { Redis } from 'ioredis';
 import type { Logger } from './log.js';
 
 export class EmbeddedRedisError extends Error {}
+
+const PID_FILE = 'redis.pid';
+const SUPERVISE_MS = 2_000;
+const LOADING_WAIT_MS = 60_000;
 
 export function embeddedSocket(internalDir: string): string {
   return path.join(internalDir, 'redis.sock');
@@ -38,7 +43,9 @@ export interface EmbeddedRedis {
 
 /**
  * Starts redis-server on `internalDir/redis.sock`, or adopts one already
- * answering there (left by a `qm start` that was killed).
+ * answering there (left by a `qm start` that was killed). While QM runs, a
+ * server that stopped (killed, crashed) is started again from its
+ * append-only file.
  */
 export async function startEmbeddedRedis(internalDir: string, log: Logger): Promise<EmbeddedRedis> {
   const socket = embeddedSocket(internalDir);
@@ -49,9 +56,43 @@ export async function startEmbeddedRedis(internalDir: string, log: Logger): Prom
   }
   const url = `unix://${socket}`;
   await claimOwnership(internalDir);
-  if (await alive(socket)) {
-    log.info(`using the embedded redis already running on ${socket}`);
-    return { url, stop: () => shutdown(socket) };
+  const pid = await ensureRunning(internalDir, socket);
+  log.info(pid ? `embedded redis started on ${socket} (pid ${pid})` : `using the embedded redis already running on ${socket}`);
+  let stopped = false;
+  let checking = false;
+  const supervisor = setInterval(() => {
+    if (stopped || checking) return;
+    checking = true;
+    void (async () => {
+      if ((await alive(socket)) || (await serverPid(internalDir))) return;
+      log.warn('embedded redis stopped: starting it again from its append-only file');
+      const again = await ensureRunning(internalDir, socket);
+      log.info(`embedded redis started again (pid ${again})`);
+    })()
+      .catch((err: Error) => log.error(`cannot start the embedded redis again: ${err.message}`))
+      .finally(() => (checking = false));
+  }, SUPERVISE_MS);
+  supervisor.unref();
+  return {
+    url,
+    stop: () => {
+      stopped = true;
+      clearInterval(supervisor);
+      return shutdown(socket);
+    },
+  };
+}
+
+/**
+ * Makes sure a server answers on the socket: the one there, one still loading
+ * its append-only file, or a new one (whose pid is returned).
+ */
+async function ensureRunning(internalDir: string, socket: string): Promise<number | undefined> {
+  if (await alive(socket)) return undefined;
+  if (await serverPid(internalDir)) {
+    // still loading its data: never start a second server on the same files
+    await waitAnswering(socket, LOADING_WAIT_MS);
+    return undefined;
   }
   await fs.rm(socket, { force: true });
   const child = spawn(
@@ -64,6 +105,7 @@ export async function startEmbeddedRedis(internalDir: string, log: Logger): Prom
       '--appendonly', 'yes',
       '--appendfsync', 'everysec',
       '--save', '',
+      '--pidfile', path.join(internalDir, PID_FILE),
       '--logfile', path.join(internalDir, 'redis.log'),
     ],
     // its own process group: a Ctrl-C in the terminal must not stop Redis
@@ -72,8 +114,30 @@ export async function startEmbeddedRedis(internalDir: string, log: Logger): Prom
   );
   await waitStarted(child, socket);
   child.unref();
-  log.info(`embedded redis started on ${socket} (pid ${child.pid})`);
-  return { url, stop: () => shutdown(socket) };
+  return child.pid;
+}
+
+/** The pid of the embedded server if its pid file names a live process. */
+async function serverPid(internalDir: string): Promise<number | undefined> {
+  const text = await fs.readFile(path.join(internalDir, PID_FILE), 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return undefined;
+  }
+  // a pid file left by a crash (or a reboot) may name some other process by now
+  const command = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => 'redis-server');
+  return command.includes('redis-server') ? pid : undefined;
+}
+
+async function waitAnswering(socket: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await alive(socket))) {
+    if (Date.now() > deadline) throw new EmbeddedRedisError(`the embedded redis-server does not answer on ${socket}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**

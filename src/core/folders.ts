@@ -3,7 +3,8 @@
  * 1. Names the four folders and creates them.
  * 2. Says which entries are temporary copies to ignore.
  * 3. Moves a job folder to QM_dJobs / QM_lost+found under a fresh
- *    `<ISO-seconds>-NAME`, never overwriting an earlier one.
+ *    `<ISO-seconds>-NAME`, never overwriting an earlier one (a name too long
+ *    for that is cut).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -49,6 +50,16 @@ export function isoSeconds(date: Date = new Date()): string {
   );
 }
 
+/** Longest job name (bytes) that fits in `<ISO-seconds>-NAME-NN` within a file name's 255 bytes. */
+export const MAX_JOB_NAME_BYTES = 255 - '2026-11-24T10:02:03-'.length - '-99'.length;
+
+/** `name`, cut on a character boundary to MAX_JOB_NAME_BYTES (only names refused as too long are cut). */
+function fitName(name: string): string {
+  let fitted = name;
+  while (Buffer.byteLength(fitted) > MAX_JOB_NAME_BYTES) fitted = [...fitted].slice(0, -1).join('');
+  return fitted;
+}
+
 /**
  * Renames `src` (a folder) into `destDir/<ISO>-<name>`, adding `-2`, `-3`...
  * when that exists. rename(2) refuses to replace a non-empty folder and job
@@ -57,7 +68,7 @@ export function isoSeconds(date: Date = new Date()): string {
  * Returns the final path.
  */
 export async function moveStamped(src: string, destDir: string, name: string, when = new Date()): Promise<string> {
-  const base = `${isoSeconds(when)}-${name}`;
+  const base = `${isoSeconds(when)}-${fitName(name)}`;
   for (let n = 1; ; n++) {
     const target = path.join(destDir, n === 1 ? base : `${base}-${n}`);
     if (await exists(target)) continue;

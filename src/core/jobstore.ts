@@ -22,6 +22,26 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
 end
 return 0`;
 
+/**
+ * Puts a running job back in the running table unless it is there, or over
+ * (its done record exists), or declared lost for this worker instance (then
+ * returns -1): after a wipe, a live worker's jobs reappear; a worker that was
+ * unreachable learns which of its jobs others have moved on.
+ * KEYS[1] running hash, KEYS[2] the job's done record, KEYS[3] its lost mark;
+ * ARGV[1] id, ARGV[2] RunningInfo JSON, ARGV[3] the worker instance.
+ */
+const REASSERT_RUNNING = `
+if redis.call('GET', KEYS[3]) == ARGV[3] then
+  return -1
+end
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return 0
+end
+return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])`;
+
+/** How long a lost mark is kept: longer than any outage a worker comes back from. */
+const LOST_MARK_S = 7 * 24 * 3600;
+
 export function newJobId(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
@@ -97,6 +117,11 @@ export class JobStore {
     return id;
   }
 
+  /** The job `id` is queued again under `name` (it went back from running to waiting). */
+  async markQueued(name: string, id: string): Promise<void> {
+    await this.redis.hset(keys.names, name, id);
+  }
+
   async forgetName(name: string, id: string): Promise<void> {
     await this.redis.eval(DELETE_IF_EQUAL, 1, keys.names, name, id);
   }
@@ -106,6 +131,52 @@ export class JobStore {
     multi.hset(keys.running, info.id, JSON.stringify(info));
     multi.eval(DELETE_IF_EQUAL, 1, keys.names, info.name, info.id);
     await multi.exec();
+  }
+
+  /** See REASSERT_RUNNING: how many entries were written again, and the ids declared lost. */
+  async reassertRunning(infos: RunningInfo[]): Promise<{ rewritten: number; lost: string[] }> {
+    const outcome = { rewritten: 0, lost: [] as string[] };
+    if (infos.length === 0) return outcome;
+    const multi = this.redis.multi();
+    for (const info of infos) {
+      multi.eval(REASSERT_RUNNING, 3, keys.running, keys.record(info.id), keys.lostMark(info.id), info.id, JSON.stringify(info), info.instance);
+    }
+    const results = (await multi.exec()) ?? [];
+    results.forEach(([, result], i) => {
+      if (Number(result) === -1) outcome.lost.push(infos[i]!.id);
+      else outcome.rewritten += Number(result ?? 0);
+    });
+    return outcome;
+  }
+
+  /** Was job `id` declared lost for worker `instance`? Unknown (false) while Redis is unreachable. */
+  async isMarkedLost(id: string, instance: string): Promise<boolean> {
+    if (this.redis.status !== 'ready') return false;
+    return (await this.redis.get(keys.lostMark(id))) === instance;
+  }
+
+  /** Job `id` of worker `instance` is being moved on by another process: that worker must leave it. */
+  async markLost(id: string, instance: string): Promise<void> {
+    await this.redis.set(keys.lostMark(id), instance, 'EX', LOST_MARK_S);
+  }
+
+  /** Drops a running entry without a done record (the job went back to the queue, or was never ours). */
+  async forgetRunning(id: string): Promise<void> {
+    await this.redis.hdel(keys.running, id);
+  }
+
+  /** Has this job a done record? */
+  async isDone(id: string): Promise<boolean> {
+    return (await this.redis.exists(keys.record(id))) === 1;
+  }
+
+  /** Only one process at a time moves a lost job: true for the one that got it. */
+  async lockLostJob(id: string, holder: string): Promise<boolean> {
+    return (await this.redis.set(keys.reapLock(id), holder, 'EX', 60, 'NX')) === 'OK';
+  }
+
+  async unlockLostJob(id: string): Promise<void> {
+    await this.redis.del(keys.reapLock(id));
   }
 
   async running(): Promise<RunningInfo[]> {

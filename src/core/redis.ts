@@ -33,6 +33,10 @@ export const keys = {
   dependents: (name: string) => `qm:after:${name}`,
   /** pub/sub channel: kill requests and other control messages */
   control: 'qm:control',
+  /** string with TTL: who is moving the job of a lost worker (one process at a time) */
+  reapLock: (id: string) => `qm:reap:${id}`,
+  /** string with TTL: the worker instance a job was taken from when declared lost */
+  lostMark: (id: string) => `qm:lost:${id}`,
 } as const;
 
 /**
@@ -84,23 +88,46 @@ export function connect(url: string, log: Logger, purpose: string): Redis {
   return redis;
 }
 
-/** Logs the first error of an outage and the reconnection, nothing in between. */
+/** Connections of this process that are down: the outage is one event for the whole process. */
+const downConnections = new Set<Redis>();
+
+/**
+ * Logs an outage once per process (when its first connection fails) and the
+ * recovery once (when the last one is back), nothing in between.
+ */
 export function watchOutage(redis: Redis, log: Logger, purpose: string): void {
-  let down = false;
+  const recovered = () => {
+    if (!downConnections.delete(redis)) return;
+    if (downConnections.size === 0) log.info(`redis reachable again (${purpose})`);
+  };
   redis.on('error', (err: Error) => {
-    if (down) return;
-    down = true;
-    log.warn(`redis unreachable (${purpose}): ${err.message}; retrying`);
+    if (downConnections.has(redis)) return;
+    if (downConnections.size === 0) log.warn(`redis unreachable (${purpose}): ${err.message}; retrying`);
+    downConnections.add(redis);
   });
-  redis.on('ready', () => {
-    if (!down) return;
-    down = false;
-    log.info(`redis reachable again (${purpose})`);
-  });
+  redis.on('ready', recovered);
+  // closed for good (disconnect): no longer part of the outage
+  redis.on('end', () => downConnections.delete(redis));
+}
+
+/**
+ * At shutdown: waits for `work` (which may need Redis) for at most `ms`
+ * while Redis is unreachable, without limit while it answers. True when all
+ * of it ended.
+ */
+export async function finishUnlessAway(redis: Redis, work: Promise<unknown>[], ms: number): Promise<boolean> {
+  const all = Promise.allSettled(work).then(() => true);
+  if (redis.status === 'ready') return all;
+  const late = new Promise<false>((resolve) => setTimeout(() => resolve(false), ms).unref());
+  return Promise.race([all, late]);
 }
 
 export function openQueue(connection: Redis): Queue {
-  return new Queue(QUEUE_NAME, { connection, prefix: BULL_PREFIX });
+  const queue = new Queue(QUEUE_NAME, { connection, prefix: BULL_PREFIX });
+  // its errors are those of the connection, logged once by watchOutage; without
+  // a listener BullMQ prints each one with its stack
+  queue.on('error', () => undefined);
+  return queue;
 }
 
 /**

@@ -36,6 +36,10 @@ export interface RunningInfo {
   instance: string;
   host: string;
   pid: number;
+  /** where `pid` is meaningful (boot id and pid namespace; see worker/liveness.ts) */
+  pidSpace?: string;
+  /** the BullMQ lock token it holds: lets another process settle the job when this worker is lost */
+  token?: string;
   nbProc: number;
   cpus: number[];
   startedAt: number;

@@ -5,6 +5,8 @@
  * 2. Waits until a dropped entry has settled, reads its descriptor, and
  *    enqueues it — or moves it to QM_lost+found with the reason.
  * 3. Wraps a lone NAME.sh into NAME/; takes a deleted folder out of the queue.
+ * 4. Never loops on a folder it cannot handle: what it cannot move is reported
+ *    once and left alone until it changes (admission.ts).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { Settings } from '../core/settings-types.js';
 import { exists, isIgnoredName, layoutOf, moveToLostFound, type Layout } from '../core/folders.js';
 import { logger, type Logger } from '../core/log.js';
-import { connect, openQueue } from '../core/redis.js';
+import { connect, finishUnlessAway, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
 import { readQueuedJob } from '../core/queued-job.js';
 import { enqueueJob, unknownDependencies } from '../core/dependencies.js';
@@ -21,6 +23,8 @@ import type { QueuedJob } from '../core/status.js';
 import { SettleTracker, newestChange } from './settle.js';
 import { wrapLoneScript } from './wrap.js';
 import { QueueWatcher } from './watch.js';
+import { Refusals, admit } from './admission.js';
+import { OrphanReaper } from '../worker/orphans.js';
 
 const RESCAN_MS = 5_000;
 const BATCH_MS = 20;
@@ -30,6 +34,10 @@ export class IngestRole {
   private readonly layout: Layout;
   private readonly redis: Redis;
   private readonly store: JobStore;
+  private readonly reaper: OrphanReaper;
+  private readonly refusals = new Refusals();
+  /** folders told once that their descriptor is awaited */
+  private readonly awaited = new Set<string>();
   private watcher: QueueWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   /** entries waiting to settle: name → its tracker and timer */
@@ -49,6 +57,14 @@ export class IngestRole {
     this.redis = connect(redisUrl, this.log, 'ingest');
     this.store = new JobStore(this.redis, openQueue(this.redis), settings.server.keepDone);
     this.redis.on('ready', () => void this.rescan());
+    // jobs of lost workers are moved on even when no other worker is left
+    this.reaper = new OrphanReaper({
+      store: this.store,
+      layout: this.layout,
+      settings,
+      log: this.log,
+      holder: `ingest/${process.pid}`,
+    });
   }
 
   async start(): Promise<void> {
@@ -64,6 +80,7 @@ export class IngestRole {
     }
     await this.rescan();
     this.rescanTimer = setInterval(() => void this.rescan(), s.watchMode === 'polling' ? s.pollInterval * 1000 : RESCAN_MS);
+    this.reaper.start();
     this.log.info(`watching ${this.layout.queued} (${s.watchMode}, settle_time ${s.settleTime} s)`);
   }
 
@@ -74,7 +91,10 @@ export class IngestRole {
     try {
       const [entries, queued] = await Promise.all([fs.readdir(this.layout.queued), this.store.queuedNames()]);
       const present = new Set(entries.filter((n) => !isIgnoredName(n)));
-      for (const name of present) if (!queued.has(name)) this.schedule(name, 0);
+      for (const name of present) {
+        if (queued.has(name) || (await this.refusals.unchanged(name, path.join(this.layout.queued, name)))) continue;
+        this.schedule(name, 0);
+      }
       for (const name of queued.keys()) {
         if (!present.has(name) && !this.pending.has(name)) await this.removed(name);
       }
@@ -156,10 +176,8 @@ export class IngestRole {
     const jobs: QueuedJob[] = [];
     for (const name of names) {
       if (queued.has(name)) continue;
-      const job = await this.prepare(name, path.join(this.layout.queued, name)).catch((err: Error) => {
-        this.log.error({ job: name }, `could not read: ${err.message}`);
-        return undefined;
-      });
+      const full = path.join(this.layout.queued, name);
+      const job = await this.prepare(name, full).catch((err: Error) => this.refuse(name, full, `could not read it: ${err.message}`));
       if (job) jobs.push(job);
     }
     jobs.sort((a, b) => a.descriptorMtime - b.descriptorMtime);
@@ -179,8 +197,18 @@ export class IngestRole {
         if (wrapped.ok) return undefined; // the new folder arrives as its own event
         return this.lose(full, name, wrapped.reason);
       }
-      return this.lose(full, name, 'not a job: a plain file (a job is a folder, or a lone *.sh script)');
+      return this.lose(full, name, `not a job: ${kindOf(stat)} (a job is a folder, or a lone *.sh script)`);
     }
+    const admission = await admit(full, name, this.settings.server.jobFile, this.settings.server.settleTime * 1000);
+    if (admission.kind === 'lose') return this.lose(full, name, admission.reason);
+    if (admission.kind === 'refuse') return this.refuse(name, full, admission.reason);
+    if (admission.kind === 'wait') {
+      if (!this.awaited.has(name)) this.log.info({ job: name }, admission.reason);
+      this.awaited.add(name);
+      this.schedule(name, admission.ms);
+      return undefined;
+    }
+    this.awaited.delete(name);
     let job: QueuedJob;
     try {
       const read = await readQueuedJob(full, name, this.settings.server.jobFile);
@@ -196,8 +224,19 @@ export class IngestRole {
   }
 
   private async lose(full: string, name: string, reason: string): Promise<undefined> {
-    const target = await moveToLostFound(this.layout, full, name, reason);
+    let target: string;
+    try {
+      target = await moveToLostFound(this.layout, full, name, reason);
+    } catch (err) {
+      return this.refuse(name, full, `${reason}; and it cannot be moved to QM_lost+found: ${(err as Error).message}`);
+    }
     this.log.warn({ job: name }, `${reason} → ${path.relative(this.layout.root, target)}`);
+    return undefined;
+  }
+
+  /** Leaves the entry in QM_qJobs; says why once, until it changes. */
+  private async refuse(name: string, full: string, reason: string): Promise<undefined> {
+    if (await this.refusals.remember(name, full)) this.log.error({ job: name }, `left in QM_qJobs: ${reason}`);
     return undefined;
   }
 
@@ -205,6 +244,8 @@ export class IngestRole {
     const pending = this.pending.get(name);
     if (pending?.timer) clearTimeout(pending.timer);
     this.pending.delete(name);
+    this.refusals.forget(name);
+    this.awaited.delete(name);
     // renamed into QM_Jobs: a worker claimed it, nothing to undo
     if (await exists(path.join(this.layout.running, name))) return;
     const id = await this.store.dropQueued(name);
@@ -217,8 +258,15 @@ export class IngestRole {
     clearTimeout(this.batchTimer);
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     this.watcher?.close();
-    await Promise.allSettled([...this.inFlight]);
-    await this.store.queue.close().catch(() => undefined);
+    // what waits for an unreachable Redis is taken up again by the next start's rescan
+    await finishUnlessAway(this.redis, [...this.inFlight], 0);
+    await this.reaper.stop();
+    if (this.redis.status === 'ready') await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();
   }
+}
+
+function kindOf(stat: { isFile(): boolean; isSymbolicLink(): boolean }): string {
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  return stat.isFile() ? 'a plain file' : 'a special file (FIFO, socket or device)';
 }

@@ -8,8 +8,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-/** Stop walking huge trees: past this many entries the tree counts as just changed. */
-const MAX_ENTRIES = 20_000;
+/**
+ * Stop walking huge trees there: the newest change among the entries seen
+ * stands for the tree (a tree that big is rarely still being copied when its
+ * first MAX_ENTRIES entries and its top folder have been still for settle_time).
+ */
+const MAX_ENTRIES = 100_000;
 
 /** Newest mtime (ms) in the tree, without following symlinks. */
 export async function newestChange(root: string): Promise<number> {
@@ -27,7 +31,7 @@ export async function newestChange(root: string): Promise<number> {
       continue; // unreadable: the descriptor check will say so
     }
     for (const entry of entries) {
-      if (++seen > MAX_ENTRIES) return Date.now();
+      if (++seen > MAX_ENTRIES) return newest;
       const full = path.join(dir, entry.name);
       try {
         const st = await fs.lstat(full);

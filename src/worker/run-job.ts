@@ -2,8 +2,11 @@
  * Runs one claimed job, from its folder in QM_Jobs to its folder in QM_dJobs.
  * 1. process.log header (`Nb of processors limited to N`, `Job started by QM at:`).
  * 2. The environment of SPEC §3, the time limit, kill on request.
- * 3. The footer (`Job finished at: ... with code N` and the reason when killed),
- *    the move to QM_dJobs, and the done record it returns.
+ * 3. Kills what the job left running, writes the footer (`Job finished at:
+ *    ... with code N`, the reason when killed), moves the folder to QM_dJobs
+ *    and returns the done record.
+ * 4. Stopped for `shutdown = requeue`: the folder goes back to QM_qJobs instead
+ *    (no done record), unless a queued job of the same name is in the way.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +14,7 @@ import type { Layout } from '../core/folders.js';
 import { moveStamped } from '../core/folders.js';
 import type { DoneRecord, Outcome, QueuedJob } from '../core/status.js';
 import { runScript, type RunningProcess } from './runner.js';
+import { killLeftovers, runIdOf } from './sweep.js';
 
 export interface JobRun {
   id: string;
@@ -44,6 +48,7 @@ export function jobEnvironment(run: JobRun, dir: string): NodeJS.ProcessEnv {
   env.QM_JOB_NAME = run.job.name;
   env.QM_JOB_ID = run.id;
   env.QM_JOB_DIR = dir;
+  env.QM_RUN_ID = runIdOf(run.worker, run.startedAt.getTime());
   return env;
 }
 
@@ -52,12 +57,27 @@ export interface ActiveJob {
   process: RunningProcess;
   /** Asks the job to stop; the outcome says why. */
   stop(reason: StopReason): void;
-  finished: Promise<DoneRecord>;
+  /** The done record; undefined when the folder went back to QM_qJobs (stopped with `requeue`). */
+  finished: Promise<DoneRecord | undefined>;
 }
 
-export type StopReason = { kind: 'killed'; by: string } | { kind: 'timedOut'; limit: number };
+export type StopReason =
+  | { kind: 'killed'; by: string }
+  | { kind: 'timedOut'; limit: number }
+  | { kind: 'requeue' }
+  /** declared lost while its worker could not be reached: its folder is no longer this run's */
+  | { kind: 'abandoned' };
 
-export async function startJob(run: JobRun, layout: Layout, killGrace: number): Promise<ActiveJob> {
+/**
+ * `abandoned` is asked once the job has ended, before its folder is moved:
+ * true when another process has taken the job from this worker meanwhile.
+ */
+export async function startJob(
+  run: JobRun,
+  layout: Layout,
+  killGrace: number,
+  abandoned: () => Promise<boolean> = async () => false,
+): Promise<ActiveJob> {
   const dir = path.join(layout.running, run.job.name);
   const logPath = path.join(dir, 'process.log');
   const log = await fs.open(logPath, 'a');
@@ -76,7 +96,8 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
   });
   let stopReason: StopReason | undefined;
   const stop = (reason: StopReason) => {
-    stopReason ??= reason;
+    // being abandoned overrides any earlier reason: the folder must not be touched
+    stopReason = reason.kind === 'abandoned' ? reason : (stopReason ?? reason);
     proc.kill();
   };
   const limit = run.job.timeLimit;
@@ -86,11 +107,26 @@ export async function startJob(run: JobRun, layout: Layout, killGrace: number): 
     timer?.clear();
     const endedAt = new Date();
     const outcome = outcomeOf(code, stopReason);
-    const footer = [`Job finished at: ${endedAt.toISOString()} with code ${code}`];
+    // nothing of this run outlives it (nor meets a requeued run of it)
+    const leftovers = await killLeftovers([runIdOf(run.worker, run.startedAt.getTime())], proc.pid);
+    const footer: string[] = [];
+    if (leftovers.length > 0) {
+      footer.push(`QM killed ${leftovers.length} process(es) the job left running: ${leftovers.map((l) => l.command).join('; ')}`);
+    }
+    footer.push(`Job finished at: ${endedAt.toISOString()} with code ${code}`);
     if (stopReason) footer.push(`Reason: ${reasonLine(stopReason)}`);
-    await log.write(footer.join('\n') + '\n');
+    // the footer starts its own line even when the job's last output did not end one
+    const lineOpen = await endsMidLine(logPath);
+    await log.write((lineOpen ? '\n' : '') + footer.join('\n') + '\n');
     await log.close();
-    const target = await moveStamped(dir, layout.done, run.job.name, endedAt);
+    if (stopReason?.kind === 'abandoned' || (await abandoned())) {
+      throw new Error('declared lost while this worker could not reach Redis: its folder was moved on by another process, nothing recorded here');
+    }
+    if (stopReason?.kind === 'requeue' && (await backInQueue(dir, layout, run.job.name))) return undefined;
+    const target = await moveStamped(dir, layout.done, run.job.name, endedAt).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      throw new Error('its folder left QM_Jobs while it ran (declared lost while this worker was unreachable, or moved by hand): not recorded');
+    });
     const record: DoneRecord = {
       id: run.id,
       name: run.job.name,
@@ -125,12 +161,42 @@ function longTimeout(fire: () => void, ms: number): { clear(): void } {
   return { clear: () => clearTimeout(timer) };
 }
 
+async function endsMidLine(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Renames the folder back into QM_qJobs; false when a queued job of that name is there. */
+async function backInQueue(dir: string, layout: Layout, name: string): Promise<boolean> {
+  try {
+    await fs.rename(dir, path.join(layout.queued, name));
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
 function outcomeOf(code: number, stop: StopReason | undefined): Outcome {
   if (stop?.kind === 'timedOut') return { kind: 'timedOut', code, limit: stop.limit };
   if (stop?.kind === 'killed') return { kind: 'killed', code, by: stop.by };
+  // stopped to be requeued but could not be: recorded as killed by the shutdown
+  if (stop?.kind === 'requeue') return { kind: 'killed', code, by: 'shutdown' };
   return code === 0 ? { kind: 'success', code: 0 } : { kind: 'failed', code };
 }
 
 function reasonLine(stop: StopReason): string {
-  return stop.kind === 'timedOut' ? `time limit of ${stop.limit} s reached` : `killed by ${stop.by}`;
+  if (stop.kind === 'timedOut') return `time limit of ${stop.limit} s reached`;
+  if (stop.kind === 'requeue') return 'stopped by shutdown (shutdown = requeue)';
+  if (stop.kind === 'abandoned') return 'declared lost while its worker could not reach Redis';
+  return `killed by ${stop.by}`;
 }

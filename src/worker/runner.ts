@@ -80,8 +80,9 @@ export function runScript(opts: RunOptions): RunningProcess {
     child.once('exit', (code, signal) => {
       exited = true;
       if (graceTimer) clearTimeout(graceTimer);
-      // closing our end of the socket lets the sentinel sweep leftovers
+      // what the script left in its group dies now (the sentinel would do it a moment later)
       (child.stdio[3] as Readable | null)?.destroy();
+      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
       const finalCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
       // `times` was written before exit; give the pipe a moment to deliver it
       const finish = () => resolve({ code: finalCode, cpu: parseChildTimes(times) });

@@ -6,54 +6,39 @@
  *    is not starved by small ones); wakes when a job ends or the queue changes.
  * 2. Claims by renaming QM_qJobs/NAME to QM_Jobs/NAME (once its `after` jobs
  *    have succeeded: job-hooks.ts); acknowledges in BullMQ after QM_dJobs.
- * 3. Keeps the locks of its jobs alive and a heartbeat of itself in Redis;
- *    handles jobs of workers that vanished (stalled jobs).
+ * 3. Keeps the locks of its jobs alive, a heartbeat of itself and its running
+ *    entries in Redis (written again after a wipe); moves the jobs of workers
+ *    that vanished, its own earlier instance's first (orphans.ts).
  * 4. Obeys kill requests from the control channel.
  * 5. Stops on request: waits for its jobs, or requeues them, or kills them.
  */
-import { Job, Worker, type QueueEvents } from 'bullmq';
+import { Worker, type QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { promises as fs } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Settings } from '../core/settings-types.js';
 import { layoutOf, type Layout } from '../core/folders.js';
 import { logger, type Logger } from '../core/log.js';
-import { BULL_PREFIX, QUEUE_NAME, connect, keys, openQueue } from '../core/redis.js';
+import { BULL_PREFIX, QUEUE_NAME, connect, finishUnlessAway, keys, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
-import { describeOutcome, type QueuedJob, type RunningInfo } from '../core/status.js';
+import { describeOutcome, type RunningInfo } from '../core/status.js';
 import { Budget } from './budget.js';
-import { startJob, type ActiveJob } from './run-job.js';
-import { recoverOrphan } from './orphans.js';
+import { startJob, type ActiveJob, type StopReason } from './run-job.js';
+import { OrphanReaper } from './orphans.js';
+import { HEARTBEAT_MS, HEARTBEAT_TTL_S, pidSpace, takeWorkerName, type Heartbeat } from './liveness.js';
+import { requeueInRedis } from './requeue.js';
+import { Claims, LOCK_MS, type Held } from './claim.js';
 import { workerCpus } from './cpus.js';
 import { JobPicker, type Pick } from './pick.js';
 import { Wakeup, wakeOnQueueChanges } from './wakeup.js';
 import { JobHooks } from './job-hooks.js';
 
-export const LOCK_MS = 20_000;
+export { HEARTBEAT_TTL_S, LOCK_MS, type Heartbeat };
 export const STALLED_INTERVAL_MS = 10_000;
-const HEARTBEAT_MS = 2_000;
-export const HEARTBEAT_TTL_S = 10;
+/** At shutdown, how long to wait for Redis to take the records of jobs that ended. */
+const RECORD_WAIT_MS = 10_000;
 /** Longest sleep of the fetch loop, in case a queue event was missed (e.g. while Redis was away). */
 const RECHECK_MS = 1_000;
-
-export interface Heartbeat {
-  name: string;
-  instance: string;
-  host: string;
-  pid: number;
-  budget: number;
-  inUse: number;
-  jobs: string[];
-  startedAt: number;
-}
-
-interface Held {
-  job: Job<QueuedJob>;
-  token: string;
-  lockTimer: NodeJS.Timeout;
-}
 
 export class WorkerRole {
   private readonly log: Logger;
@@ -69,9 +54,14 @@ export class WorkerRole {
   private readonly bull: Worker;
   private readonly budget: Budget;
   private readonly hooks: JobHooks;
-  private readonly active = new Map<string, ActiveJob & { held: Held }>();
+  private readonly claims: Claims;
+  private readonly active = new Map<string, ActiveJob & { held: Held; info: RunningInfo }>();
   private readonly instance = randomBytes(6).toString('hex');
   private readonly host = os.hostname();
+  private readonly startedAt = Date.now();
+  private readonly reaper: OrphanReaper;
+  /** ended jobs whose record or requeue is still being written to Redis */
+  private readonly settling = new Set<Promise<void>>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -102,6 +92,14 @@ export class WorkerRole {
     this.picker = new JobPicker(this.redis, this.bull.keys);
     this.queueEvents = wakeOnQueueChanges(this.redis, this.wakeup, this.log);
     this.hooks = new JobHooks(settings, this.store, this.layout, this.log);
+    this.claims = new Claims(this.bull, this.store, this.layout, this.log);
+    this.reaper = new OrphanReaper({
+      store: this.store,
+      layout: this.layout,
+      settings,
+      log: this.log,
+      holder: `${server.workerName}/${this.instance}`,
+    });
   }
 
   get name(): string {
@@ -109,11 +107,14 @@ export class WorkerRole {
   }
 
   async start(): Promise<void> {
+    await takeWorkerName(this.redis, this.name, this.instance, this.log);
     await this.beat();
     this.heartbeatTimer = setInterval(() => void this.beat().catch(() => undefined), HEARTBEAT_MS);
     await this.control.subscribe(keys.control);
     this.control.on('message', (_channel: string, message: string) => this.onControl(message));
-    void this.bull.startStalledCheckTimer();
+    void this.bull.startStalledCheckTimer().catch((err: Error) => this.log.debug(`stalled check: ${err.message}`));
+    // the jobs an earlier instance of this worker left are settled first
+    this.reaper.start();
     const b = this.budget;
     this.log.info(
       `worker ${this.name} ready: ${b.max} processors, ${this.settings.server.launchType}` +
@@ -128,13 +129,18 @@ export class WorkerRole {
       instance: this.instance,
       host: this.host,
       pid: process.pid,
+      pidSpace,
       budget: this.budget.max,
       inUse: this.budget.inUse,
       jobs: [...this.active.keys()],
-      startedAt: Date.now(),
+      startedAt: this.startedAt,
+      beatAt: Date.now(),
     };
     const beat = this.redis.multi().set(keys.worker(this.name), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_S);
     await beat.sadd(keys.workers, this.name).exec();
+    const { rewritten, lost } = await this.store.reassertRunning([...this.active.values()].map((a) => a.info));
+    if (rewritten > 0) this.log.info(`${rewritten} running job(s) written again to Redis (it had lost them)`);
+    for (const id of lost) this.active.get(id)?.stop({ kind: 'abandoned' });
   }
 
   /**
@@ -157,7 +163,7 @@ export class WorkerRole {
         const work =
           pick.kind === 'taken'
             ? this.take(pick.id, token, pick.nbProc)
-            : this.hold(pick.id, token).then((held) => held && this.settleUnclaimed(held));
+            : this.claims.hold(pick.id, token).then((held) => held && this.claims.settleUnclaimed(held));
         await work.catch((err: Error) => this.log.error(`job ${pick.id}: could not start: ${err.message}`));
         continue;
       }
@@ -183,14 +189,14 @@ export class WorkerRole {
   }
 
   private async claimAndStart(id: string, token: string, nbProc: number, cpus: number[]): Promise<boolean> {
-    const held = await this.hold(id, token);
+    const held = await this.claims.hold(id, token);
     if (!held) return false;
     try {
       if (this.stopping) {
-        await this.release(held, 'wait');
+        await this.claims.release(held, 'wait');
         return false;
       }
-      if ((await this.hooks.holdsBack(held)) || !(await this.claim(held))) return false;
+      if ((await this.hooks.holdsBack(held)) || !(await this.claims.claim(held))) return false;
       await this.run(held, nbProc, cpus);
       return true;
     } catch (err) {
@@ -213,6 +219,8 @@ export class WorkerRole {
       instance: this.instance,
       host: this.host,
       pid: process.pid,
+      pidSpace,
+      token,
       nbProc,
       cpus,
       startedAt: startedAt.getTime(),
@@ -221,12 +229,15 @@ export class WorkerRole {
       email: data.email,
     };
     await this.store.markRunning(info);
+    // a running entry never appears without this worker's heartbeat (a wipe removed it)
+    void this.beat().catch(() => undefined);
     const active = await startJob(
       { id, job: data, nbProc, cpus, worker: this.name, host: this.host, startedAt },
       this.layout,
       this.settings.server.killGrace,
+      () => this.store.isMarkedLost(info.id, this.instance),
     );
-    this.active.set(id, { ...active, held });
+    this.active.set(id, { ...active, held, info });
     // the processors are free once the job's processes have ended: the next
     // job starts while this one is still being moved and recorded
     let released = false;
@@ -240,8 +251,9 @@ export class WorkerRole {
       { job: data.name },
       `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''})`,
     );
-    void active.finished
+    const settled = active.finished
       .then(async (record) => {
+        if (!record) return this.requeued(info);
         await this.hooks.recordEnd(record, data);
         this.log.info({ job: data.name }, `finished: ${describeOutcome(record.outcome)} → ${record.folder}`);
         await job.moveToCompleted(record, token, false).catch((err: Error) =>
@@ -253,66 +265,22 @@ export class WorkerRole {
         clearInterval(held.lockTimer);
         this.active.delete(id);
         release();
+        this.settling.delete(settled);
         void this.beat().catch(() => undefined);
       });
+    this.settling.add(settled);
   }
 
-  /** The job the picker made active under `token`, with its lock kept alive; undefined if it vanished. */
-  private async hold(id: string, token: string): Promise<Held | undefined> {
-    const job = (await Job.fromId(this.bull, id)) as Job<QueuedJob> | undefined;
-    if (!job) {
-      this.log.debug(`job ${id} vanished before it started`);
-      return undefined;
-    }
-    const lockTimer = setInterval(() => void job.extendLock(token, LOCK_MS).catch(() => undefined), LOCK_MS / 4);
-    return { job, token, lockTimer };
+  /** Stopped by `shutdown = requeue`: its folder is back in QM_qJobs. */
+  private async requeued(info: RunningInfo): Promise<void> {
+    clearInterval(this.active.get(info.id)?.held.lockTimer);
+    const same = await requeueInRedis(this.store, info, false);
+    this.log.info({ job: info.name }, `stopped and put back in QM_qJobs${same ? '' : ' (to be queued again)'}`);
   }
 
   private releaseProcessors(nbProc: number, cpus: number[]): void {
     this.budget.release(nbProc, cpus);
     this.wakeup.notify();
-  }
-
-  /** The rename into QM_Jobs; false when the job is not to run here. */
-  private async claim(held: Held): Promise<boolean> {
-    const { job } = held;
-    const name = job.data.name;
-    try {
-      await fs.rename(path.join(this.layout.queued, name), path.join(this.layout.running, name));
-      return true;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-        // a job of the same name is running: this one waits for it
-        this.log.info({ job: name }, 'a job of this name is running; retrying in 2 s');
-        await this.release(held, 'delay');
-        return false;
-      }
-      if (code !== 'ENOENT') throw err;
-    }
-    await this.settleUnclaimed(held);
-    return false;
-  }
-
-  /** The folder was not in QM_qJobs: a lost worker's job to recover, or a job cancelled meanwhile. */
-  private async settleUnclaimed(held: Held): Promise<void> {
-    const { job } = held;
-    const name = job.data.name;
-    const previous = await this.store.runningInfo(job.id!);
-    if (previous) {
-      await recoverOrphan({ store: this.store, layout: this.layout, settings: this.settings, log: this.log }, job, held.token, previous);
-    } else {
-      this.log.info({ job: name }, 'folder no longer queued (cancelled or deleted): dropped');
-      await this.store.forgetName(name, job.id!);
-      await job.moveToCompleted({ dropped: true }, held.token, false).catch(() => undefined);
-    }
-    clearInterval(held.lockTimer);
-  }
-
-  private async release(held: Held, how: 'wait' | 'delay'): Promise<void> {
-    clearInterval(held.lockTimer);
-    if (how === 'wait') await held.job.moveToWait(held.token).catch(() => undefined);
-    else await held.job.moveToDelayed(Date.now() + 2000, held.token).catch(() => undefined);
   }
 
   private onControl(message: string): void {
@@ -331,28 +299,38 @@ export class WorkerRole {
 
   /**
    * Stops taking work. `wait`: let running jobs end; `kill`: stop them now
-   * (recorded as killed by shutdown); `requeue` is handled as kill + move back.
+   * (recorded as killed by shutdown); `requeue`: stop them now and put their
+   * folders back in QM_qJobs, to run again from the start.
    */
   async stop(mode: 'wait' | 'kill' | 'requeue'): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
       this.wakeup.notify();
-      this.log.info(`stopping: ${this.active.size} running job(s) will be ${mode === 'wait' ? 'waited for' : 'killed'}`);
+      const fate = { wait: 'waited for', kill: 'killed', requeue: 'stopped and put back in QM_qJobs' }[mode];
+      this.log.info(`stopping: ${this.active.size} running job(s) will be ${fate}`);
     }
-    if (mode !== 'wait') for (const a of this.active.values()) a.stop({ kind: 'killed', by: 'shutdown' });
+    const reason: StopReason = mode === 'requeue' ? { kind: 'requeue' } : { kind: 'killed', by: 'shutdown' };
+    if (mode !== 'wait') for (const a of this.active.values()) a.stop(reason);
     await Promise.allSettled([...this.active.values()].map((a) => a.finished));
   }
 
-  /** After stop(): all jobs have ended; close connections. */
+  /** After stop(): all jobs have ended; their records written (if Redis answers in time); close connections. */
   async close(): Promise<void> {
-    await this.bull.close(true).catch(() => undefined);
-    await this.loopDone.catch(() => undefined);
+    // with Redis away, fetching is stuck on it: nothing there to wait for
+    await finishUnlessAway(this.redis, [this.bull.close(true).catch(() => undefined), this.loopDone], 0);
+    if (!(await finishUnlessAway(this.redis, [...this.settling], RECORD_WAIT_MS))) {
+      this.log.warn(`redis unreachable: ${this.settling.size} ended job(s) not recorded in it (their folders are in QM_dJobs)`);
+    }
+    await this.reaper.stop();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    await this.queueEvents.close().catch(() => undefined);
-    await this.redis.multi().del(keys.worker(this.name)).srem(keys.workers, this.name).exec().catch(() => undefined);
+    await finishUnlessAway(this.redis, [this.queueEvents.close().catch(() => undefined)], 0);
+    // with Redis away these would wait for it; the heartbeat lapses by itself
+    if (this.redis.status === 'ready') {
+      await this.redis.multi().del(keys.worker(this.name)).srem(keys.workers, this.name).exec().catch(() => undefined);
+    }
     await this.hooks.close();
     this.control.disconnect();
-    await this.store.queue.close().catch(() => undefined);
+    if (this.redis.status === 'ready') await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();
   }
 }

@@ -1,0 +1,90 @@
+/**
+ * What ingest checks on a settled folder before reading its descriptor
+ * (SPEC §1, §2, §4), and the folders it had to leave alone.
+ * 1. Its name: no control characters (a newline would split log lines and
+ *    listings), and short enough for `QM_dJobs/<ISO>-NAME`.
+ * 2. QM may move it: a folder QM cannot rename (no write permission on the
+ *    folder itself) can neither run nor go to QM_lost+found. It stays where it
+ *    is, reported once, and is looked at again when it changes (chmod).
+ * 3. Its descriptor is there: a folder without one gets
+ *    MISSING_DESCRIPTOR_SETTLES × settle_time of stillness before it is
+ *    declared incomplete (a copy that stalled before the descriptor arrived).
+ */
+import { constants, promises as fs, type Stats } from 'node:fs';
+import path from 'node:path';
+import { MAX_JOB_NAME_BYTES } from '../core/folders.js';
+import { newestChange } from './settle.js';
+
+const MISSING_DESCRIPTOR_SETTLES = 5;
+
+export type Admission =
+  | { kind: 'ok' }
+  /** to QM_lost+found with this reason */
+  | { kind: 'lose'; reason: string }
+  /** cannot be moved: left in QM_qJobs, reported once */
+  | { kind: 'refuse'; reason: string }
+  /** look again in `ms` */
+  | { kind: 'wait'; ms: number; reason: string };
+
+export async function admit(full: string, name: string, jobFile: string, settleMs: number): Promise<Admission> {
+  if (/[\x00-\x1f\x7f]/.test(name)) return { kind: 'lose', reason: `the name ${JSON.stringify(name)} contains a control character (newline, tab...)` };
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MAX_JOB_NAME_BYTES) {
+    return { kind: 'lose', reason: `the name is ${bytes} bytes long; at most ${MAX_JOB_NAME_BYTES} fit in QM_dJobs/<date>-NAME` };
+  }
+  try {
+    await fs.access(full, constants.W_OK | constants.X_OK);
+  } catch {
+    const uid = process.getuid?.() ?? '?';
+    return { kind: 'refuse', reason: `QM (uid ${uid}) cannot move this folder (no write permission on it): it stays here until its permissions allow it` };
+  }
+  if (!(await hasDescriptor(full, jobFile))) {
+    const grace = MISSING_DESCRIPTOR_SETTLES * settleMs;
+    const still = Date.now() - (await newestChange(full));
+    if (still < grace) return { kind: 'wait', ms: grace - still + 5, reason: `no ${jobFile} (or *.sh) yet: waiting up to ${grace / 1000} s for it` };
+  }
+  return { kind: 'ok' };
+}
+
+async function hasDescriptor(full: string, jobFile: string): Promise<boolean> {
+  try {
+    await fs.lstat(path.join(full, jobFile));
+    return true;
+  } catch {
+    const entries = await fs.readdir(full).catch(() => [] as string[]);
+    return entries.some((e) => e.endsWith('.sh') && !e.startsWith('.'));
+  }
+}
+
+/**
+ * Entries ingest had to leave in QM_qJobs: each is reported once, and taken
+ * up again only when it changed (its ctime or mtime: chmod, new content).
+ */
+export class Refusals {
+  private readonly seen = new Map<string, string>();
+
+  /** Remembers `name` as refused in its current state; false if it was already. */
+  async remember(name: string, full: string): Promise<boolean> {
+    const sig = signature(await fs.lstat(full).catch(() => undefined));
+    const known = this.seen.get(name) === sig;
+    this.seen.set(name, sig);
+    return !known;
+  }
+
+  /** Refused and unchanged since? */
+  async unchanged(name: string, full: string): Promise<boolean> {
+    const known = this.seen.get(name);
+    if (known === undefined) return false;
+    const sig = signature(await fs.lstat(full).catch(() => undefined));
+    if (sig === 'gone') this.seen.delete(name);
+    return known === sig;
+  }
+
+  forget(name: string): void {
+    this.seen.delete(name);
+  }
+}
+
+function signature(stat: Stats | undefined): string {
+  return stat ? `${stat.ctimeMs}:${stat.mtimeMs}` : 'gone';
+}
