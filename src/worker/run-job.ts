@@ -14,7 +14,14 @@ import type { Layout } from '../core/folders.js';
 import { moveStamped } from '../core/folders.js';
 import type { DoneRecord, Outcome, QueuedJob } from '../core/status.js';
 import { runScript, type RunningProcess } from './runner.js';
-import { killLeftovers, runIdOf } from './sweep.js';
+import { killLeftovers, processesNow, runIdOf } from './sweep.js';
+
+/**
+ * A run shorter than this looks for its leftovers among the processes started
+ * since it began only: pids do not wrap around that fast (32,768 of them on
+ * many systems), so none of the older ones can have become one of its own.
+ */
+const NEW_PROCESSES_ONLY_MS = 1_000;
 
 export interface JobRun {
   id: string;
@@ -80,7 +87,7 @@ export async function startJob(
 ): Promise<ActiveJob> {
   const dir = path.join(layout.running, run.job.name);
   const logPath = path.join(dir, 'process.log');
-  const log = await fs.open(logPath, 'a');
+  const [log, existedBefore] = await Promise.all([fs.open(logPath, 'a'), processesNow()]);
   const header: string[] = [];
   if (run.nbProc < run.job.nbProc) header.push(`Nb of processors limited to ${run.nbProc}`);
   header.push(`Job started by QM at: ${run.startedAt.toISOString()}`);
@@ -108,7 +115,8 @@ export async function startJob(
     const endedAt = new Date();
     const outcome = outcomeOf(code, stopReason);
     // nothing of this run outlives it (nor meets a requeued run of it)
-    const leftovers = await killLeftovers([runIdOf(run.worker, run.startedAt.getTime())], proc.pid);
+    const short = endedAt.getTime() - run.startedAt.getTime() < NEW_PROCESSES_ONLY_MS;
+    const leftovers = await killLeftovers([runIdOf(run.worker, run.startedAt.getTime())], proc.pid, short ? existedBefore : undefined);
     const footer: string[] = [];
     if (leftovers.length > 0) {
       footer.push(`QM killed ${leftovers.length} process(es) the job left running: ${leftovers.map((l) => l.command).join('; ')}`);

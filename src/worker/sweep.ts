@@ -19,11 +19,21 @@ export function runIdOf(worker: string, startedAt: number): string {
   return `${worker}@${startedAt}`;
 }
 
+/** The pids of this machine's processes now; empty where /proc is missing. */
+export async function processesNow(): Promise<Set<number>> {
+  const entries = await fs.readdir('/proc').catch(() => [] as string[]);
+  return new Set(entries.filter((e) => /^\d+$/.test(e)).map(Number));
+}
+
 /**
  * Kills (SIGKILL) every process of this machine whose QM_RUN_ID is one of
  * `runs`, except members of process group `exceptGroup` (being killed already).
+ * Reading every process's environment costs milliseconds for each job; with
+ * `existedBefore` (the processes there before the run began, see
+ * processesNow) only the others are read. A pid of that set reused by the run
+ * would be missed: keep it for runs too short for pids to wrap around.
  */
-export async function killLeftovers(runs: Iterable<string>, exceptGroup?: number): Promise<Leftover[]> {
+export async function killLeftovers(runs: Iterable<string>, exceptGroup?: number, existedBefore?: Set<number>): Promise<Leftover[]> {
   const wanted = new Set(runs);
   if (wanted.size === 0) return [];
   let entries: string[];
@@ -35,7 +45,7 @@ export async function killLeftovers(runs: Iterable<string>, exceptGroup?: number
   const killed: Leftover[] = [];
   await Promise.all(
     entries
-      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
+      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid && !existedBefore?.has(Number(e)))
       .map(async (entry) => {
         const pid = Number(entry);
         const run = await runOf(pid);

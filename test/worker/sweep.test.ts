@@ -1,0 +1,45 @@
+/**
+ * What a run left running is found by its QM_RUN_ID in /proc and killed,
+ * also when only the processes started since the run began are looked at
+ * (what a short run does, src/worker/run-job.ts).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { killLeftovers, processesNow } from '../../src/worker/sweep.js';
+import { waitFor } from '../helpers/wait.js';
+
+const started: ChildProcess[] = [];
+
+/** A `sleep` in a session of its own (as a daemon) carrying QM_RUN_ID = run. */
+function daemon(run: string): ChildProcess {
+  const child = spawn('setsid', ['sleep', '300'], { env: { ...process.env, QM_RUN_ID: run }, stdio: 'ignore' });
+  started.push(child);
+  return child;
+}
+
+const gone = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+afterEach(() => {
+  for (const child of started.splice(0)) if (!gone(child)) child.kill('SIGKILL');
+});
+
+describe('leftovers of a run', () => {
+  it('kills the processes of that run, and only those', async () => {
+    const mine = daemon('w@1');
+    const other = daemon('w@2');
+    await waitFor(async () => (await processesNow()).has(mine.pid!) && (await processesNow()).has(other.pid!), { what: 'both daemons' });
+    const killed = await killLeftovers(['w@1']);
+    expect(killed.map((k) => k.pid)).toEqual([mine.pid]);
+    expect(killed[0]!.command).toBe('sleep 300');
+    await waitFor(() => gone(mine), { what: 'the run\'s daemon to end' });
+    expect(gone(other)).toBe(false);
+  });
+
+  it('finds them among the processes started since the run began', async () => {
+    const before = await processesNow();
+    const leftover = daemon('w@3');
+    await waitFor(async () => (await processesNow()).has(leftover.pid!), { what: 'the daemon' });
+    expect((await killLeftovers(['w@3'], undefined, before)).map((k) => k.pid)).toEqual([leftover.pid]);
+    await waitFor(() => gone(leftover), { what: 'the daemon to end' });
+  });
+});
