@@ -129,12 +129,27 @@ export class QmProcess {
   }
 }
 
+/** Every `qm` this test file started that has not exited: killed when the file ends (setup.ts). */
+const children = new Set<ChildProcess>();
+
+function track<T extends ChildProcess>(child: T): T {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** A failed or timed-out test must not leave its `qm` processes running. */
+export function killLeftoverQm(): void {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+}
+
 export function startQm(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): QmProcess {
-  const child = spawn(process.execPath, [QM_BIN, ...args], {
+  const child = track(spawn(process.execPath, [QM_BIN, ...args], {
     cwd,
     env: { ...process.env, QM_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   return new QmProcess(child);
 }
 
@@ -144,7 +159,7 @@ export async function runQm(
   env: NodeJS.ProcessEnv = {},
   cwd?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [QM_BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(process.execPath, [QM_BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
