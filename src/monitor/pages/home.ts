@@ -46,7 +46,7 @@ function queuedSection(d: HomeData): Html {
   const rows = d.queued.jobs.map((q, i) => {
     const job = q.job;
     const waiting = job ? duration((d.now - job.enqueuedAt) / 1000) : '';
-    const status = q.held ? html`<span class="badge run">next</span>` : !job ? html`<span class="badge">arriving</span>` : '';
+    const status = q.held ? html`<span class="badge run">starting</span>` : !job ? html`<span class="badge">arriving</span>` : '';
     return html`<tr><td class="num">${i + 1}</td><td class="name"><a href="${jobUrl(q.name, q.id)}">${q.name}</a> ${status}</td>
 <td class="num">${job?.priority ?? ''}</td><td class="num">${job?.nbProc ?? ''}</td>${detailCells(d.details, job?.email, job?.info)}
 <td class="num">${waiting}</td><td class="act">${actionLinks(q.name, q.id, d.actionsFor(q))}</td></tr>`;
