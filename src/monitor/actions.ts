@@ -12,6 +12,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { cancelJob, requestKill } from '../core/actions.js';
 import type { WebSettings } from '../core/settings-types.js';
+import type { JobMailer } from '../worker/mail.js';
 import type { JobView, ReadModel } from './read-model.js';
 
 export type ActionName = 'cancel' | 'kill' | 'delete';
@@ -62,7 +63,13 @@ export type ActionResult =
   | { ok: true; message: string; note: 'kill-requested' | 'cancelled' | 'deleted' }
   | { ok: false; status: number; message: string };
 
-export async function perform(model: ReadModel, action: ActionName, view: JobView, by: string): Promise<ActionResult> {
+export async function perform(
+  model: ReadModel,
+  action: ActionName,
+  view: JobView,
+  by: string,
+  mailer?: JobMailer,
+): Promise<ActionResult> {
   const { store, layout } = model;
   if (action === 'kill' && view.state === 'running') {
     await requestKill(store, view.id, by);
@@ -70,7 +77,10 @@ export async function perform(model: ReadModel, action: ActionName, view: JobVie
   }
   if (action === 'cancel') {
     const result = await cancelJob(store, layout, view.name, by);
-    if (result.kind === 'cancelled') return { ok: true, note: 'cancelled', message: 'cancelled before it started' };
+    if (result.kind === 'cancelled') {
+      mailer?.notify(result.record, result.job?.mailType ?? []);
+      return { ok: true, note: 'cancelled', message: 'cancelled before it started' };
+    }
     if (result.kind === 'kill-requested') return { ok: true, note: 'kill-requested', message: `had started: kill requested from ${result.worker}` };
     return { ok: false, status: 409, message: `${view.name} is no longer queued` };
   }

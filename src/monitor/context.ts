@@ -4,6 +4,7 @@
  * one place when there is none.
  */
 import type { Logger } from '../core/log.js';
+import type { JobMailer } from '../worker/mail.js';
 import type { WebSettings } from '../core/settings-types.js';
 import type { ActionPolicy } from './actions.js';
 import type { CsrfTokens } from './auth.js';
@@ -20,6 +21,8 @@ export interface MonitorContext {
   csrf: CsrfTokens;
   metrics: Metrics;
   log: Logger;
+  /** the end-of-job mail of a job cancelled here, as `qm cancel` sends it (MailActive) */
+  mailer: JobMailer | undefined;
 }
 
 export type JobHandler = (req: MonitorRequest, view: JobView, rest: Rest) => Promise<Reply>;

@@ -15,6 +15,7 @@ import { layoutOf } from '../core/folders.js';
 import { logger } from '../core/log.js';
 import { JobStore } from '../core/jobstore.js';
 import { connect, openQueue } from '../core/redis.js';
+import { JobMailer } from '../worker/mail.js';
 import { actionsOffReason, basicAuthUser, CsrfTokens } from './auth.js';
 import { bullBoardRouter } from './bull-board.js';
 import type { MonitorContext } from './context.js';
@@ -85,7 +86,7 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
   if (offReason) log.warn(`actions (cancel, kill, delete) are disabled: ${offReason}; set a password in [WEB_QMserver] to enable them`);
   const ctx: MonitorContext = {
     model, web, jobFile: settings.server.jobFile, policy: { web, offReason },
-    csrf: new CsrfTokens(), metrics: new Metrics(model), log,
+    csrf: new CsrfTokens(), metrics: new Metrics(model), log, mailer: JobMailer.create(settings, log),
   };
   const routes = [...listRoutes(ctx), ...jobRoutes(ctx), ...actionRoutes(ctx)];
 
@@ -148,6 +149,7 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await ctx.mailer?.close();
       await queue.close().catch(() => undefined);
       redis.disconnect();
     },

@@ -10,6 +10,7 @@ import { readLog, startRunningQm, writeSource, type RunningQm } from '../helpers
 import { freePort } from '../helpers/redis.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
+import { formFields, get, postForm } from '../monitor/harness.js';
 
 describe('mail with MailActive = True', () => {
   let smtp: TestSmtp;
@@ -97,5 +98,30 @@ describe('a mail server that refuses or is down', () => {
     } finally {
       expect(await down.stop()).toBe(0);
     }
+  });
+});
+
+describe('mail of a job cancelled from the monitor', () => {
+  it('is sent as for qm cancel', async () => {
+    const smtp = await startSmtp();
+    const port = await freePort();
+    const env = await startRunningQm({
+      QMServer: { MailActive: 'True', MaxNbProcessors: 1 },
+      WEB_QMserver: { The_Port: port, Licence_to_kill: 'True' },
+      Mail: { smtp_url: smtp.url, from: 'QM <qm@example.org>' },
+    });
+    const blocker = await writeSource(env.qm, 'hog', { 'proc_config.cfg': cfgDescriptor({ script: 'sleep 30' }) });
+    await env.qmRun('submit', blocker);
+    await waitFor(() => env.proc.output.includes('hog: started'), { what: 'hog running' });
+    const waiting = await writeSource(env.qm, 'webcancel', { 'proc_config.cfg': cfgDescriptor({ e_mail: 'me@example.org', script: 'true' }) });
+    await env.qmRun('submit', waiting);
+    const form = formFields((await get(port, '/job/webcancel/cancel')).text);
+    expect((await postForm(port, form.action, { id: form.id, csrf: form.csrf })).status).toBe(303);
+    const mail = await waitFor(() => smtp.mails.find((m) => m.subject.includes(' webcancel ')), { what: 'mail for webcancel' });
+    expect(mail.subject).toBe('QM Job - webcancel - cancelled');
+    expect(mail.body).toContain('cancelled by monitor');
+    expect((await env.qmRun('cancel', 'hog')).code).toBe(0);
+    expect(await env.stop()).toBe(0);
+    await smtp.close();
   });
 });

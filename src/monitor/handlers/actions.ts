@@ -53,7 +53,7 @@ export function actionRoutes(ctx: MonitorContext): Route[] {
     }
     if (no) return refused(req, no.status, no.message, back);
     const by = req.user ? `monitor (${req.user})` : 'monitor';
-    const result = await perform(ctx.model, action, view, by);
+    const result = await perform(ctx.model, action, view, by, ctx.mailer);
     if (!result.ok) return refused(req, result.status, result.message, back);
     ctx.log.info({ job: view.name }, `${action}: ${result.message} (by ${by})`);
     if (result.note === 'deleted') return redirect('/?note=deleted');
