@@ -1,26 +1,12 @@
 /** Issue 2 points 4-5: the processor budget and the start order, read from what jobs record. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { cfgDescriptor, dropJob, doneEntries, makeQmDir, runQm, startQm, type QmDir, type QmProcess } from '../helpers/qm.js';
+import { cfgDescriptor, dropJob, doneEntries, qmStartPerTest, runQm, type QmDir } from '../helpers/qm.js';
 import { peakUse, readTimeline, startOrder, timedScript } from '../helpers/timeline.js';
 import { waitFor } from '../helpers/wait.js';
 
-let qm: QmDir | undefined;
-let proc: QmProcess | undefined;
-
-afterEach(async () => {
-  if (proc) expect(await proc.stop()).toBe(0);
-  qm?.cleanup();
-  proc = qm = undefined;
-});
-
-async function startWith(server: Record<string, string | number>): Promise<{ qm: QmDir; proc: QmProcess }> {
-  qm = makeQmDir({ QMServer: server });
-  proc = startQm(['start', '-c', qm.cfg]);
-  await proc.waitForOutput(/watching/);
-  return { qm, proc };
-}
+const startWith = qmStartPerTest();
 
 const allDone = (q: QmDir, n: number) => waitFor(() => doneEntries(q).length >= n, { what: `${n} jobs done`, timeout: 30_000 });
 
@@ -50,7 +36,7 @@ describe('processor budget', () => {
 
 describe('order', () => {
   it('higher priority first, then oldest descriptor first', async () => {
-    const { qm } = await startWith({ MaxNbProcessors: 1, launch_type: 'blocking' });
+    const { qm, proc } = await startWith({ MaxNbProcessors: 1, launch_type: 'blocking' });
     const tl = path.join(qm.base, 'timeline');
     const gate = path.join(qm.base, 'gate');
     // the gate job holds the only processor while the queue fills up
@@ -66,7 +52,7 @@ describe('order', () => {
     for (const [name, priority] of jobs) {
       await dropJob(qm, name, { 'proc_config.cfg': cfgDescriptor({ priority, script: timedScript(tl, 1, 'true') }) });
     }
-    await proc!.waitForOutput(/high_b: queued/);
+    await proc.waitForOutput(/high_b: queued/);
     await fs.writeFile(gate, '');
     await allDone(qm, 6);
     expect(startOrder(readTimeline(tl))).toEqual(['high_a', 'high_b', 'mid_a', 'mid_b', 'low']);
@@ -75,12 +61,12 @@ describe('order', () => {
 
 describe('deleting a queued folder', () => {
   it('takes the job out of the queue: it never runs', async () => {
-    const { qm } = await startWith({ MaxNbProcessors: 1, launch_type: 'blocking' });
+    const { qm, proc } = await startWith({ MaxNbProcessors: 1, launch_type: 'blocking' });
     const gate = path.join(qm.base, 'gate');
     await dropJob(qm, 'gate', { 'proc_config.cfg': cfgDescriptor({ script: `while [ ! -e ${gate} ]; do sleep 0.05; done` }) });
-    await proc!.waitForOutput(/gate: started/);
+    await proc.waitForOutput(/gate: started/);
     await dropJob(qm, 'regret', { 'proc_config.cfg': cfgDescriptor({ script: 'echo ran > ran.txt' }) });
-    await proc!.waitForOutput(/regret: queued/);
+    await proc.waitForOutput(/regret: queued/);
     const queuedNames = async () => {
       const r = await runQm(['status', '--json', '-c', qm.cfg]);
       return (JSON.parse(r.stdout) as { queued: Array<{ name: string }> }).queued.map((j) => j.name);

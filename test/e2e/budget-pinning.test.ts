@@ -2,27 +2,20 @@
  * Issue 3 points 1-2, end to end with `qm start`: what CPUs and thread
  * variables a job's processes see. Written for a machine with 2 CPUs or more.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cfgDescriptor, dropJob, makeQmDir, startQm, waitDone, type QmDir, type QmProcess } from '../helpers/qm.js';
+import { cfgDescriptor, dropJob, qmStartPerTest, waitDone, type QmDir, type QmProcess } from '../helpers/qm.js';
 import { parseCpuList } from '../../src/core/settings.js';
 import { allowedCpus } from '../../src/worker/cpus.js';
 
-let qm: QmDir | undefined;
-let proc: QmProcess | undefined;
-
-afterEach(async () => {
-  if (proc) expect(await proc.stop()).toBe(0);
-  qm?.cleanup();
-  proc = qm = undefined;
-});
+const startQmWith = qmStartPerTest();
+let proc: QmProcess;
 
 async function startWith(server: Record<string, string | number>, env: NodeJS.ProcessEnv = {}): Promise<QmDir> {
-  qm = makeQmDir({ QMServer: server });
-  proc = startQm(['start', '-c', qm.cfg], env);
-  await proc.waitForOutput(/watching/);
-  return qm;
+  const started = await startQmWith(server, env);
+  proc = started.proc;
+  return started.qm;
 }
 
 /**
@@ -66,14 +59,14 @@ describe('pinning (pin_cpus auto)', () => {
     const [both] = await runTogether(q, ['pair'], 2);
     expect(both!.script).toHaveLength(2);
     expect(both!.child).toEqual(both!.script);
-    expect(proc!.output).not.toMatch(/oversubscription/);
+    expect(proc.output).not.toMatch(/oversubscription/);
   });
 
   it('oversubscription (MaxNbProcessors above the CPUs): no pinning, said once', async () => {
     const q = await startWith({ MaxNbProcessors: cpus.length + 2 });
     const seen = await runTogether(q, ['one', 'two', 'three']);
     for (const s of seen) expect(s).toEqual({ script: cpus, child: cpus });
-    expect(proc!.output.match(/jobs are not pinned \(oversubscription\)/g)).toHaveLength(1);
+    expect(proc.output.match(/jobs are not pinned \(oversubscription\)/g)).toHaveLength(1);
   });
 
   it('QM_CPUS gives the worker its CPUs', async () => {

@@ -3,30 +3,21 @@
  * queued in a continuous stream of 1-processor jobs, is not starved: once it
  * is first in line, no job behind it starts before it.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { cfgDescriptor, doneEntries, dropJob, makeQmDir, startQm, type QmDir, type QmProcess } from '../helpers/qm.js';
+import { cfgDescriptor, doneEntries, dropJob, qmStartPerTest } from '../helpers/qm.js';
 import { peakUse, readTimeline, timedScript, type TimelineEvent } from '../helpers/timeline.js';
 import { waitFor } from '../helpers/wait.js';
 import { recordMeasure } from './budget-measure.js';
 
-let qm: QmDir | undefined;
-let proc: QmProcess | undefined;
-
-afterEach(async () => {
-  if (proc) expect(await proc.stop()).toBe(0);
-  qm?.cleanup();
-  proc = qm = undefined;
-});
+const startWith = qmStartPerTest();
 
 const at = (events: TimelineEvent[], kind: 'start' | 'end', name: string) => events.find((e) => e.kind === kind && e.name === name)!.t;
 const ms = (ns: bigint) => Number(ns / 1_000_000n);
 
 describe('no starvation', () => {
   it('a whole-budget job behind a stream of 1-processor jobs starts once the jobs ahead of it have ended', async () => {
-    qm = makeQmDir({ QMServer: { MaxNbProcessors: 2 } });
-    proc = startQm(['start', '-c', qm.cfg]);
-    await proc.waitForOutput(/ready/);
+    const { qm, proc } = await startWith({ MaxNbProcessors: 2 });
     const tl = path.join(qm.base, 'timeline');
     const small = (i: number) => `s${String(i).padStart(2, '0')}`;
     const ahead = 6;
@@ -40,7 +31,7 @@ describe('no starvation', () => {
       await dropJob(qm, small(i), { 'proc_config.cfg': cfgDescriptor({ nb_proc: 1, script: timedScript(tl, 1, 'sleep 0.4') }) });
       if (i !== ahead - 1) await new Promise((r) => setTimeout(r, 120)); // the pace of the stream, not a synchronisation
     }
-    await waitFor(() => doneEntries(qm!).length === ahead + behind + 1, { what: 'all jobs done', timeout: 40_000 });
+    await waitFor(() => doneEntries(qm).length === ahead + behind + 1, { what: 'all jobs done', timeout: 40_000 });
 
     const events = readTimeline(tl);
     const bigStart = at(events, 'start', 'big');

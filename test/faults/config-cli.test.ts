@@ -5,11 +5,10 @@
  * wrong, exit code 2, and touches nothing (no folder made, no Redis started).
  */
 import { afterAll, describe, it, type ExpectStatic } from 'vitest';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { QM_BIN, runQm } from '../helpers/qm.js';
+import { runQm } from '../helpers/qm.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'qm-badcfg-'));
 chmodSync(base, 0o755);
@@ -86,14 +85,8 @@ function untouched(expect: ExpectStatic, dir: string): void {
   expect(existsSync(path.join(dir, 'QM'))).toBe(false);
 }
 
-async function asNobody(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [QM_BIN, ...args], { cwd, uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
-  return { code, stdout, stderr };
+function asNobody(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runQm(args, {}, cwd, { uid: NOBODY, gid: NOBODY });
 }
 
 // each case is its own processes: they run side by side

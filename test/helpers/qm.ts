@@ -8,6 +8,7 @@ import { promises as fs, mkdtempSync, readdirSync, rmSync, writeFileSync } from 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, expect } from 'vitest';
 import { waitFor } from './wait.js';
 
 export const QM_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
@@ -158,12 +159,41 @@ export async function runQm(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   cwd?: string,
+  as: { uid?: number; gid?: number } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = track(spawn(process.execPath, [QM_BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(process.execPath, [QM_BIN, ...args], { cwd, ...as, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
   return { code, stdout, stderr };
+}
+
+/**
+ * One `qm start` per test: the returned function makes a QM folder with these
+ * [QMServer] keys and starts QM on it; after each test QM must stop with exit
+ * code 0, and the folder is removed.
+ */
+export function qmStartPerTest(): (
+  server: CfgSections[string],
+  env?: NodeJS.ProcessEnv,
+) => Promise<{ qm: QmDir; proc: QmProcess }> {
+  let current: { qm: QmDir; proc: QmProcess } | undefined;
+  afterEach(async () => {
+    if (!current) return;
+    const { qm, proc } = current;
+    current = undefined;
+    try {
+      expect(await proc.stop()).toBe(0);
+    } finally {
+      qm.cleanup();
+    }
+  });
+  return async (server, env = {}) => {
+    const qm = makeQmDir({ QMServer: server });
+    current = { qm, proc: startQm(['start', '-c', qm.cfg], env) };
+    await current.proc.waitForOutput(/QM running on/);
+    return current;
+  };
 }
