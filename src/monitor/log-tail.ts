@@ -1,36 +1,8 @@
 /**
- * Reading a job's process.log without reading all of it.
- * 1. `progressOf`: the last `  i / n` of the log's tail (SPEC §3), the job's progress.
- * 2. `readSlice`: the bytes from an offset, for the live tail on the job page.
+ * Reading a job's process.log without reading all of it: the bytes from an
+ * offset, for the live tail on the job page (the progress is core/progress.ts).
  */
 import { promises as fs } from 'node:fs';
-
-/** Bytes read from the end of the log to find the progress. */
-const PROGRESS_WINDOW = 4096;
-const PROGRESS = /\s+(\d+)\s*\/\s*(\d+)/g;
-
-export interface Progress {
-  done: number;
-  total: number;
-  /** 0..100 */
-  percent: number;
-}
-
-/** The last `i / n` with n > 0 in `text`. */
-export function progressIn(text: string): Progress | undefined {
-  let last: Progress | undefined;
-  for (const m of text.matchAll(PROGRESS)) {
-    const done = Number(m[1]);
-    const total = Number(m[2]);
-    if (total > 0) last = { done, total, percent: Math.max(0, Math.min(100, Math.round((done / total) * 1000) / 10)) };
-  }
-  return last;
-}
-
-export async function progressOf(logPath: string): Promise<Progress | undefined> {
-  const slice = await readSlice(logPath, -PROGRESS_WINDOW, PROGRESS_WINDOW).catch(() => undefined);
-  return slice ? progressIn(slice.text) : undefined;
-}
 
 export interface LogSlice {
   text: string;

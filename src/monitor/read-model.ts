@@ -15,7 +15,7 @@ import { isIgnoredName, type Layout } from '../core/folders.js';
 import type { JobStore } from '../core/jobstore.js';
 import { keys } from '../core/redis.js';
 import type { DoneRecord, QueuedJob, RunningInfo } from '../core/status.js';
-import { progressOf, type Progress } from './log-tail.js';
+import { readProgress, type Progress } from '../core/progress.js';
 
 /** At most this many queued jobs are listed (the count is always exact). */
 const QUEUED_SHOWN = 500;
@@ -105,7 +105,7 @@ export class ReadModel {
         name: info.name,
         id: info.id,
         info,
-        progress: await progressOf(path.join(this.layout.running, info.name, 'process.log')),
+        progress: await readProgress(path.join(this.layout.running, info.name, 'process.log')),
       })),
     );
   }
@@ -155,7 +155,7 @@ export class ReadModel {
   }
 
   private async runningView(info: RunningInfo): Promise<RunningView> {
-    const progress = await progressOf(path.join(this.layout.running, info.name, 'process.log'));
+    const progress = await readProgress(path.join(this.layout.running, info.name, 'process.log'));
     return { state: 'running', name: info.name, id: info.id, info, progress };
   }
 

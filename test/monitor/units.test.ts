@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { html, trusted } from '../../src/monitor/html.js';
 import { dispatch, jsonReply, type MonitorRequest, type Route } from '../../src/monitor/routes.js';
-import { progressIn } from '../../src/monitor/log-tail.js';
+import { progressIn } from '../../src/core/progress.js';
 import { actionsOffReason, basicAuthUser, isLoopback, CsrfTokens } from '../../src/monitor/auth.js';
 import { ownerStats, periodOf } from '../../src/monitor/pages/stats.js';
 import { looksBinary } from '../../src/monitor/files.js';
