@@ -1,8 +1,9 @@
 /**
  * Runs one claimed job, from its folder in QM_Jobs to its folder in QM_dJobs.
  * 1. process.log header (`Nb of processors limited to N`, `Job started by QM at:`).
- * 2. The environment of SPEC §3, the time limit, kill on request.
- * 3. Kills what the job left running, writes the footer (`Job finished at:
+ * 2. The environment of SPEC §3, the time limit, kill on request; the
+ *    worker's launcher (launch.ts) runs the script and kills what it left.
+ * 3. Writes the footer (`Job finished at:
  *    ... with code N`, the reason when killed), moves the folder to QM_dJobs
  *    and returns the done record.
  * 4. Stopped for `shutdown = requeue`: the folder goes back to QM_qJobs instead
@@ -13,15 +14,8 @@ import path from 'node:path';
 import type { Layout } from '../core/folders.js';
 import { moveStamped } from '../core/folders.js';
 import type { DoneRecord, Outcome, QueuedJob } from '../core/status.js';
-import { runScript, type RunningProcess } from './runner.js';
-import { killLeftovers, processesNow, runIdOf } from './sweep.js';
-
-/**
- * A run shorter than this looks for its leftovers among the processes started
- * since it began only: pids do not wrap around that fast (32,768 of them on
- * many systems), so none of the older ones can have become one of its own.
- */
-const NEW_PROCESSES_ONLY_MS = 1_000;
+import type { Launcher, LaunchedJob } from './launch.js';
+import { runIdOf } from './sweep.js';
 
 export interface JobRun {
   id: string;
@@ -43,8 +37,9 @@ const THREAD_VARIABLES = [
   'SLURM_CPUS_PER_TASK',
 ];
 
-export function jobEnvironment(run: JobRun, dir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+/** What a job's environment adds to its worker's (SPEC §3). */
+export function jobVariables(run: JobRun, dir: string): Record<string, string> {
+  const env: Record<string, string> = {};
   for (const name of THREAD_VARIABLES) env[name] = String(run.nbProc);
   // a thread count the descriptor sets itself wins (e.g. omp_num_threads = 1 for an MPI job);
   // NB_PROC is always the processors granted (the descriptor's nb_proc may have been clamped)
@@ -61,7 +56,7 @@ export function jobEnvironment(run: JobRun, dir: string): NodeJS.ProcessEnv {
 
 export interface ActiveJob {
   run: JobRun;
-  process: RunningProcess;
+  process: LaunchedJob;
   /** Asks the job to stop; the outcome says why. */
   stop(reason: StopReason): void;
   /** The done record; undefined when the folder went back to QM_qJobs (stopped with `requeue`). */
@@ -82,22 +77,26 @@ export type StopReason =
 export async function startJob(
   run: JobRun,
   layout: Layout,
+  launcher: Launcher,
   killGrace: number,
   abandoned: () => Promise<boolean> = async () => false,
 ): Promise<ActiveJob> {
   const dir = path.join(layout.running, run.job.name);
   const logPath = path.join(dir, 'process.log');
-  const [log, existedBefore] = await Promise.all([fs.open(logPath, 'a'), processesNow()]);
+  // read too: the footer looks at the last byte the job wrote
+  const log = await fs.open(logPath, 'a+');
   const header: string[] = [];
   if (run.nbProc < run.job.nbProc) header.push(`Nb of processors limited to ${run.nbProc}`);
   header.push(`Job started by QM at: ${run.startedAt.toISOString()}`);
   await log.write(header.join('\n') + '\n');
 
-  const proc = runScript({
+  const runId = runIdOf(run.worker, run.startedAt.getTime());
+  const proc = launcher.run({
+    run: runId,
     script: run.job.script,
     cwd: dir,
-    env: jobEnvironment(run, dir),
-    logFd: log.fd,
+    vars: jobVariables(run, dir),
+    logPath,
     cpus: run.cpus,
     killGrace,
   });
@@ -110,21 +109,19 @@ export async function startJob(
   const limit = run.job.timeLimit;
   const timer = limit ? longTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
 
-  const finished = proc.done.then(async ({ code, cpu }) => {
+  const finished = proc.done.then(async ({ code, cpu, leftovers, note }) => {
     timer?.clear();
     const endedAt = new Date();
     const outcome = outcomeOf(code, stopReason);
-    // nothing of this run outlives it (nor meets a requeued run of it)
-    const short = endedAt.getTime() - run.startedAt.getTime() < NEW_PROCESSES_ONLY_MS;
-    const leftovers = await killLeftovers([runIdOf(run.worker, run.startedAt.getTime())], proc.pid, short ? existedBefore : undefined);
     const footer: string[] = [];
+    if (note) footer.push(note);
     if (leftovers.length > 0) {
-      footer.push(`QM killed ${leftovers.length} process(es) the job left running: ${leftovers.map((l) => l.command).join('; ')}`);
+      footer.push(`QM killed ${leftovers.length} process(es) the job left running: ${leftovers.join('; ')}`);
     }
     footer.push(`Job finished at: ${endedAt.toISOString()} with code ${code}`);
     if (stopReason) footer.push(`Reason: ${reasonLine(stopReason)}`);
     // the footer starts its own line even when the job's last output did not end one
-    const lineOpen = await endsMidLine(logPath);
+    const lineOpen = await endsMidLine(log);
     await log.write((lineOpen ? '\n' : '') + footer.join('\n') + '\n');
     await log.close();
     if (stopReason?.kind === 'abandoned' || (await abandoned())) {
@@ -169,17 +166,12 @@ function longTimeout(fire: () => void, ms: number): { clear(): void } {
   return { clear: () => clearTimeout(timer) };
 }
 
-async function endsMidLine(file: string): Promise<boolean> {
-  const handle = await fs.open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    if (size === 0) return false;
-    const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
-    return last[0] !== 0x0a;
-  } finally {
-    await handle.close();
-  }
+async function endsMidLine(handle: fs.FileHandle): Promise<boolean> {
+  const { size } = await handle.stat();
+  if (size === 0) return false;
+  const last = Buffer.alloc(1);
+  await handle.read(last, 0, 1, size - 1);
+  return last[0] !== 0x0a;
 }
 
 /** Renames the folder back into QM_qJobs; false when a queued job of that name is there. */

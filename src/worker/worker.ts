@@ -32,6 +32,7 @@ import { workerCpus } from './cpus.js';
 import { JobPicker, type Pick } from './pick.js';
 import { Wakeup, wakeOnQueueChanges } from './wakeup.js';
 import { JobHooks } from './job-hooks.js';
+import { Launcher } from './launch.js';
 
 export { HEARTBEAT_TTL_S, LOCK_MS, type Heartbeat };
 export const STALLED_INTERVAL_MS = 10_000;
@@ -55,6 +56,7 @@ export class WorkerRole {
   private readonly budget: Budget;
   private readonly hooks: JobHooks;
   private readonly claims: Claims;
+  private readonly launcher: Launcher;
   private readonly active = new Map<string, ActiveJob & { held: Held; info: RunningInfo }>();
   private readonly instance = randomBytes(6).toString('hex');
   private readonly host = os.hostname();
@@ -93,6 +95,7 @@ export class WorkerRole {
     this.queueEvents = wakeOnQueueChanges(this.redis, this.wakeup, this.log);
     this.hooks = new JobHooks(settings, this.store, this.layout, this.log);
     this.claims = new Claims(this.bull, this.store, this.layout, this.log);
+    this.launcher = new Launcher(this.log);
     this.reaper = new OrphanReaper({
       store: this.store,
       layout: this.layout,
@@ -234,6 +237,7 @@ export class WorkerRole {
     const active = await startJob(
       { id, job: data, nbProc, cpus, worker: this.name, host: this.host, startedAt },
       this.layout,
+      this.launcher,
       this.settings.server.killGrace,
       () => this.store.isMarkedLost(info.id, this.instance),
     );
@@ -329,6 +333,7 @@ export class WorkerRole {
       await this.redis.multi().del(keys.worker(this.name)).srem(keys.workers, this.name).exec().catch(() => undefined);
     }
     await this.hooks.close();
+    this.launcher.close();
     this.control.disconnect();
     if (this.redis.status === 'ready') await this.store.queue.close().catch(() => undefined);
     this.redis.disconnect();

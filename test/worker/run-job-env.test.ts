@@ -1,6 +1,6 @@
 /** Issue 3 point 2: the thread variables a job gets. */
 import { describe, expect, it } from 'vitest';
-import { jobEnvironment, type JobRun } from '../../src/worker/run-job.js';
+import { jobVariables, type JobRun } from '../../src/worker/run-job.js';
 import type { QueuedJob } from '../../src/core/status.js';
 
 const THREAD_VARIABLES = ['NB_PROC', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'NUMEXPR_NUM_THREADS', 'SLURM_CPUS_PER_TASK'];
@@ -13,16 +13,14 @@ function run(nbProc: number, keys: Record<string, string>): JobRun {
   return { id: 'id1', job, nbProc, cpus: [], worker: 'w', host: 'h', startedAt: new Date() };
 }
 
-describe('jobEnvironment', () => {
-  it('sets every thread variable to the processors granted, over the worker own environment', () => {
-    process.env.OMP_NUM_THREADS = '64';
-    const env = jobEnvironment(run(3, { nb_proc: '3' }), '/d');
-    delete process.env.OMP_NUM_THREADS;
+describe('jobVariables', () => {
+  it('sets every thread variable to the processors granted', () => {
+    const env = jobVariables(run(3, { nb_proc: '3' }), '/d');
     for (const v of THREAD_VARIABLES) expect(env[v]).toBe('3');
   });
 
   it('keeps a thread count the descriptor sets itself; NB_PROC stays the processors granted', () => {
-    const env = jobEnvironment(run(4, { nb_proc: '8', omp_num_threads: '1', openblas_num_threads: ' 2 ' }), '/d');
+    const env = jobVariables(run(4, { nb_proc: '8', omp_num_threads: '1', openblas_num_threads: ' 2 ' }), '/d');
     expect(env.OMP_NUM_THREADS).toBe('1');
     expect(env.OPENBLAS_NUM_THREADS).toBe('2');
     expect(env.MKL_NUM_THREADS).toBe('4');
@@ -30,6 +28,6 @@ describe('jobEnvironment', () => {
   });
 
   it('an empty value in the descriptor counts as not given', () => {
-    expect(jobEnvironment(run(2, { mkl_num_threads: '' }), '/d').MKL_NUM_THREADS).toBe('2');
+    expect(jobVariables(run(2, { mkl_num_threads: '' }), '/d').MKL_NUM_THREADS).toBe('2');
   });
 });

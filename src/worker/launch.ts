@@ -1,0 +1,93 @@
+/**
+ * The worker's side of its launcher (launcher.ts), the small process that
+ * starts its jobs.
+ * 1. Forked on the first job, again after it died; in a process group of its
+ *    own so that the terminal's Ctrl-C reaches the worker only.
+ * 2. `run` sends a job and returns how it ends; `kill` forwards a kill.
+ * 3. If the launcher dies, its jobs are gone (their sentinels kill them): each
+ *    ends with 128+9 and a note for its process.log.
+ * 4. `close` lets it go once the worker's jobs have ended.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../core/log.js';
+import type { RunResult } from './runner.js';
+
+export interface RunRequest {
+  type: 'run';
+  /** the run's QM_RUN_ID: names the run in the messages, finds its leftovers */
+  run: string;
+  script: string;
+  cwd: string;
+  /** added to the worker's environment */
+  vars: Record<string, string>;
+  logPath: string;
+  cpus: number[];
+  killGrace: number;
+}
+
+export type ToLauncher = RunRequest | { type: 'kill'; run: string };
+export type FromLauncher = { type: 'ended'; run: string; code: number; cpu: number | undefined; leftovers: string[] };
+
+export interface Launched extends RunResult {
+  /** the commands of the processes the run left running, killed */
+  leftovers: string[];
+  /** why the run ended outside the job's control */
+  note?: string;
+}
+
+export interface LaunchedJob {
+  done: Promise<Launched>;
+  /** SIGTERM to the job's group now, SIGKILL after its grace period */
+  kill(): void;
+}
+
+const LAUNCHER = fileURLToPath(new URL('./launcher.js', import.meta.url));
+
+export class Launcher {
+  private child: ChildProcess | undefined;
+  private readonly pending = new Map<string, (result: Launched) => void>();
+
+  constructor(private readonly log: Logger) {}
+
+  run(req: Omit<RunRequest, 'type'>): LaunchedJob {
+    const child = this.child ?? this.fork();
+    const done = new Promise<Launched>((resolve) => this.pending.set(req.run, resolve));
+    this.send(child, { type: 'run', ...req });
+    return { done, kill: () => this.child && this.send(this.child, { type: 'kill', run: req.run }) };
+  }
+
+  /** Lets the launcher end (after the worker's jobs have ended). */
+  close(): void {
+    const child = this.child;
+    this.child = undefined;
+    if (child?.connected) child.disconnect();
+  }
+
+  private fork(): ChildProcess {
+    const child = fork(LAUNCHER, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = child;
+    child.on('message', (msg: FromLauncher) => {
+      if (msg.type !== 'ended') return;
+      const resolve = this.pending.get(msg.run);
+      this.pending.delete(msg.run);
+      resolve?.({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers });
+    });
+    child.on('error', (err) => this.log.debug(`job launcher: ${err.message}`));
+    child.once('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this.pending.size === 0) return;
+      this.log.error(`job launcher ended (${signal ?? `code ${code}`}): its ${this.pending.size} running job(s) were killed`);
+      for (const resolve of this.pending.values()) {
+        resolve({ code: 128 + 9, cpu: undefined, leftovers: [], note: "QM's job launcher died: the job was killed" });
+      }
+      this.pending.clear();
+    });
+    return child;
+  }
+
+  private send(child: ChildProcess, msg: ToLauncher): void {
+    // a launcher that died meanwhile: its exit settles the pending runs
+    child.send(msg, (err) => err && this.log.debug(`job launcher: ${err.message}`));
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The launcher: a small process of its own that starts a worker's jobs.
+ * Forking copies the page tables of the process that forks, so a spawn costs
+ * in proportion to its memory: ~3 ms from a worker of 150 MB that also runs
+ * Redis clients and the monitor, under 1 ms from this process, and none of it
+ * on the worker's event loop.
+ * 1. `run`: opens the job's process.log, runs the script (runner.ts), answers
+ *    `ended` with its code, its CPU time and what the run left running and
+ *    was killed (sweep.ts).
+ * 2. `kill`: the job's group gets SIGTERM, SIGKILL after its grace period.
+ * 3. When the worker goes (even by SIGKILL) the IPC channel closes: every
+ *    job's group is killed and the launcher ends; the jobs' sentinels, whose
+ *    socket is this process's, would kill them a moment later anyway.
+ * Signals for the worker's terminal (Ctrl-C) are not for it: it runs in a
+ * process group of its own and ignores them, and the worker decides.
+ */
+import { closeSync, openSync } from 'node:fs';
+import { runScript, type RunningProcess } from './runner.js';
+import { killLeftovers, processesNow } from './sweep.js';
+import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
+
+/**
+ * A run shorter than this looks for its leftovers among the processes started
+ * since it began only: pids do not wrap around that fast (32,768 of them on
+ * many systems), so none of the older ones can have become one of its own.
+ */
+const NEW_PROCESSES_ONLY_MS = 1_000;
+
+const running = new Map<string, RunningProcess>();
+
+function send(msg: FromLauncher): void {
+  process.send?.(msg);
+}
+
+async function run(req: RunRequest): Promise<void> {
+  const existedBefore = await processesNow();
+  const began = Date.now();
+  let logFd: number;
+  try {
+    logFd = openSync(req.logPath, 'a');
+  } catch {
+    // the folder left QM_Jobs before the job could start
+    send({ type: 'ended', run: req.run, code: 127, cpu: undefined, leftovers: [] });
+    return;
+  }
+  const proc = runScript({
+    script: req.script,
+    cwd: req.cwd,
+    env: { ...process.env, ...req.vars },
+    logFd,
+    cpus: req.cpus,
+    killGrace: req.killGrace,
+  });
+  closeSync(logFd);
+  running.set(req.run, proc);
+  const { code, cpu } = await proc.done;
+  const short = Date.now() - began < NEW_PROCESSES_ONLY_MS;
+  // nothing of this run outlives it (nor meets a requeued run of it)
+  const leftovers = await killLeftovers([req.run], proc.pid, short ? existedBefore : undefined);
+  running.delete(req.run);
+  send({ type: 'ended', run: req.run, code, cpu, leftovers: leftovers.map((l) => l.command) });
+}
+
+process.on('message', (msg: ToLauncher) => {
+  if (msg.type === 'run') void run(msg);
+  else if (msg.type === 'kill') running.get(msg.run)?.kill();
+});
+
+process.on('disconnect', () => {
+  for (const proc of running.values()) {
+    try {
+      process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  process.exit(0);
+});
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(signal, () => undefined);
