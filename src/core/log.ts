@@ -8,27 +8,34 @@ import type { Logger } from 'pino';
 
 export type { Logger };
 
-// pino and pino-pretty are loaded on first use: a short command that logs
-// nothing (`qm submit`, `qm status`) does not pay for their ~60 files.
+// pino is loaded on first use: a short command that logs nothing (`qm
+// submit`, `qm status`) does not pay for its files.
 const require = createRequire(import.meta.url);
 let debugLevel = false;
 let root: Logger | undefined;
 
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const two = (n: number) => String(n).padStart(2, '0');
+
+/** `[2026-11-26 03:51:26.971] INFO: [ingest] j0001: queued ...`: local time, any other field as JSON. */
+export function formatLine(entry: Record<string, unknown>): string {
+  const { time, level, msg, role, job, pid: _pid, hostname: _host, ...rest } = entry;
+  const t = new Date(typeof time === 'number' ? time : Date.now());
+  const stamp =
+    `${t.getFullYear()}-${two(t.getMonth() + 1)}-${two(t.getDate())} ` +
+    `${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}.${String(t.getMilliseconds()).padStart(3, '0')}`;
+  const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
+  const who = job === undefined ? '' : `${String(job)}: `;
+  return `[${stamp}] ${LEVELS[Number(level)] ?? 'USERLVL'}: [${String(role ?? 'qm')}] ${who}${String(msg ?? '')}${extra}\n`;
+}
+
 function makeLogger(debug: boolean): Logger {
   const { pino } = require('pino') as typeof import('pino');
-  const pretty = require('pino-pretty') as typeof import('pino-pretty');
   const level = debug ? 'debug' : (process.env.QM_LOG_LEVEL ?? 'info');
-  if (process.env.QM_LOG_FORMAT === 'json') return pino({ level });
-  const stream = pretty({
-    sync: true,
-    colorize: false,
-    singleLine: true,
-    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
-    ignore: 'pid,hostname,role,job',
-    messageFormat: '[{role}] {if job}{job}: {end}{msg}',
-    destination: 2,
-  });
-  return pino({ level }, stream);
+  // synchronous: the last lines before a crash or an exit are not lost
+  const out = pino.destination({ fd: 2, sync: true });
+  if (process.env.QM_LOG_FORMAT === 'json') return pino({ level }, out);
+  return pino({ level }, { write: (line: string) => out.write(formatLine(JSON.parse(line) as Record<string, unknown>)) });
 }
 
 /** Called once the settings are known. */

@@ -7,13 +7,14 @@
  *    the lost-worker check still owns it).
  * 3. release: back to the queue, now or in 2 s.
  */
-import { Job, type Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { JobStore } from '../core/jobstore.js';
 import type { Layout } from '../core/folders.js';
 import type { Logger } from '../core/log.js';
 import type { QueuedJob } from '../core/status.js';
+import { jobFromHash, type JobHash } from './pick.js';
 
 export const LOCK_MS = 20_000;
 
@@ -31,15 +32,24 @@ export class Claims {
     private readonly log: Logger,
   ) {}
 
-  /** The job the picker made active under `token`, with its lock kept alive; undefined if it vanished. */
-  async hold(id: string, token: string): Promise<Held | undefined> {
-    const job = (await Job.fromId(this.bull, id)) as Job<QueuedJob> | undefined;
+  /**
+   * The job the picker made active under `token` (its hash as the picker read
+   * it), with its lock kept alive; undefined if it vanished.
+   */
+  hold(id: string, token: string, hash: JobHash): Held | undefined {
+    const job = jobFromHash<QueuedJob>(this.bull, hash, id);
     if (!job) {
       this.log.debug(`job ${id} vanished before it started`);
       return undefined;
     }
     const lockTimer = setInterval(() => void job.extendLock(token, LOCK_MS).catch(() => undefined), LOCK_MS / 4);
     return { job, token, lockTimer };
+  }
+
+  /** A job recorded as running that BullMQ handed back (its worker was lost): left to its worker or the lost-worker check. */
+  async recover(id: string, token: string, hash: JobHash): Promise<void> {
+    const held = this.hold(id, token, hash);
+    if (held) await this.settleUnclaimed(held);
   }
 
   /** The rename into QM_Jobs; false when the job is not to run here. */

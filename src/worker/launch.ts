@@ -22,12 +22,16 @@ export interface RunRequest {
   /** added to the worker's environment */
   vars: Record<string, string>;
   logPath: string;
+  /** written to process.log before the script starts */
+  header: string;
   cpus: number[];
   killGrace: number;
 }
 
 export type ToLauncher = RunRequest | { type: 'kill'; run: string };
-export type FromLauncher = { type: 'ended'; run: string; code: number; cpu: number | undefined; leftovers: string[] };
+export type FromLauncher =
+  | { type: 'exited'; run: string }
+  | { type: 'ended'; run: string; code: number; cpu: number | undefined; leftovers: string[] };
 
 export interface Launched extends RunResult {
   /** the commands of the processes the run left running, killed */
@@ -37,6 +41,9 @@ export interface Launched extends RunResult {
 }
 
 export interface LaunchedJob {
+  /** the job's processes have ended: its processors are free */
+  exited: Promise<void>;
+  /** the run is over: leftovers killed, code and CPU time known */
   done: Promise<Launched>;
   /** SIGTERM to the job's group now, SIGKILL after its grace period */
   kill(): void;
@@ -46,15 +53,27 @@ const LAUNCHER = fileURLToPath(new URL('./launcher.js', import.meta.url));
 
 export class Launcher {
   private child: ChildProcess | undefined;
-  private readonly pending = new Map<string, (result: Launched) => void>();
+  private readonly pending = new Map<string, { exited(): void; ended(result: Launched): void }>();
 
   constructor(private readonly log: Logger) {}
 
   run(req: Omit<RunRequest, 'type'>): LaunchedJob {
     const child = this.child ?? this.fork();
-    const done = new Promise<Launched>((resolve) => this.pending.set(req.run, resolve));
+    let exited!: () => void;
+    let ended!: (result: Launched) => void;
+    const job: LaunchedJob = {
+      exited: new Promise<void>((resolve) => (exited = resolve)),
+      done: new Promise<Launched>((resolve) => (ended = resolve)),
+      kill: () => this.child && this.send(this.child, { type: 'kill', run: req.run }),
+    };
+    this.pending.set(req.run, { exited, ended });
     this.send(child, { type: 'run', ...req });
-    return { done, kill: () => this.child && this.send(this.child, { type: 'kill', run: req.run }) };
+    return job;
+  }
+
+  /** The launcher's pid, once it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** Lets the launcher end (after the worker's jobs have ended). */
@@ -68,18 +87,19 @@ export class Launcher {
     const child = fork(LAUNCHER, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child = child;
     child.on('message', (msg: FromLauncher) => {
-      if (msg.type !== 'ended') return;
-      const resolve = this.pending.get(msg.run);
+      const run = this.pending.get(msg.run);
+      if (msg.type === 'exited') return run?.exited();
       this.pending.delete(msg.run);
-      resolve?.({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers });
+      run?.ended({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers });
     });
     child.on('error', (err) => this.log.debug(`job launcher: ${err.message}`));
     child.once('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this.pending.size === 0) return;
       this.log.error(`job launcher ended (${signal ?? `code ${code}`}): its ${this.pending.size} running job(s) were killed`);
-      for (const resolve of this.pending.values()) {
-        resolve({ code: 128 + 9, cpu: undefined, leftovers: [], note: "QM's job launcher died: the job was killed" });
+      for (const run of this.pending.values()) {
+        run.exited();
+        run.ended({ code: 128 + 9, cpu: undefined, leftovers: [], note: "QM's job launcher died: the job was killed" });
       }
       this.pending.clear();
     });

@@ -4,7 +4,8 @@
  * in proportion to its memory: ~3 ms from a worker of 150 MB that also runs
  * Redis clients and the monitor, under 1 ms from this process, and none of it
  * on the worker's event loop.
- * 1. `run`: opens the job's process.log, runs the script (runner.ts), answers
+ * 1. `run`: writes the header into the job's process.log, runs the script
+ *    (runner.ts), answers `exited` once its process group is gone, then
  *    `ended` with its code, its CPU time and what the run left running and
  *    was killed (sweep.ts).
  * 2. `kill`: the job's group gets SIGTERM, SIGKILL after its grace period.
@@ -14,7 +15,7 @@
  * Signals for the worker's terminal (Ctrl-C) are not for it: it runs in a
  * process group of its own and ignores them, and the worker decides.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { runScript, type RunningProcess } from './runner.js';
 import { killLeftovers, processesNow } from './sweep.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
@@ -27,19 +28,27 @@ import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 const NEW_PROCESSES_ONLY_MS = 1_000;
 
 const running = new Map<string, RunningProcess>();
+/**
+ * The processes there before a run: listed after each run, so that starting
+ * one does not wait for /proc to be read, and its sweep reads only the
+ * processes started since.
+ */
+let before: { at: number; pids: Set<number> } | undefined;
 
 function send(msg: FromLauncher): void {
   process.send?.(msg);
 }
 
 async function run(req: RunRequest): Promise<void> {
-  const existedBefore = await processesNow();
-  const began = Date.now();
+  if (!before || Date.now() - before.at > NEW_PROCESSES_ONLY_MS / 2) before = { at: Date.now(), pids: await processesNow() };
+  const { at, pids } = before;
   let logFd: number;
   try {
     logFd = openSync(req.logPath, 'a');
+    writeSync(logFd, req.header);
   } catch {
     // the folder left QM_Jobs before the job could start
+    send({ type: 'exited', run: req.run });
     send({ type: 'ended', run: req.run, code: 127, cpu: undefined, leftovers: [] });
     return;
   }
@@ -54,11 +63,14 @@ async function run(req: RunRequest): Promise<void> {
   closeSync(logFd);
   running.set(req.run, proc);
   const { code, cpu } = await proc.done;
-  const short = Date.now() - began < NEW_PROCESSES_ONLY_MS;
+  // its group is dead: its processors are free
+  send({ type: 'exited', run: req.run });
+  const short = Date.now() - at < NEW_PROCESSES_ONLY_MS;
   // nothing of this run outlives it (nor meets a requeued run of it)
-  const leftovers = await killLeftovers([req.run], proc.pid, short ? existedBefore : undefined);
+  const leftovers = await killLeftovers([req.run], proc.pid, short ? pids : undefined);
   running.delete(req.run);
   send({ type: 'ended', run: req.run, code, cpu, leftovers: leftovers.map((l) => l.command) });
+  before = { at: Date.now(), pids: await processesNow() };
 }
 
 process.on('message', (msg: ToLauncher) => {

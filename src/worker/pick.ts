@@ -19,6 +19,7 @@
  * It works on BullMQ's own keys; test/worker/pick.test.ts checks that BullMQ
  * then extends, completes and delays the jobs it takes.
  */
+import { Job, type JobJson, type MinimalQueue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { keys } from '../core/redis.js';
 
@@ -30,7 +31,7 @@ import { keys } from '../core/redis.js';
  * ARGV[1] BullMQ job key prefix  ARGV[2] heartbeat key prefix     ARGV[3] lock token
  * ARGV[4] lock duration (ms)     ARGV[5] worker name              ARGV[6] free processors
  * ARGV[7] the worker's budget    ARGV[8] most jobs looked at      ARGV[9] now (ms)
- * Returns {1, id, need}: taken to run; {3, id}: taken to recover (recorded as running);
+ * Returns {1, id, need, job hash}: taken to run; {3, id, job hash}: taken to recover (recorded as running);
  * {2, id, need, name}: this worker waits for room for it; {0, next delayed time (ms) or 0}: nothing.
  */
 const PICK_SCRIPT = `
@@ -75,21 +76,20 @@ local function take(id, fromWaitList)
   call('HSET', jobPrefix .. id, 'processedOn', now, 'pb', worker)
   call('HINCRBY', jobPrefix .. id, 'ats', 1)
   call('XADD', KEYS[4], '*', 'event', 'active', 'jobId', id, 'prev', 'waiting')
+  return call('HGETALL', jobPrefix .. id)
 end
 
 local function consider(id, fromWaitList)
   -- handed back by BullMQ while recorded as running (its worker was lost): recovered, not run
   if call('HEXISTS', KEYS[9], id) == 1 then
-    take(id, fromWaitList)
-    return {3, id}
+    return {3, id, take(id, fromWaitList)}
   end
   local ok, job = pcall(cjson.decode, call('HGET', jobPrefix .. id, 'data') or '')
   if not ok or type(job) ~= 'table' then job = {} end
   local need = math.min(math.max(tonumber(job.nbProc) or 1, 1), largest)
   if need > budget then return nil end
   if need > free then return {2, id, need, type(job.name) == 'string' and job.name or id} end
-  take(id, fromWaitList)
-  return {1, id, need}
+  return {1, id, need, take(id, fromWaitList)}
 end
 
 -- considers up to limit jobs in order, read a page at a time: the first job
@@ -129,10 +129,10 @@ const SCAN_LIMIT = 1000;
 export type BullKeys = Record<string, string>;
 
 export type Pick =
-  /** made active under the worker's lock, to run with nbProc processors */
-  | { kind: 'taken'; id: string; nbProc: number }
+  /** made active under the worker's lock, to run with nbProc processors; `job` is its BullMQ hash */
+  | { kind: 'taken'; id: string; nbProc: number; job: JobHash }
   /** made active under the worker's lock: recorded as running, its worker was lost */
-  | { kind: 'recover'; id: string }
+  | { kind: 'recover'; id: string; job: JobHash }
   /** the first job this worker could run has no room yet: start nothing behind it */
   | { kind: 'waiting'; id: string; name: string; nbProc: number }
   /** nothing for this worker; when a delayed job becomes due, if any */
@@ -148,7 +148,41 @@ export interface PickRequest {
   budget: number;
 }
 
-type PickReply = [0, number] | [1, string, number] | [2, string, number, string] | [3, string];
+/** A BullMQ job's hash, as HGETALL reads it. */
+export type JobHash = Record<string, string>;
+
+/**
+ * The BullMQ Job of a hash the picker read (what Job.fromId would read again),
+ * with the fields QM and BullMQ's completion use; undefined if it vanished.
+ */
+export function jobFromHash<T>(queue: MinimalQueue, hash: JobHash, id: string): Job<T> | undefined {
+  if (hash.data === undefined) return undefined;
+  const int = (v: string | undefined) => (v === undefined ? undefined : parseInt(v, 10));
+  const json = {
+    id,
+    name: hash.name ?? '',
+    data: hash.data,
+    opts: Job.optsFromJSON(hash.opts),
+    progress: 0,
+    delay: int(hash.delay) ?? 0,
+    priority: int(hash.priority) ?? 0,
+    timestamp: int(hash.timestamp) ?? 0,
+    attemptsStarted: int(hash.ats) ?? 0,
+    attemptsMade: int(hash.atm) ?? 0,
+    stalledCounter: int(hash.stc) ?? 0,
+    processedOn: int(hash.processedOn),
+    processedBy: hash.pb,
+  };
+  return Job.fromJSON(queue, json as unknown as JobJson, id) as Job<T>;
+}
+
+type PickReply = [0, number] | [1, string, number, string[]] | [2, string, number, string] | [3, string, string[]];
+
+function hashOf(flat: string[]): JobHash {
+  const hash: JobHash = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+  return hash;
+}
 
 export class JobPicker {
   private sha: string | undefined;
@@ -176,11 +210,11 @@ export class JobPicker {
     const reply = (await this.run(keyList, args)) as PickReply;
     switch (reply[0]) {
       case 1:
-        return { kind: 'taken', id: reply[1], nbProc: reply[2] };
+        return { kind: 'taken', id: reply[1], nbProc: reply[2], job: hashOf(reply[3]) };
       case 2:
         return { kind: 'waiting', id: reply[1], nbProc: reply[2], name: reply[3] };
       case 3:
-        return { kind: 'recover', id: reply[1] };
+        return { kind: 'recover', id: reply[1], job: hashOf(reply[2]) };
       default:
         return { kind: 'none', nextDelayedAt: reply[1] || undefined };
     }

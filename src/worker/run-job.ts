@@ -1,6 +1,7 @@
 /**
  * Runs one claimed job, from its folder in QM_Jobs to its folder in QM_dJobs.
- * 1. process.log header (`Nb of processors limited to N`, `Job started by QM at:`).
+ * 1. The process.log header (`Nb of processors limited to N`, `Job started by QM at:`),
+ *    written by the launcher just before the script starts.
  * 2. The environment of SPEC §3, the time limit, kill on request; the
  *    worker's launcher (launch.ts) runs the script and kills what it left.
  * 3. Writes the footer (`Job finished at:
@@ -50,7 +51,7 @@ export function jobVariables(run: JobRun, dir: string): Record<string, string> {
   env.QM_JOB_NAME = run.job.name;
   env.QM_JOB_ID = run.id;
   env.QM_JOB_DIR = dir;
-  env.QM_RUN_ID = runIdOf(run.worker, run.startedAt.getTime());
+  env.QM_RUN_ID = runIdOf(run.worker, run.startedAt.getTime(), run.id);
   return env;
 }
 
@@ -83,20 +84,18 @@ export async function startJob(
 ): Promise<ActiveJob> {
   const dir = path.join(layout.running, run.job.name);
   const logPath = path.join(dir, 'process.log');
-  // read too: the footer looks at the last byte the job wrote
-  const log = await fs.open(logPath, 'a+');
   const header: string[] = [];
   if (run.nbProc < run.job.nbProc) header.push(`Nb of processors limited to ${run.nbProc}`);
   header.push(`Job started by QM at: ${run.startedAt.toISOString()}`);
-  await log.write(header.join('\n') + '\n');
 
-  const runId = runIdOf(run.worker, run.startedAt.getTime());
+  const runId = runIdOf(run.worker, run.startedAt.getTime(), run.id);
   const proc = launcher.run({
     run: runId,
     script: run.job.script,
     cwd: dir,
     vars: jobVariables(run, dir),
     logPath,
+    header: header.join('\n') + '\n',
     cpus: run.cpus,
     killGrace,
   });
@@ -120,10 +119,14 @@ export async function startJob(
     }
     footer.push(`Job finished at: ${endedAt.toISOString()} with code ${code}`);
     if (stopReason) footer.push(`Reason: ${reasonLine(stopReason)}`);
-    // the footer starts its own line even when the job's last output did not end one
-    const lineOpen = await endsMidLine(log);
-    await log.write((lineOpen ? '\n' : '') + footer.join('\n') + '\n');
-    await log.close();
+    // read too: the footer starts its own line even when the job's last output did not end one
+    const log = await fs.open(logPath, 'a+');
+    try {
+      const lineOpen = await endsMidLine(log);
+      await log.write((lineOpen ? '\n' : '') + footer.join('\n') + '\n');
+    } finally {
+      await log.close();
+    }
     if (stopReason?.kind === 'abandoned' || (await abandoned())) {
       throw new Error('declared lost while this worker could not reach Redis: its folder was moved on by another process, nothing recorded here');
     }

@@ -14,9 +14,12 @@ export interface Leftover {
   command: string;
 }
 
-/** The id of one run of a job (its QM_RUN_ID): the worker that runs it and when it started. */
-export function runIdOf(worker: string, startedAt: number): string {
-  return `${worker}@${startedAt}`;
+/**
+ * The id of one run of a job (its QM_RUN_ID): the worker that runs it, when
+ * it started, and the job (a worker may start two jobs in one millisecond).
+ */
+export function runIdOf(worker: string, startedAt: number, jobId: string): string {
+  return `${worker}@${startedAt}/${jobId}`;
 }
 
 /** The pids of this machine's processes now; empty where /proc is missing. */

@@ -7,7 +7,7 @@
  * 2. Claims by renaming QM_qJobs/NAME to QM_Jobs/NAME (once its `after` jobs
  *    have succeeded: job-hooks.ts); acknowledges in BullMQ after QM_dJobs.
  * 3. Keeps the locks of its jobs alive, a heartbeat of itself and its running
- *    entries in Redis (written again after a wipe); moves the jobs of workers
+ *    entries in Redis (heartbeat.ts); moves the jobs of workers
  *    that vanished, its own earlier instance's first (orphans.ts).
  * 4. Obeys kill requests from the control channel.
  * 5. Stops on request: waits for its jobs, or requeues them, or kills them.
@@ -25,11 +25,12 @@ import { describeOutcome, type RunningInfo } from '../core/status.js';
 import { Budget } from './budget.js';
 import { startJob, type ActiveJob, type StopReason } from './run-job.js';
 import { OrphanReaper } from './orphans.js';
-import { HEARTBEAT_MS, HEARTBEAT_TTL_S, pidSpace, takeWorkerName, type Heartbeat } from './liveness.js';
+import { HeartbeatWriter } from './heartbeat.js';
+import { HEARTBEAT_TTL_S, pidSpace, takeWorkerName, type Heartbeat } from './liveness.js';
 import { requeueInRedis } from './requeue.js';
 import { Claims, LOCK_MS, type Held } from './claim.js';
 import { workerCpus } from './cpus.js';
-import { JobPicker, type Pick } from './pick.js';
+import { JobPicker, type JobHash, type Pick } from './pick.js';
 import { Wakeup, wakeOnQueueChanges } from './wakeup.js';
 import { JobHooks } from './job-hooks.js';
 import { Launcher } from './launch.js';
@@ -64,7 +65,8 @@ export class WorkerRole {
   private readonly reaper: OrphanReaper;
   /** ended jobs whose record or requeue is still being written to Redis */
   private readonly settling = new Set<Promise<void>>();
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: HeartbeatWriter;
+  private lastPickAt = 0;
   private stopping = false;
   private loopDone: Promise<void> = Promise.resolve();
   private tokens = 0;
@@ -96,6 +98,22 @@ export class WorkerRole {
     this.hooks = new JobHooks(settings, this.store, this.layout, this.log);
     this.claims = new Claims(this.bull, this.store, this.layout, this.log);
     this.launcher = new Launcher(this.log);
+    this.heartbeat = new HeartbeatWriter(this.redis, this.store, this.log, {
+      heartbeat: () => ({
+        name: this.name,
+        instance: this.instance,
+        host: this.host,
+        pid: process.pid,
+        pidSpace,
+        budget: this.budget.max,
+        inUse: this.budget.inUse,
+        jobs: [...this.active.keys()],
+        startedAt: this.startedAt,
+        beatAt: Date.now(),
+      }),
+      running: () => [...this.active.values()].map((a) => a.info),
+      onLost: (id) => this.active.get(id)?.stop({ kind: 'abandoned' }),
+    });
     this.reaper = new OrphanReaper({
       store: this.store,
       layout: this.layout,
@@ -111,8 +129,7 @@ export class WorkerRole {
 
   async start(): Promise<void> {
     await takeWorkerName(this.redis, this.name, this.instance, this.log);
-    await this.beat();
-    this.heartbeatTimer = setInterval(() => void this.beat().catch(() => undefined), HEARTBEAT_MS);
+    await this.heartbeat.start();
     await this.control.subscribe(keys.control);
     this.control.on('message', (_channel: string, message: string) => this.onControl(message));
     void this.bull.startStalledCheckTimer().catch((err: Error) => this.log.debug(`stalled check: ${err.message}`));
@@ -126,32 +143,20 @@ export class WorkerRole {
     this.loopDone = this.loop();
   }
 
-  private async beat(): Promise<void> {
-    const hb: Heartbeat = {
-      name: this.name,
-      instance: this.instance,
-      host: this.host,
-      pid: process.pid,
-      pidSpace,
-      budget: this.budget.max,
-      inUse: this.budget.inUse,
-      jobs: [...this.active.keys()],
-      startedAt: this.startedAt,
-      beatAt: Date.now(),
-    };
-    const beat = this.redis.multi().set(keys.worker(this.name), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_S);
-    await beat.sadd(keys.workers, this.name).exec();
-    const { rewritten, lost } = await this.store.reassertRunning([...this.active.values()].map((a) => a.info));
-    if (rewritten > 0) this.log.info(`${rewritten} running job(s) written again to Redis (it had lost them)`);
-    for (const id of lost) this.active.get(id)?.stop({ kind: 'abandoned' });
-  }
-
   /**
    * Starts jobs while the queue has some this worker may start (see pick.ts),
    * then sleeps until a job ends, the queue changes, or RECHECK_MS passes.
+   * With no processor free only a job's end or the recheck (which may find a
+   * lost worker's job to recover) makes it look at the queue.
    */
   private async loop(): Promise<void> {
     while (!this.stopping) {
+      const sincePick = Date.now() - this.lastPickAt;
+      if (this.budget.free === 0 && sincePick < RECHECK_MS) {
+        await this.wakeup.wait(RECHECK_MS - sincePick);
+        continue;
+      }
+      this.lastPickAt = Date.now();
       const token = `${this.instance}:${++this.tokens}`;
       let pick: Pick;
       try {
@@ -165,8 +170,8 @@ export class WorkerRole {
       if (pick.kind === 'taken' || pick.kind === 'recover') {
         const work =
           pick.kind === 'taken'
-            ? this.take(pick.id, token, pick.nbProc)
-            : this.claims.hold(pick.id, token).then((held) => held && this.claims.settleUnclaimed(held));
+            ? this.take(pick.id, token, pick.nbProc, pick.job)
+            : this.claims.recover(pick.id, token, pick.job);
         await work.catch((err: Error) => this.log.error(`job ${pick.id}: could not start: ${err.message}`));
         continue;
       }
@@ -180,19 +185,19 @@ export class WorkerRole {
   }
 
   /** Claims and starts a job the picker made active under `token`, with nbProc processors free here. */
-  private async take(id: string, token: string, nbProc: number): Promise<void> {
+  private async take(id: string, token: string, nbProc: number, hash: JobHash): Promise<void> {
     // reserved before any await: meanwhile only the end of a job changes the budget
     const cpus = this.budget.take(nbProc);
     let started = false;
     try {
-      started = await this.claimAndStart(id, token, nbProc, cpus);
+      started = await this.claimAndStart(id, token, nbProc, cpus, hash);
     } finally {
       if (!started) this.releaseProcessors(nbProc, cpus);
     }
   }
 
-  private async claimAndStart(id: string, token: string, nbProc: number, cpus: number[]): Promise<boolean> {
-    const held = await this.claims.hold(id, token);
+  private async claimAndStart(id: string, token: string, nbProc: number, cpus: number[], hash: JobHash): Promise<boolean> {
+    const held = this.claims.hold(id, token, hash);
     if (!held) return false;
     try {
       if (this.stopping) {
@@ -232,8 +237,8 @@ export class WorkerRole {
       email: data.email,
     };
     await this.store.markRunning(info);
-    // a running entry never appears without this worker's heartbeat (a wipe removed it)
-    void this.beat().catch(() => undefined);
+    // the heartbeat lists the job (and is written again if a wipe removed it)
+    this.heartbeat.soon();
     const active = await startJob(
       { id, job: data, nbProc, cpus, worker: this.name, host: this.host, startedAt },
       this.layout,
@@ -250,7 +255,7 @@ export class WorkerRole {
       released = true;
       this.releaseProcessors(nbProc, cpus);
     };
-    void active.process.done.then(release);
+    void active.process.exited.then(release);
     this.log.info(
       { job: data.name },
       `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''})`,
@@ -270,7 +275,7 @@ export class WorkerRole {
         this.active.delete(id);
         release();
         this.settling.delete(settled);
-        void this.beat().catch(() => undefined);
+        this.heartbeat.soon();
       });
     this.settling.add(settled);
   }
@@ -326,7 +331,7 @@ export class WorkerRole {
       this.log.warn(`redis unreachable: ${this.settling.size} ended job(s) not recorded in it (their folders are in QM_dJobs)`);
     }
     await this.reaper.stop();
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeat.stop();
     await finishUnlessAway(this.redis, [this.queueEvents.close().catch(() => undefined)], 0);
     // with Redis away these would wait for it; the heartbeat lapses by itself
     if (this.redis.status === 'ready') {

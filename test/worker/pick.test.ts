@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { bullPriority, keys, openQueue } from '../../src/core/redis.js';
-import { JobPicker, type Pick } from '../../src/worker/pick.js';
+import { JobPicker, jobFromHash, type JobHash, type Pick } from '../../src/worker/pick.js';
 import { TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -66,7 +66,7 @@ describe('order', () => {
 describe('room', () => {
   it('takes a job that fits the free processors, with the processors it needs', async () => {
     await add('pair', 2);
-    expect(await pick('w', 2, 4)).toEqual({ kind: 'taken', id: 'pair', nbProc: 2 });
+    expect(await pick('w', 2, 4)).toMatchObject({ kind: 'taken', id: 'pair', nbProc: 2 });
   });
 
   it('starts nothing behind a job it could run but has no room for yet (no starvation)', async () => {
@@ -90,7 +90,7 @@ describe('room', () => {
     await add('small', 1);
     expect(await pick('w1', 1, 1)).toMatchObject({ kind: 'taken', id: 'small', nbProc: 1 });
     expect(await pick('w1', 1, 1)).toEqual({ kind: 'none', nextDelayedAt: undefined });
-    expect(await pick('w4', 4, 4)).toEqual({ kind: 'taken', id: 'big', nbProc: 4 });
+    expect(await pick('w4', 4, 4)).toMatchObject({ kind: 'taken', id: 'big', nbProc: 4 });
   });
 
   it('looks past many jobs too big for it, in BullMQ order, in the wait list and the prioritized set', async () => {
@@ -111,11 +111,11 @@ describe('room', () => {
     await alive('w4', 4);
     await add('huge', 16);
     expect(await pick('w2', 2, 2)).toMatchObject({ kind: 'none' });
-    expect(await pick('w4', 4, 4)).toEqual({ kind: 'taken', id: 'huge', nbProc: 4 });
+    expect(await pick('w4', 4, 4)).toMatchObject({ kind: 'taken', id: 'huge', nbProc: 4 });
     // w4 is gone (no heartbeat): now w2 is the largest live worker
     await redis.del(keys.worker('w4'));
     await add('huge2', 16);
-    expect(await pick('w2', 2, 2)).toEqual({ kind: 'taken', id: 'huge2', nbProc: 2 });
+    expect(await pick('w2', 2, 2)).toMatchObject({ kind: 'taken', id: 'huge2', nbProc: 2 });
     expect(await redis.smembers(keys.workers)).toEqual(['w2']);
   });
 });
@@ -125,6 +125,13 @@ describe('BullMQ states', () => {
     await add('job', 1);
     const p = await pick('w', 1, 1);
     expect(p).toMatchObject({ kind: 'taken', id: 'job' });
+    // the job as taken comes with the pick: the worker needs no second read
+    const taken = jobFromHash(queue, (p as { job: JobHash }).job, 'job')!;
+    const read = (await Job.fromId(queue, 'job'))!;
+    for (const field of ['id', 'name', 'data', 'opts', 'timestamp', 'processedOn', 'processedBy', 'attemptsStarted', 'attemptsMade'] as const) {
+      expect(taken[field], field).toEqual(read[field]);
+    }
+    expect(taken.processedBy).toBe('w');
     expect(await queue.getJobState('job')).toBe('active');
     const job = (await Job.fromId(queue, 'job'))!;
     expect(job.processedBy).toBe('w');
@@ -157,7 +164,7 @@ describe('BullMQ states', () => {
   it('a job BullMQ hands back while recorded as running is taken to be recovered, even without room', async () => {
     await add('orphan', 4);
     await redis.hset(keys.running, 'orphan', '{}');
-    expect(await pick('w', 0, 1)).toEqual({ kind: 'recover', id: 'orphan' });
+    expect(await pick('w', 0, 1)).toMatchObject({ kind: 'recover', id: 'orphan' });
     expect(await queue.getJobState('orphan')).toBe('active');
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * The launcher, the small process a worker starts its jobs from: each run
+ * gets its own answer, kills and leftovers are handled there, and when it
+ * dies its jobs die with it and end with a note. Uses the built launcher
+ * (dist/), as a worker does.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Launcher, type RunRequest } from '../../dist/worker/launch.js';
+import { logger } from '../../dist/core/log.js';
+import { waitFor } from '../helpers/wait.js';
+
+const base = mkdtempSync(path.join(os.tmpdir(), 'qm-launch-'));
+const launcher = new Launcher(logger('test'));
+afterAll(() => {
+  launcher.close();
+  rmSync(base, { recursive: true, force: true });
+});
+
+let runs = 0;
+function request(script: string): Omit<RunRequest, 'type'> {
+  const cwd = path.join(base, `job${++runs}`);
+  mkdirSync(cwd);
+  return { run: `test@1/${runs}`, script, cwd, vars: { QM_RUN_ID: `test@1/${runs}` }, logPath: path.join(cwd, 'process.log'), header: 'HEADER\n', cpus: [], killGrace: 1 };
+}
+
+/** Running (a zombie waiting for its reaper counts as ended). */
+const alive = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+describe('the launcher', () => {
+  it('runs jobs side by side, each with its own code; the header comes before the output', async () => {
+    const a = request('echo a; exit 3');
+    const b = request('echo b');
+    const [ra, rb] = await Promise.all([launcher.run(a).done, launcher.run(b).done]);
+    expect(ra).toMatchObject({ code: 3, leftovers: [] });
+    expect(rb).toMatchObject({ code: 0, leftovers: [] });
+    expect(readFileSync(a.logPath, 'utf8')).toBe('HEADER\na\n');
+    expect(readFileSync(b.logPath, 'utf8')).toBe('HEADER\nb\n');
+  });
+
+  it('says the processes ended before the run is over', async () => {
+    const job = launcher.run(request('true'));
+    const order: string[] = [];
+    await Promise.all([job.exited.then(() => order.push('exited')), job.done.then(() => order.push('done'))]);
+    expect(order).toEqual(['exited', 'done']);
+  });
+
+  it('kills a job on request, and what it left running in a session of its own', async () => {
+    const req = request('setsid sleep 301 & echo $! > daemon.pid; sleep 300');
+    const job = launcher.run(req);
+    const pidFile = path.join(req.cwd, 'daemon.pid');
+    const daemon = await waitFor(() => Number(readFileSync(pidFile, 'utf8').trim()) || undefined, { what: 'the daemon' });
+    job.kill();
+    const result = await job.done;
+    expect(result.code).not.toBe(0);
+    expect(result.leftovers).toEqual(['sleep 301']);
+    await waitFor(() => !alive(daemon), { what: 'the daemon to be gone' });
+  });
+
+  it("ends its jobs when it dies; they end with a note; the next job gets a new launcher", async () => {
+    const req = request('echo $$ > shell.pid; sleep 300');
+    const job = launcher.run(req);
+    const shell = await waitFor(() => Number(readFileSync(path.join(req.cwd, 'shell.pid'), 'utf8').trim()) || undefined, { what: 'the job' });
+    const first = launcher.pid!;
+    process.kill(first, 'SIGKILL');
+    const result = await job.done;
+    expect(result).toMatchObject({ code: 137, note: "QM's job launcher died: the job was killed" });
+    await waitFor(() => !alive(shell), { what: 'the job to be killed by its sentinel' });
+    expect((await launcher.run(request('exit 0')).done).code).toBe(0);
+    expect(launcher.pid).not.toBe(first);
+  });
+});
