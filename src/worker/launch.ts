@@ -55,7 +55,11 @@ export class Launcher {
   private child: ChildProcess | undefined;
   private readonly pending = new Map<string, { exited(): void; ended(result: Launched): void }>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    /** the launcher's script (its build sits beside this module's) */
+    private readonly script = LAUNCHER,
+  ) {}
 
   run(req: Omit<RunRequest, 'type'>): LaunchedJob {
     const child = this.child ?? this.fork();
@@ -84,7 +88,7 @@ export class Launcher {
   }
 
   private fork(): ChildProcess {
-    const child = fork(LAUNCHER, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(this.script, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child = child;
     child.on('message', (msg: FromLauncher) => {
       const run = this.pending.get(msg.run);

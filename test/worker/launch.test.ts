@@ -1,19 +1,21 @@
 /**
  * The launcher, the small process a worker starts its jobs from: each run
  * gets its own answer, kills and leftovers are handled there, and when it
- * dies its jobs die with it and end with a note. Uses the built launcher
- * (dist/), as a worker does.
+ * dies its jobs die with it and end with a note. The launcher process runs
+ * from its build (dist/), as a worker's does.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Launcher, type RunRequest } from '../../dist/worker/launch.js';
-import { logger } from '../../dist/core/log.js';
+import { fileURLToPath } from 'node:url';
+import { Launcher, type RunRequest } from '../../src/worker/launch.js';
+import { logger } from '../../src/core/log.js';
 import { waitFor } from '../helpers/wait.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'qm-launch-'));
-const launcher = new Launcher(logger('test'));
+const built = fileURLToPath(new URL('../../dist/worker/launcher.js', import.meta.url));
+const launcher = new Launcher(logger('test'), built);
 afterAll(() => {
   launcher.close();
   rmSync(base, { recursive: true, force: true });
