@@ -30,6 +30,7 @@ export interface RunRequest {
 
 export type ToLauncher = RunRequest | { type: 'kill'; run: string };
 export type FromLauncher =
+  | { type: 'started'; run: string }
   | { type: 'exited'; run: string }
   | { type: 'ended'; run: string; code: number; cpu: number | undefined; leftovers: string[] };
 
@@ -41,6 +42,8 @@ export interface Launched extends RunResult {
 }
 
 export interface LaunchedJob {
+  /** its header is in process.log and its script runs (never, if it could not start) */
+  started: Promise<void>;
   /** the job's processes have ended: its processors are free */
   exited: Promise<void>;
   /** the run is over: leftovers killed, code and CPU time known */
@@ -53,7 +56,7 @@ const LAUNCHER = fileURLToPath(new URL('./launcher.js', import.meta.url));
 
 export class Launcher {
   private child: ChildProcess | undefined;
-  private readonly pending = new Map<string, { exited(): void; ended(result: Launched): void }>();
+  private readonly pending = new Map<string, { started(): void; exited(): void; ended(result: Launched): void }>();
 
   constructor(
     private readonly log: Logger,
@@ -63,14 +66,16 @@ export class Launcher {
 
   run(req: Omit<RunRequest, 'type'>): LaunchedJob {
     const child = this.child ?? this.fork();
+    let started!: () => void;
     let exited!: () => void;
     let ended!: (result: Launched) => void;
     const job: LaunchedJob = {
+      started: new Promise<void>((resolve) => (started = resolve)),
       exited: new Promise<void>((resolve) => (exited = resolve)),
       done: new Promise<Launched>((resolve) => (ended = resolve)),
       kill: () => this.child && this.send(this.child, { type: 'kill', run: req.run }),
     };
-    this.pending.set(req.run, { exited, ended });
+    this.pending.set(req.run, { started, exited, ended });
     this.send(child, { type: 'run', ...req });
     return job;
   }
@@ -92,6 +97,7 @@ export class Launcher {
     this.child = child;
     child.on('message', (msg: FromLauncher) => {
       const run = this.pending.get(msg.run);
+      if (msg.type === 'started') return run?.started();
       if (msg.type === 'exited') return run?.exited();
       this.pending.delete(msg.run);
       run?.ended({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers });

@@ -5,7 +5,7 @@
  * Redis clients and the monitor, under 1 ms from this process, and none of it
  * on the worker's event loop.
  * 1. `run`: writes the header into the job's process.log, runs the script
- *    (runner.ts), answers `exited` once its process group is gone, then
+ *    (runner.ts) and says `started`, `exited` once its process group is gone, then
  *    `ended` with its code, its CPU time and what the run left running and
  *    was killed (sweep.ts).
  * 2. `kill`: the job's group gets SIGTERM, SIGKILL after its grace period.
@@ -62,6 +62,7 @@ async function run(req: RunRequest): Promise<void> {
   });
   closeSync(logFd);
   running.set(req.run, proc);
+  send({ type: 'started', run: req.run });
   const { code, cpu } = await proc.done;
   // its group is dead: its processors are free
   send({ type: 'exited', run: req.run });

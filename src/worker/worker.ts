@@ -256,9 +256,8 @@ export class WorkerRole {
       this.releaseProcessors(nbProc, cpus);
     };
     void active.process.exited.then(release);
-    this.log.info(
-      { job: data.name },
-      `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''})`,
+    void active.process.started.then(() =>
+      this.log.info({ job: data.name }, `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''})`),
     );
     const settled = active.finished
       .then(async (record) => {

@@ -48,11 +48,13 @@ describe('the launcher', () => {
     expect(readFileSync(b.logPath, 'utf8')).toBe('HEADER\nb\n');
   });
 
-  it('says the processes ended before the run is over', async () => {
+  it('says when the script runs, when its processes ended, then that the run is over', async () => {
     const job = launcher.run(request('true'));
     const order: string[] = [];
-    await Promise.all([job.exited.then(() => order.push('exited')), job.done.then(() => order.push('done'))]);
-    expect(order).toEqual(['exited', 'done']);
+    await Promise.all(
+      (['started', 'exited', 'done'] as const).map((step) => job[step].then(() => order.push(step))),
+    );
+    expect(order).toEqual(['started', 'exited', 'done']);
   });
 
   it('kills a job on request, and what it left running in a session of its own', async () => {
