@@ -50,6 +50,33 @@ function tickSeconds(pid: number): number | undefined {
   }
 }
 
+/** The pids of `parent`'s children whose command line holds `match`. */
+export function childrenOf(parent: number, match: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(match)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** CPU seconds of the children `pid` has waited for (cutime + cstime: clock ticks, so roughly). */
+export function reapedChildrenSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / clockTicks();
+  } catch {
+    return undefined;
+  }
+}
+
 export interface Memory {
   /** resident now, MB */
   rssMb: number;
@@ -83,11 +110,11 @@ export async function idleCpu(pids: number[], seconds: number): Promise<number[]
 }
 
 /** Starts counting the CPU of `pids`; the returned function gives the seconds each used since. */
-export function cpuMeter(pids: number[]): () => Array<number | undefined> {
-  const before = pids.map(cpuSeconds);
+export function cpuMeter(pids: number[], read = cpuSeconds): () => Array<number | undefined> {
+  const before = pids.map(read);
   return () =>
     pids.map((pid, i) => {
-      const now = cpuSeconds(pid);
+      const now = read(pid);
       return now === undefined || before[i] === undefined ? undefined : now - before[i]!;
     });
 }

@@ -41,6 +41,10 @@ export interface ScaleResult {
 export interface ThroughputRun extends ThroughputResult {
   /** CPU of the QM processes themselves (not of the jobs) per job, ms */
   qmCpuMsPerJob: number | undefined;
+  /** the workers' job launchers */
+  launcherCpuMsPerJob?: number | undefined;
+  /** the processes the launchers ran: wrapper shells, scripts */
+  jobsCpuMsPerJob?: number | undefined;
   redisCpuMsPerJob: number | undefined;
 }
 
@@ -131,6 +135,8 @@ export function tableRows(r: Results, opts: BenchOptions): Row[] {
         add('2 throughput', '  share of the bare spawn rate', share, '%', '≥ 25', share >= 25);
       }
       if (run.qmCpuMsPerJob !== undefined) add('2 throughput', '  CPU of the qm processes per job', run.qmCpuMsPerJob, 'ms');
+      if (run.launcherCpuMsPerJob !== undefined) add('2 throughput', '  CPU of their job launchers per job', run.launcherCpuMsPerJob, 'ms');
+      if (run.jobsCpuMsPerJob !== undefined) add('2 throughput', '  CPU of the job processes per job (wrapper + script)', run.jobsCpuMsPerJob, 'ms');
       if (run.redisCpuMsPerJob !== undefined) add('2 throughput', '  CPU of redis-server per job', run.redisCpuMsPerJob, 'ms');
     }
   }
@@ -195,7 +201,7 @@ export function tableRows(r: Results, opts: BenchOptions): Row[] {
 
   if (opts.sections.has('idle')) {
     if (measured(r.idle)) {
-      add('6 resources', `idle CPU of qm start over ${r.idle.seconds} s`, r.idle.qmPercent, '% of a core', '≤ 0.5', r.idle.qmPercent <= 0.5);
+      add('6 resources', `idle CPU of qm start (and its job launcher) over ${r.idle.seconds} s`, r.idle.qmPercent, '% of a core', '≤ 0.5', r.idle.qmPercent <= 0.5);
       add('6 resources', '  with its embedded redis-server', r.idle.totalPercent, '% of a core', '≤ 0.5', r.idle.totalPercent <= 0.5);
     } else missing('6 resources', 'idle CPU', r.idle);
   }

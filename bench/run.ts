@@ -19,7 +19,7 @@ import { allowedCpus } from '../src/worker/cpus.js';
 import { bareSpawnRate } from './baseline.js';
 import { Playground, hasCommand, makeSite, qmBin, useQm, type Role, type Site } from './env.js';
 import { OptionsError, USAGE, parseOptions, type BenchOptions } from './options.js';
-import { cpuMeter, idleCpu, memory, msPerJob } from './proc.js';
+import { childrenOf, cpuMeter, idleCpu, memory, msPerJob, reapedChildrenSeconds } from './proc.js';
 import { throughput } from './throughput.js';
 import { dropLatency, submitLatency } from './latency.js';
 import { fillQueue, holdQueued, releaseHeld } from './scale.js';
@@ -57,6 +57,26 @@ async function startRole(pg: Playground, opts: BenchOptions, site: Site, command
   return role;
 }
 
+/** The command line of a worker's job launcher holds this. */
+const LAUNCHER = 'worker/launcher.js';
+
+/**
+ * From now on, CPU per job of the qm processes, their job launchers, the job
+ * processes the launchers ran (wrapper shells and scripts) and redis-server.
+ */
+function cpuMeters(qmPids: number[], launchers: number[], redisPid: number) {
+  const qm = cpuMeter(qmPids);
+  const launcher = cpuMeter(launchers);
+  const jobs = cpuMeter(launchers, reapedChildrenSeconds);
+  const redis = cpuMeter([redisPid]);
+  return (n: number) => ({
+    qmCpuMsPerJob: msPerJob(qm(), n),
+    launcherCpuMsPerJob: launchers.length ? msPerJob(launcher(), n) : undefined,
+    jobsCpuMsPerJob: launchers.length ? msPerJob(jobs(), n) : undefined,
+    redisCpuMsPerJob: msPerJob(redis(), n),
+  });
+}
+
 /** `qm start` on its embedded Redis: idle CPU, then throughput and the RSS after it. */
 async function embeddedStart(pg: Playground, opts: BenchOptions, results: Results): Promise<void> {
   const site = await makeSite(pg.dir, 'start', { MaxNbProcessors: opts.budget, settle_time: opts.settle });
@@ -69,9 +89,12 @@ async function embeddedStart(pg: Playground, opts: BenchOptions, results: Result
       // start-up work, and the garbage collection V8 runs once things calm down, are not idleness
       const warmupMs = Math.min(IDLE_WARMUP_MS, opts.idleSeconds * 1000);
       await sleep(warmupMs);
-      const shares = await idleCpu([qm.pid, redisPid], opts.idleSeconds);
+      // qm start with its job launcher, then its redis-server
+      const launcher = childrenOf(qm.pid, LAUNCHER);
+      const shares = await idleCpu([redisPid, qm.pid, ...launcher], opts.idleSeconds);
       if (!shares) throw new Error('no /proc here: cannot read CPU times');
-      const [qmShare, redisShare] = shares as [number, number];
+      const [redisShare, ...qmShares] = shares as [number, ...number[]];
+      const qmShare = qmShares.reduce((a, b) => a + b, 0);
       return { seconds: opts.idleSeconds, warmupSeconds: warmupMs / 1000, qmPercent: round2(qmShare), redisPercent: round2(redisShare), totalPercent: round2(qmShare + redisShare) };
     });
   }
@@ -79,11 +102,13 @@ async function embeddedStart(pg: Playground, opts: BenchOptions, results: Result
     const redis = new Redis({ path: embeddedSocket(site.internal), maxRetriesPerRequest: null });
     results.throughput.start = await part(results, 'throughput qm start', async () => {
       progress(`throughput: ${opts.jobs} jobs through qm start (budget ${opts.budget})`);
-      const [qmCpu, redisCpu] = [cpuMeter([qm.pid]), cpuMeter([redisPid])];
+      const launchers = childrenOf(qm.pid, LAUNCHER);
+      const meters = cpuMeters([qm.pid], launchers, redisPid);
       const run = await throughput(site, redis, opts.jobs, 'start');
-      return { budget: opts.budget, ...run, qmCpuMsPerJob: msPerJob(qmCpu(), run.jobs), redisCpuMsPerJob: msPerJob(redisCpu(), run.jobs) };
+      return { budget: opts.budget, ...run, ...meters(run.jobs) };
     });
     results.rss['qm start'] = memory(qm.pid);
+    results.rss['qm start: its job launcher'] = memory(childrenOf(qm.pid, LAUNCHER)[0] ?? -1);
     results.rss['redis-server (embedded)'] = memory(redisPid);
     redis.disconnect();
   }
@@ -111,19 +136,22 @@ async function separateRoles(pg: Playground, opts: BenchOptions, results: Result
   const redis = server.client();
   results.throughput.roles = await part(results, 'throughput ingest + 2 workers', async () => {
     progress(`throughput: ${opts.jobs} jobs through qm ingest + 2 qm worker (budgets ${budgets.join('+')})`);
-    const [qmCpu, redisCpu] = [cpuMeter([ingest, ...workers].map((r) => r.pid)), cpuMeter([server.pid])];
+    const launchers = workers.flatMap((w) => childrenOf(w.pid, LAUNCHER));
+    const meters = cpuMeters([ingest, ...workers].map((r) => r.pid), launchers, server.pid);
     await redis.config('RESETSTAT');
     const run = await throughput(site, redis, opts.jobs, 'roles');
     return {
       budgets,
       ...run,
-      qmCpuMsPerJob: msPerJob(qmCpu(), run.jobs),
-      redisCpuMsPerJob: msPerJob(redisCpu(), run.jobs),
+      ...meters(run.jobs),
       redisCommands: redisCommandCosts(await redis.info('commandstats'), run.jobs),
     };
   });
   results.rss['qm ingest'] = memory(ingest.pid);
-  workers.forEach((w, i) => (results.rss[`qm worker ${i + 1}`] = memory(w.pid)));
+  workers.forEach((w, i) => {
+    results.rss[`qm worker ${i + 1}`] = memory(w.pid);
+    results.rss[`qm worker ${i + 1}: its job launcher`] = memory(childrenOf(w.pid, LAUNCHER)[0] ?? -1);
+  });
   redis.disconnect();
   await Promise.all([ingest, ...workers].map((r) => r.stop()));
 }

@@ -1,8 +1,9 @@
 /**
  * The worker's side of its launcher (launcher.ts), the small process that
  * starts its jobs.
- * 1. Forked on the first job, again after it died; in a process group of its
- *    own so that the terminal's Ctrl-C reaches the worker only.
+ * 1. Forked when the worker starts, again for the next job after it died; in
+ *    a process group of its own so that the terminal's Ctrl-C reaches the
+ *    worker only.
  * 2. `run` sends a job and returns how it ends; `kill` forwards a kill.
  * 3. If the launcher dies, its jobs are gone (their sentinels kill them): each
  *    ends with 128+9 and a note for its process.log.
@@ -63,6 +64,11 @@ export class Launcher {
     /** the launcher's script (its build sits beside this module's) */
     private readonly script = LAUNCHER,
   ) {}
+
+  /** Forks the launcher now, so that the first job does not wait for it. */
+  start(): void {
+    this.child ??= this.fork();
+  }
 
   run(req: Omit<RunRequest, 'type'>): LaunchedJob {
     const child = this.child ?? this.fork();

@@ -129,6 +129,7 @@ export class WorkerRole {
 
   async start(): Promise<void> {
     await takeWorkerName(this.redis, this.name, this.instance, this.log);
+    this.launcher.start();
     await this.heartbeat.start();
     await this.control.subscribe(keys.control);
     this.control.on('message', (_channel: string, message: string) => this.onControl(message));

@@ -1,10 +1,11 @@
 /**
  * What a run left running is found by its QM_RUN_ID in /proc and killed,
  * also when only the processes started since the run began are looked at
- * (what a short run does, src/worker/run-job.ts).
+ * (what a short run does, src/worker/launcher.ts).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { killLeftovers, processesNow } from '../../src/worker/sweep.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -17,6 +18,15 @@ function daemon(run: string): ChildProcess {
   return child;
 }
 
+/** It runs `sleep` (exec done: its environment is the one it was given). */
+const sleeping = (child: ChildProcess) => {
+  try {
+    return readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').startsWith('sleep\0');
+  } catch {
+    return false;
+  }
+};
+
 const gone = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
 afterEach(() => {
@@ -27,7 +37,7 @@ describe('leftovers of a run', () => {
   it('kills the processes of that run, and only those', async () => {
     const mine = daemon('w@1');
     const other = daemon('w@2');
-    await waitFor(async () => (await processesNow()).has(mine.pid!) && (await processesNow()).has(other.pid!), { what: 'both daemons' });
+    await waitFor(() => sleeping(mine) && sleeping(other), { what: 'both daemons' });
     const killed = await killLeftovers(['w@1']);
     expect(killed.map((k) => k.pid)).toEqual([mine.pid]);
     expect(killed[0]!.command).toBe('sleep 300');
@@ -38,7 +48,7 @@ describe('leftovers of a run', () => {
   it('finds them among the processes started since the run began', async () => {
     const before = await processesNow();
     const leftover = daemon('w@3');
-    await waitFor(async () => (await processesNow()).has(leftover.pid!), { what: 'the daemon' });
+    await waitFor(() => sleeping(leftover), { what: 'the daemon' });
     expect((await killLeftovers(['w@3'], undefined, before)).map((k) => k.pid)).toEqual([leftover.pid]);
     await waitFor(() => gone(leftover), { what: 'the daemon to end' });
   });
