@@ -17,31 +17,18 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { runScript, type RunningProcess } from './runner.js';
-import { killLeftovers, processesNow } from './sweep.js';
+import { RunIndex } from './sweep.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 
-/**
- * A run shorter than this looks for its leftovers among the processes started
- * since it began only: pids do not wrap around that fast (32,768 of them on
- * many systems), so none of the older ones can have become one of its own.
- */
-const NEW_PROCESSES_ONLY_MS = 1_000;
-
 const running = new Map<string, RunningProcess>();
-/**
- * The processes there before a run: listed after each run, so that starting
- * one does not wait for /proc to be read, and its sweep reads only the
- * processes started since.
- */
-let before: { at: number; pids: Set<number> } | undefined;
+/** the QM_RUN_ID of this machine's processes: a sweep reads only those born since the last one */
+const index = new RunIndex();
 
 function send(msg: FromLauncher): void {
   process.send?.(msg);
 }
 
 async function run(req: RunRequest): Promise<void> {
-  if (!before || Date.now() - before.at > NEW_PROCESSES_ONLY_MS / 2) before = { at: Date.now(), pids: await processesNow() };
-  const { at, pids } = before;
   let logFd: number;
   try {
     logFd = openSync(req.logPath, 'a');
@@ -66,12 +53,10 @@ async function run(req: RunRequest): Promise<void> {
   const { code, cpu } = await proc.done;
   // its group is dead: its processors are free
   send({ type: 'exited', run: req.run });
-  const short = Date.now() - at < NEW_PROCESSES_ONLY_MS;
   // nothing of this run outlives it (nor meets a requeued run of it)
-  const leftovers = await killLeftovers([req.run], proc.pid, short ? pids : undefined);
+  const leftovers = index.killLeftovers([req.run], proc.pid);
   running.delete(req.run);
   send({ type: 'ended', run: req.run, code, cpu, leftovers: leftovers.map((l) => l.command) });
-  before = { at: Date.now(), pids: await processesNow() };
 }
 
 process.on('message', (msg: ToLauncher) => {

@@ -95,7 +95,7 @@ export class OrphanReaper {
         await store.forgetRunning(info.id);
         return;
       }
-      for (const left of await killLeftovers([runIdOf(info.worker, info.startedAt, info.id)])) {
+      for (const left of killLeftovers([runIdOf(info.worker, info.startedAt, info.id)])) {
         log.warn({ job: info.name }, `killed process ${left.pid} left running by its lost worker (${left.command})`);
       }
       const folder = path.join(layout.running, info.name);

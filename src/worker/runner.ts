@@ -14,16 +14,19 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 
-// $0 is the job's script line. fd 3: the worker's socket; fd 4: where `times` goes.
+// $1 is the job's script line. fd 3: the launcher's socket; fd 4: where `times` goes.
+// The job's shell is a subshell (a fork, not a new /bin/sh: cheaper) with no
+// variable of the wrapper's and $0 = /bin/sh, as with `/bin/sh -c SCRIPT`;
+// only $$ differs: it is the job's process group (the wrapper's pid).
 // A SIGTERM to the group is for the job: the sentinel ignores it (it must still
-// kill the group if the worker dies during kill_grace), the wrapper outlives it,
+// kill the group if the launcher dies during kill_grace), the wrapper outlives it,
 // and the job's shell waits for the command it runs (which may clean up for
 // kill_grace seconds) and then exits with that command's code, running nothing
 // more. A trap the script sets itself replaces the shell's.
 const WRAPPER = [
   "(trap '' TERM; exec 4>&-; read _ <&3; kill -KILL 0) &",
   'trap : TERM',
-  `/bin/sh -c "trap 'exit \\$?' TERM; $0" 3<&- 4>&-`,
+  `(trap 'exit $?' TERM; exec 3<&- 4>&-; qm_script=$1; shift; eval "unset qm_script; $qm_script")`,
   'rc=$?',
   'times >&4',
   'exit $rc',
@@ -55,7 +58,7 @@ export interface RunningProcess {
 }
 
 export function runScript(opts: RunOptions): RunningProcess {
-  const shArgs = ['-c', WRAPPER, opts.script];
+  const shArgs = ['-c', WRAPPER, '/bin/sh', opts.script];
   const [cmd, args] =
     opts.cpus.length > 0 ? ['taskset', ['-c', opts.cpus.join(','), '/bin/sh', ...shArgs]] : ['/bin/sh', shArgs];
   const child = spawn(cmd, args, {

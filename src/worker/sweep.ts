@@ -6,7 +6,7 @@
  * A run, not a job: a requeued job runs again under the same QM_JOB_ID.
  * Linux only: where /proc is missing nothing is found.
  */
-import { promises as fs } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 export interface Leftover {
   pid: number;
@@ -22,67 +22,108 @@ export function runIdOf(worker: string, startedAt: number, jobId: string): strin
   return `${worker}@${startedAt}/${jobId}`;
 }
 
+/** How long a process's QM_RUN_ID is taken as read: its pid could have been reused after. */
+const REREAD_MS = 1_000;
+
 /** The pids of this machine's processes now; empty where /proc is missing. */
-export async function processesNow(): Promise<Set<number>> {
-  const entries = await fs.readdir('/proc').catch(() => [] as string[]);
-  return new Set(entries.filter((e) => /^\d+$/.test(e)).map(Number));
+function processIds(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /**
  * Kills (SIGKILL) every process of this machine whose QM_RUN_ID is one of
- * `runs`, except members of process group `exceptGroup` (being killed already).
- * Reading every process's environment costs milliseconds for each job; with
- * `existedBefore` (the processes there before the run began, see
- * processesNow) only the others are read. A pid of that set reused by the run
- * would be missed: keep it for runs too short for pids to wrap around.
+ * `runs`, except members of process group `exceptGroup` (being killed
+ * already). Reads the environment of every process.
  */
-export async function killLeftovers(runs: Iterable<string>, exceptGroup?: number, existedBefore?: Set<number>): Promise<Leftover[]> {
+export function killLeftovers(runs: Iterable<string>, exceptGroup?: number): Leftover[] {
   const wanted = new Set(runs);
   if (wanted.size === 0) return [];
-  let entries: string[];
-  try {
-    entries = await fs.readdir('/proc');
-  } catch {
-    return [];
-  }
-  const killed: Leftover[] = [];
-  await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid && !existedBefore?.has(Number(e)))
-      .map(async (entry) => {
-        const pid = Number(entry);
-        const run = await runOf(pid);
-        if (run === undefined || !wanted.has(run)) return;
-        if (exceptGroup !== undefined && (await groupOf(pid)) === exceptGroup) return;
-        const command = await commandOf(pid);
-        try {
-          process.kill(pid, 'SIGKILL');
-          killed.push({ pid, run, command });
-        } catch {
-          // ended meanwhile
-        }
-      }),
+  return kill(
+    processIds().filter((pid) => wanted.has(runOf(pid) ?? '')),
+    wanted,
+    exceptGroup,
   );
+}
+
+/**
+ * The QM_RUN_ID of this machine's processes, each read once: a launcher's
+ * sweep after a run reads only the processes born since its last sweep. A
+ * process gets its QM_RUN_ID from the run that starts it; a pid is read again
+ * after REREAD_MS, and before a kill, so that a reused pid is not taken for
+ * the process that had it.
+ */
+export class RunIndex {
+  private readonly known = new Map<number, { run: string | undefined; at: number }>();
+
+  /** killLeftovers, reading only what it has not read lately. */
+  killLeftovers(runs: Iterable<string>, exceptGroup?: number): Leftover[] {
+    const wanted = new Set(runs);
+    const now = Date.now();
+    const pids = processIds();
+    const alive = new Set(pids);
+    for (const pid of this.known.keys()) if (!alive.has(pid)) this.known.delete(pid);
+    const suspects: number[] = [];
+    for (const pid of pids) {
+      let entry = this.known.get(pid);
+      if (!entry || now - entry.at > REREAD_MS) {
+        entry = { run: runOf(pid), at: now };
+        this.known.set(pid, entry);
+      }
+      if (entry.run !== undefined && wanted.has(entry.run)) suspects.push(pid);
+    }
+    return kill(suspects, wanted, exceptGroup);
+  }
+}
+
+function kill(pids: number[], wanted: Set<string>, exceptGroup: number | undefined): Leftover[] {
+  const killed: Leftover[] = [];
+  for (const pid of pids) {
+    const run = pid === process.pid ? undefined : runOf(pid);
+    if (run === undefined || !wanted.has(run)) continue;
+    if (exceptGroup !== undefined && groupOf(pid) === exceptGroup) continue;
+    const command = commandOf(pid);
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push({ pid, run, command });
+    } catch {
+      // ended meanwhile
+    }
+  }
   return killed;
 }
 
-async function runOf(pid: number): Promise<string | undefined> {
+// /proc is read synchronously: it is memory, not disk
+
+function runOf(pid: number): string | undefined {
   try {
-    const env = await fs.readFile(`/proc/${pid}/environ`, 'utf8');
+    const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
     return /(?:^|\0)QM_RUN_ID=([^\0]*)/.exec(env)?.[1];
   } catch {
     return undefined; // gone, or not ours to read
   }
 }
 
-async function commandOf(pid: number): Promise<string> {
-  const raw = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return raw.split('\0').filter(Boolean).join(' ').slice(0, 200);
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 200);
+  } catch {
+    return '';
+  }
 }
 
-async function groupOf(pid: number): Promise<number | undefined> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[2] ? Number(fields[2]) : undefined;
+function groupOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[2] ? Number(fields[2]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,12 +1,12 @@
 /**
  * What a run left running is found by its QM_RUN_ID in /proc and killed,
- * also when only the processes started since the run began are looked at
- * (what a short run does, src/worker/launcher.ts).
+ * also through the index a launcher keeps (src/worker/launcher.ts), which
+ * reads each process once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { killLeftovers, processesNow } from '../../src/worker/sweep.js';
+import { RunIndex, killLeftovers } from '../../src/worker/sweep.js';
 import { waitFor } from '../helpers/wait.js';
 
 const started: ChildProcess[] = [];
@@ -38,18 +38,23 @@ describe('leftovers of a run', () => {
     const mine = daemon('w@1');
     const other = daemon('w@2');
     await waitFor(() => sleeping(mine) && sleeping(other), { what: 'both daemons' });
-    const killed = await killLeftovers(['w@1']);
+    const killed = killLeftovers(['w@1']);
     expect(killed.map((k) => k.pid)).toEqual([mine.pid]);
     expect(killed[0]!.command).toBe('sleep 300');
     await waitFor(() => gone(mine), { what: 'the run\'s daemon to end' });
     expect(gone(other)).toBe(false);
   });
 
-  it('finds them among the processes started since the run began', async () => {
-    const before = await processesNow();
+  it('the index finds a leftover born after its last sweep, and only that run\'s', async () => {
+    const index = new RunIndex();
+    expect(index.killLeftovers(['w@3'])).toEqual([]);
     const leftover = daemon('w@3');
-    await waitFor(() => sleeping(leftover), { what: 'the daemon' });
-    expect((await killLeftovers(['w@3'], undefined, before)).map((k) => k.pid)).toEqual([leftover.pid]);
+    const other = daemon('w@4');
+    await waitFor(() => sleeping(leftover) && sleeping(other), { what: 'the daemons' });
+    expect(index.killLeftovers(['w@3']).map((k) => k.pid)).toEqual([leftover.pid]);
     await waitFor(() => gone(leftover), { what: 'the daemon to end' });
+    expect(gone(other)).toBe(false);
+    // read once, found again by the next sweep for its run
+    expect(index.killLeftovers(['w@4']).map((k) => k.pid)).toEqual([other.pid]);
   });
 });
