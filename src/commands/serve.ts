@@ -84,7 +84,7 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
   }
 
   if (roles.ingest) {
-    const ingest = new IngestRole(settings, redisUrl);
+    const ingest = new IngestRole(settings, redisUrl, !roles.worker);
     await ingest.start();
     parts.push({ stop: () => ingest.stop() });
   }

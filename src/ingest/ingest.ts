@@ -51,7 +51,16 @@ export class IngestRole {
   private batchTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(private readonly settings: Settings, redisUrl: string) {
+  /**
+   * `reapOrphans`: ingest also moves on the jobs of lost workers (so they are
+   * moved even when no worker is left); off when a worker runs in the same
+   * process, whose own check does it.
+   */
+  constructor(
+    private readonly settings: Settings,
+    redisUrl: string,
+    private readonly reapOrphans = true,
+  ) {
     this.log = logger('ingest');
     this.layout = layoutOf(settings.server.qmFolder);
     this.redis = connect(redisUrl, this.log, 'ingest');
@@ -80,7 +89,7 @@ export class IngestRole {
     }
     await this.rescan();
     this.rescanTimer = setInterval(() => void this.rescan(), s.watchMode === 'polling' ? s.pollInterval * 1000 : RESCAN_MS);
-    this.reaper.start();
+    if (this.reapOrphans) this.reaper.start();
     this.log.info(`watching ${this.layout.queued} (${s.watchMode}, settle_time ${s.settleTime} s)`);
   }
 
