@@ -6,13 +6,15 @@
  *    worker dies (even by SIGKILL) the socket closes and the sentinel kills
  *    the whole group, so no job outlives its worker. It also sweeps what the
  *    script left behind (daemons) once the job has ended.
- * 3. Optional CPU pinning with taskset; inherited by every child.
+ * 3. Optional CPU pinning with taskset; inherited by every child (skipped
+ *    when the CPUs given are all those this process may use).
  * 4. Kill = SIGTERM to the group, SIGKILL after `killGrace` seconds.
  * 5. CPU time of the tree from the shell's `times`.
  */
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
+import { allowedCpus } from './cpus.js';
 
 // $1 is the job's script line. fd 3: the launcher's socket; fd 4: where `times` goes.
 // The job's shell is a subshell (a fork, not a new /bin/sh: cheaper) with no
@@ -57,10 +59,15 @@ export interface RunningProcess {
   kill(): void;
 }
 
+/** The CPUs this process may run on: what a job started unpinned gets. */
+let ownCpus: string | undefined;
+
 export function runScript(opts: RunOptions): RunningProcess {
   const shArgs = ['-c', WRAPPER, '/bin/sh', opts.script];
-  const [cmd, args] =
-    opts.cpus.length > 0 ? ['taskset', ['-c', opts.cpus.join(','), '/bin/sh', ...shArgs]] : ['/bin/sh', shArgs];
+  const cpus = [...opts.cpus].sort((a, b) => a - b).join(',');
+  ownCpus ??= allowedCpus().join(',');
+  // pinned to all the CPUs it would have anyway: no taskset (an exec less)
+  const [cmd, args] = cpus && cpus !== ownCpus ? ['taskset', ['-c', cpus, '/bin/sh', ...shArgs]] : ['/bin/sh', shArgs];
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: opts.env,

@@ -38,8 +38,9 @@ describe('runScript pinning', () => {
     expect(await cpusSeen([last])).toEqual({ script: [last], child: [last], grandchild: [last] });
   });
 
-  it('without CPUs the tree keeps every CPU the worker may use', async () => {
+  it('without CPUs, or given all of them, the tree keeps every CPU the worker may use', async () => {
     const all = allowedCpus();
     expect(await cpusSeen([])).toEqual({ script: all, child: all, grandchild: all });
+    expect(await cpusSeen([...all].reverse())).toEqual({ script: all, child: all, grandchild: all });
   });
 });
