@@ -152,11 +152,13 @@ describe('the monitor in a browser', () => {
   });
 
   it('shows the stats page', async () => {
-    // the job killed above is recorded by its worker a moment after the kill
+    // 40 + 20 seeded jobs, and the job killed above, recorded by its worker a
+    // moment after the kill (waiting_big may have run meanwhile, or not yet)
     await waitFor(async () => {
       await page.goto(`${m.url}/stats?days=7`);
-      return (await page.locator('tbody tr').count()) === 3;
-    }, { what: 'two owners and the total on /stats' });
+      const row = (owner: string) => page.locator('tbody tr', { hasText: owner }).locator('td').nth(1).textContent();
+      return (await row('ann@example.org')) === '41' && (await row('bob@example.org')) === '20' && (await page.locator('tfoot tr').count()) === 1;
+    }, { what: 'ann (41 jobs), bob (20) and the total on /stats' });
     await page.screenshot({ path: path.join(ARTIFACTS, 'monitor-stats.png'), fullPage: true });
   });
 });
