@@ -108,12 +108,13 @@ export class JobStore {
   async dropQueued(name: string): Promise<string | undefined> {
     const id = await this.redis.hget(keys.names, name);
     if (!id) return undefined;
-    await this.forgetName(name, id);
+    // out of BullMQ first: a name no longer queued never names a job still there
     try {
       await this.queue.remove(id);
     } catch {
       // active (a worker holds it): its claim will find no folder and drop it
     }
+    await this.forgetName(name, id);
     return id;
   }
 
