@@ -99,7 +99,12 @@ export class Launcher {
   }
 
   private fork(): ChildProcess {
-    const child = fork(this.script, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(this.script, [], {
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // the worker's node flags (--cpu-prof...), but not those of code run with -e
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
+    });
     this.child = child;
     child.on('message', (msg: FromLauncher) => {
       const run = this.pending.get(msg.run);
