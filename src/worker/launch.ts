@@ -102,8 +102,9 @@ export class Launcher {
     const child = fork(this.script, [], {
       detached: true,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // the worker's node flags (--cpu-prof...), but not those of code run with -e
-      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
+      // none of the worker's node flags (`node -e CODE` would run CODE again)
+      // but its profiling, so that `npm run bench -- --cpu-prof` sees the launchers too
+      execArgv: process.execArgv.filter((flag) => flag.startsWith('--cpu-prof')),
     });
     this.child = child;
     child.on('message', (msg: FromLauncher) => {
