@@ -39,7 +39,8 @@ async function dropMany(flow: Flow, from: number, to: number, body = 'sleep 0.2'
 /** Every job ran once and is in QM_dJobs once; nothing left behind. */
 async function expectEachOnce(flow: Flow, count: number): Promise<void> {
   await waitFor(() => doneEntries(flow.qm).length >= count, { timeout: 90_000, what: `${count} jobs in QM_dJobs` });
-  const runs = readFileSync(flow.runs, 'utf8').trim().split('\n');
+  // trimEnd only: a run that wrote an empty line shows as '' (seen once: j000 missing, cause unknown)
+  const runs = readFileSync(flow.runs, 'utf8').trimEnd().split('\n');
   const done = doneEntries(flow.qm).map((e) => e.slice(20));
   const expected = Array.from({ length: count }, (_, i) => `j${String(i).padStart(3, '0')}`);
   expect(runs.sort()).toEqual(expected);
