@@ -57,7 +57,8 @@ const LAUNCHER = fileURLToPath(new URL('./launcher.js', import.meta.url));
 
 export class Launcher {
   private child: ChildProcess | undefined;
-  private readonly pending = new Map<string, { started(): void; exited(): void; ended(result: Launched): void }>();
+  /** runs not ended yet, with the launcher that runs them */
+  private readonly pending = new Map<string, { child: ChildProcess; started(): void; exited(): void; ended(result: Launched): void }>();
 
   constructor(
     private readonly log: Logger,
@@ -81,7 +82,7 @@ export class Launcher {
       done: new Promise<Launched>((resolve) => (ended = resolve)),
       kill: () => this.child && this.send(this.child, { type: 'kill', run: req.run }),
     };
-    this.pending.set(req.run, { started, exited, ended });
+    this.pending.set(req.run, { child, started, exited, ended });
     this.send(child, { type: 'run', ...req });
     return job;
   }
@@ -117,13 +118,14 @@ export class Launcher {
     child.on('error', (err) => this.log.debug(`job launcher: ${err.message}`));
     child.once('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
-      if (this.pending.size === 0) return;
-      this.log.error(`job launcher ended (${signal ?? `code ${code}`}): its ${this.pending.size} running job(s) were killed`);
-      for (const run of this.pending.values()) {
+      const orphans = [...this.pending].filter(([, run]) => run.child === child);
+      if (orphans.length === 0) return;
+      this.log.error(`job launcher ended (${signal ?? `code ${code}`}): its ${orphans.length} running job(s) were killed`);
+      for (const [id, run] of orphans) {
+        this.pending.delete(id);
         run.exited();
         run.ended({ code: 128 + 9, cpu: undefined, leftovers: [], note: "QM's job launcher died: the job was killed" });
       }
-      this.pending.clear();
     });
     return child;
   }
