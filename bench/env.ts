@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { layoutOf, type Layout } from '../src/core/folders.js';
+import { answersPing } from '../src/core/redis.js';
 import { sleep, waitUntil } from './wait.js';
 
 /** The repository root: the nearest folder above this module with QM's package.json. */
@@ -88,17 +89,8 @@ export class PrivateRedis {
     return new Redis(this.port, '127.0.0.1', { maxRetriesPerRequest: null });
   }
 
-  private async ping(): Promise<boolean> {
-    const c = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      return (await c.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      c.disconnect();
-    }
+  private ping(): Promise<boolean> {
+    return answersPing({ port: this.port, host: '127.0.0.1' });
   }
 
   async stop(): Promise<void> {

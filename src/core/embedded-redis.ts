@@ -10,6 +10,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from './log.js';
+import { answersPing } from './redis.js';
 
 export class EmbeddedRedisError extends Error {}
 
@@ -21,19 +22,8 @@ export function embeddedSocket(internalDir: string): string {
   return path.join(internalDir, 'redis.sock');
 }
 
-/** Answers PING on the socket within a short time? */
-async function alive(socket: string): Promise<boolean> {
-  const probe = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
+/** Answers PING on the socket? */
+const alive = (socket: string) => answersPing({ path: socket });
 
 export interface EmbeddedRedis {
   url: string;

@@ -122,6 +122,20 @@ export async function finishUnlessAway(redis: Redis, work: Promise<unknown>[], m
   return Promise.race([all, late]);
 }
 
+/** Does a Redis server answer PING there, now (one short-lived connection, no retries)? */
+export async function answersPing(where: { path: string } | { port: number; host?: string }): Promise<boolean> {
+  const probe = new Redis({ ...where, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
 export function openQueue(connection: Redis): Queue {
   const queue = new Queue(QUEUE_NAME, { connection, prefix: BULL_PREFIX });
   // its errors are those of the connection, logged once by watchOutage; without

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { waitFor } from './wait.js';
+import { answersPing } from '../../src/core/redis.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -43,17 +44,8 @@ export class TestRedis {
     await waitFor(() => this.ping(), { timeout: 10_000, what: `redis on ${this.port}` });
   }
 
-  async ping(): Promise<boolean> {
-    const c = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      return (await c.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      c.disconnect();
-    }
+  ping(): Promise<boolean> {
+    return answersPing({ port: this.port, host: '127.0.0.1' });
   }
 
   client(): Redis {
