@@ -16,10 +16,8 @@ import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { allowedCpus } from './cpus.js';
 
-// $1 is the job's script line. fd 3: the launcher's socket; fd 4: where `times` goes.
-// The job's shell is a subshell (a fork, not a new /bin/sh: cheaper) with no
-// variable of the wrapper's and $0 = /bin/sh, as with `/bin/sh -c SCRIPT`;
-// only $$ differs: it is the job's process group (the wrapper's pid).
+// $0 is the job's script line, run by its own `/bin/sh -c` (SPEC §3). fd 3:
+// the launcher's socket; fd 4: where `times` goes.
 // A SIGTERM to the group is for the job: the sentinel ignores it (it must still
 // kill the group if the launcher dies during kill_grace), the wrapper outlives it,
 // and the job's shell waits for the command it runs (which may clean up for
@@ -28,7 +26,7 @@ import { allowedCpus } from './cpus.js';
 const WRAPPER = [
   "(trap '' TERM; exec 4>&-; read _ <&3; kill -KILL 0) &",
   'trap : TERM',
-  `(trap 'exit $?' TERM; exec 3<&- 4>&-; qm_script=$1; shift; eval "unset qm_script; $qm_script")`,
+  `/bin/sh -c "trap 'exit \\$?' TERM; $0" 3<&- 4>&-`,
   'rc=$?',
   'times >&4',
   'exit $rc',
@@ -63,7 +61,7 @@ export interface RunningProcess {
 let ownCpus: string | undefined;
 
 export function runScript(opts: RunOptions): RunningProcess {
-  const shArgs = ['-c', WRAPPER, '/bin/sh', opts.script];
+  const shArgs = ['-c', WRAPPER, opts.script];
   const cpus = [...opts.cpus].sort((a, b) => a - b).join(',');
   ownCpus ??= allowedCpus().join(',');
   // pinned to all the CPUs it would have anyway: no taskset (an exec less)
