@@ -43,7 +43,7 @@ export interface ThroughputRun extends ThroughputResult {
   qmCpuMsPerJob: number | undefined;
   /** the workers' job launchers */
   launcherCpuMsPerJob?: number | undefined;
-  /** the processes the launchers ran: wrapper shells, scripts */
+  /** the processes the launchers ran: job shells, sentinels, scripts */
   jobsCpuMsPerJob?: number | undefined;
   redisCpuMsPerJob: number | undefined;
 }
@@ -136,7 +136,7 @@ export function tableRows(r: Results, opts: BenchOptions): Row[] {
       }
       if (run.qmCpuMsPerJob !== undefined) add('2 throughput', '  CPU of the qm processes per job', run.qmCpuMsPerJob, 'ms');
       if (run.launcherCpuMsPerJob !== undefined) add('2 throughput', '  CPU of their job launchers per job', run.launcherCpuMsPerJob, 'ms');
-      if (run.jobsCpuMsPerJob !== undefined) add('2 throughput', '  CPU of the job processes per job (wrapper + script)', run.jobsCpuMsPerJob, 'ms');
+      if (run.jobsCpuMsPerJob !== undefined) add('2 throughput', '  CPU of the job processes per job (shell + script)', run.jobsCpuMsPerJob, 'ms');
       if (run.redisCpuMsPerJob !== undefined) add('2 throughput', '  CPU of redis-server per job', run.redisCpuMsPerJob, 'ms');
     }
   }

@@ -62,7 +62,7 @@ const LAUNCHER = 'worker/launcher.js';
 
 /**
  * From now on, CPU per job of the qm processes, their job launchers, the job
- * processes the launchers ran (wrapper shells and scripts) and redis-server.
+ * processes the launchers ran (job shells, their sentinels and scripts) and redis-server.
  */
 function cpuMeters(qmPids: number[], launchers: number[], redisPid: number) {
   const qm = cpuMeter(qmPids);

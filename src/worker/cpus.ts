@@ -2,8 +2,9 @@
  * Which CPUs a worker pins its jobs to (SPEC §3 `pin_cpus`, `cpus`).
  * Pinning is on by default when the budget fits the CPUs this worker may use;
  * when MaxNbProcessors is larger (oversubscription) it is skipped, said once.
- * It needs taskset (util-linux); affinity set by it is inherited by every
- * process the job starts.
+ * It needs taskset (util-linux); where this process may make cgroup cpusets
+ * a job is put in one instead (cpuset.ts), taskset being the fallback.
+ * Either is inherited by every process the job starts.
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import type { Logger } from '../core/log.js';
 import type { ServerSettings } from '../core/settings-types.js';
 import { parseCpuList } from '../core/settings.js';
+import { Cpusets } from './cpuset.js';
 
 /** CPUs this process may run on (its affinity), from /proc; all CPUs elsewhere. */
 export function allowedCpus(): number[] {
@@ -40,7 +42,7 @@ export function workerCpus(server: ServerSettings, log: Logger): number[] {
     log.warn('taskset (util-linux) not found: jobs are not pinned');
     return [];
   }
-  log.info(`each job is pinned to nb_proc of CPUs ${owned.join(',')}`);
+  log.info(`each job is pinned to nb_proc of CPUs ${owned.join(',')} (${Cpusets.open() ? 'cgroup cpuset' : 'taskset'})`);
   return owned;
 }
 

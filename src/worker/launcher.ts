@@ -16,13 +16,16 @@
  * process group of its own and ignores them, and the worker decides.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { runScript, type RunningProcess } from './runner.js';
-import { RunIndex } from './sweep.js';
+import { removeTimesDir, runScript, type RunningProcess } from './runner.js';
+import { BatchedSweep } from './sweep.js';
+import { Cpusets } from './cpuset.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 
 const running = new Map<string, RunningProcess>();
-/** the QM_RUN_ID of this machine's processes: a sweep reads only those born since the last one */
-const index = new RunIndex();
+/** leftovers of runs, found by QM_RUN_ID: one pass over /proc for the runs that end close together */
+const sweep = new BatchedSweep();
+/** pinning by cgroup cpuset where this process may make them, else taskset */
+const cpusets = Cpusets.open();
 
 function send(msg: FromLauncher): void {
   process.send?.(msg);
@@ -45,6 +48,7 @@ async function run(req: RunRequest): Promise<void> {
     env: { ...process.env, ...req.vars },
     logFd,
     cpus: req.cpus,
+    cpusets,
     killGrace: req.killGrace,
   });
   closeSync(logFd);
@@ -54,7 +58,7 @@ async function run(req: RunRequest): Promise<void> {
   // its group is dead: its processors are free
   send({ type: 'exited', run: req.run });
   // nothing of this run outlives it (nor meets a requeued run of it)
-  const leftovers = index.killLeftovers([req.run], proc.pid);
+  const leftovers = await sweep.after(req.run, proc.pid);
   running.delete(req.run);
   send({ type: 'ended', run: req.run, code, cpu, leftovers: leftovers.map((l) => l.command) });
 }
@@ -72,6 +76,8 @@ process.on('disconnect', () => {
       // already gone
     }
   }
+  cpusets?.close();
+  removeTimesDir();
   process.exit(0);
 });
 

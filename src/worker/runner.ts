@@ -1,36 +1,35 @@
 /**
  * Runs one job's script (SPEC §3) and reports how it ended.
  * 1. `/bin/sh -c SCRIPT` in the job folder, in a process group of its own,
- *    stdin /dev/null, stdout+stderr appended to process.log.
- * 2. A sentinel in the same group holds a socket to this process: when the
- *    worker dies (even by SIGKILL) the socket closes and the sentinel kills
- *    the whole group, so no job outlives its worker. It also sweeps what the
- *    script left behind (daemons) once the job has ended.
- * 3. Optional CPU pinning with taskset; inherited by every child (skipped
- *    when the CPUs given are all those this process may use).
- * 4. Kill = SIGTERM to the group, SIGKILL after `killGrace` seconds.
- * 5. CPU time of the tree from the shell's `times`.
+ *    stdin /dev/null, stdout+stderr appended to process.log. QM's part of the
+ *    shell's work comes first on the script's first line, so that the
+ *    script's line numbers stay its own (2-4); one shell, one exec.
+ * 2. A sentinel in the same group holds a socket to the launcher: when the
+ *    launcher dies (even by SIGKILL) the socket closes and the sentinel kills
+ *    the whole group, so no job outlives it. The shell closes that socket.
+ * 3. Optional CPU pinning, inherited by every child: the shell moves itself
+ *    into the cgroup cpuset of its CPUs (cpuset.ts), or pins itself with
+ *    `taskset -p` should that fail; where there is no cpuset it is started
+ *    under taskset. Skipped when the CPUs given are all this process may use.
+ * 4. CPU time: an EXIT trap writes `times` (the shell's and its children's)
+ *    to a file read here. A script that replaces that trap, or ends with
+ *    `exec`, has no CPU time.
+ * 5. Kill = SIGTERM to the group, SIGKILL after `killGrace` seconds. On
+ *    SIGTERM the shell waits for the command it runs (which may clean up for
+ *    kill_grace seconds) and then exits with that command's code, running
+ *    nothing more; the sentinel ignores it (it must still kill the group if
+ *    the launcher dies during kill_grace). A trap the script sets replaces it.
  */
 import { spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
-import type { Readable } from 'node:stream';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import path from 'node:path';
 import { allowedCpus } from './cpus.js';
 
-// $0 is the job's script line, run by its own `/bin/sh -c` (SPEC §3). fd 3:
-// the launcher's socket; fd 4: where `times` goes.
-// A SIGTERM to the group is for the job: the sentinel ignores it (it must still
-// kill the group if the launcher dies during kill_grace), the wrapper outlives it,
-// and the job's shell waits for the command it runs (which may clean up for
-// kill_grace seconds) and then exits with that command's code, running nothing
-// more. A trap the script sets itself replaces the shell's.
-const WRAPPER = [
-  "(trap '' TERM; exec 4>&-; read _ <&3; kill -KILL 0) &",
-  'trap : TERM',
-  `/bin/sh -c "trap 'exit \\$?' TERM; $0" 3<&- 4>&-`,
-  'rc=$?',
-  'times >&4',
-  'exit $rc',
-].join('\n');
+/** Where pinning is by cgroup cpuset: the `cgroup.procs` file of a set of CPUs (cpuset.ts). */
+export interface CpusetSource {
+  procsFile(cpus: readonly number[]): string | undefined;
+}
 
 export interface RunOptions {
   script: string;
@@ -40,6 +39,8 @@ export interface RunOptions {
   logFd: number;
   /** CPUs to pin the tree to; empty = no pinning */
   cpus: number[];
+  /** where pinning is by cgroup cpuset */
+  cpusets?: CpusetSource | undefined;
   killGrace: number;
 }
 
@@ -59,23 +60,26 @@ export interface RunningProcess {
 
 /** The CPUs this process may run on: what a job started unpinned gets. */
 let ownCpus: string | undefined;
+/** where the EXIT traps write `times`, one file a run */
+let timesDir: string | undefined;
+let runs = 0;
 
 export function runScript(opts: RunOptions): RunningProcess {
-  const shArgs = ['-c', WRAPPER, opts.script];
   const cpus = [...opts.cpus].sort((a, b) => a - b).join(',');
   ownCpus ??= allowedCpus().join(',');
-  // pinned to all the CPUs it would have anyway: no taskset (an exec less)
-  const [cmd, args] = cpus && cpus !== ownCpus ? ['taskset', ['-c', cpus, '/bin/sh', ...shArgs]] : ['/bin/sh', shArgs];
+  // pinned to all the CPUs it would have anyway: not pinned (an exec less)
+  const pin = cpus !== '' && cpus !== ownCpus;
+  const cpuset = pin ? opts.cpusets?.procsFile(opts.cpus) : undefined;
+  timesDir ??= mkdtempSync(path.join(tmpdir(), 'qm-times-'));
+  const timesFile = path.join(timesDir, String(++runs));
+  const shArgs = ['-c', prelude(cpuset, cpus, timesFile) + opts.script];
+  const [cmd, args] = pin && !cpuset ? ['taskset', ['-c', cpus, '/bin/sh', ...shArgs]] : ['/bin/sh', shArgs];
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: opts.env,
     detached: true,
-    stdio: ['ignore', opts.logFd, opts.logFd, 'pipe', 'pipe'],
+    stdio: ['ignore', opts.logFd, opts.logFd, 'pipe'],
   });
-  const timesOut = child.stdio[4] as Readable;
-  let times = '';
-  timesOut.setEncoding('utf8');
-  timesOut.on('data', (chunk: string) => (times += chunk));
   let graceTimer: NodeJS.Timeout | undefined;
   let exited = false;
 
@@ -89,16 +93,10 @@ export function runScript(opts: RunOptions): RunningProcess {
       exited = true;
       if (graceTimer) clearTimeout(graceTimer);
       // what the script left in its group dies now (the sentinel would do it a moment later)
-      (child.stdio[3] as Readable | null)?.destroy();
+      child.stdio[3]?.destroy();
       if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
       const finalCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
-      // `times` was written before exit; give the pipe a moment to deliver it
-      const finish = () => resolve({ code: finalCode, cpu: parseChildTimes(times) });
-      if (timesOut.readableEnded || timesOut.destroyed) finish();
-      else {
-        timesOut.once('end', finish);
-        setTimeout(finish, 200).unref();
-      }
+      resolve({ code: finalCode, cpu: takeTimes(timesFile) });
     });
   });
 
@@ -113,6 +111,42 @@ export function runScript(opts: RunOptions): RunningProcess {
   };
 }
 
+/** Removes the folder of the `times` files (when the launcher ends). */
+export function removeTimesDir(): void {
+  if (timesDir) rmSync(timesDir, { recursive: true, force: true });
+  timesDir = undefined;
+}
+
+/**
+ * QM's part of the job's shell, one line ending where the script begins. fd 3
+ * is the launcher's socket. The sentinel is started before the traps are
+ * set, so that it has none of them, and by a subshell that ends at once, so
+ * that it is not the script's child (a `wait` in the script would wait for it).
+ */
+function prelude(cpuset: string | undefined, cpus: string, timesFile: string): string {
+  const pin = cpuset ? `{ echo $$ >${quote(cpuset)}; } 2>/dev/null || taskset -p -c ${cpus} $$ >/dev/null 2>&1; ` : '';
+  return (
+    pin +
+    "( (trap '' TERM; read _ <&3; kill -KILL 0) & ); exec 3<&-; " +
+    "trap 'exit $?' TERM; " +
+    `trap ${quote(`times >${quote(timesFile)}`)} EXIT; `
+  );
+}
+
+function quote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function takeTimes(file: string): number | undefined {
+  try {
+    const text = readFileSync(file, 'utf8');
+    unlinkSync(file);
+    return parseTimes(text);
+  } catch {
+    return undefined; // the script replaced the EXIT trap, or ended by exec or by a signal
+  }
+}
+
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -122,12 +156,10 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** `times` prints the shell's then its children's user and system time: `0m1.5s 0m0.2s`. */
-export function parseChildTimes(text: string): number | undefined {
-  const lines = text.trim().split('\n');
-  if (lines.length < 2) return undefined;
-  const parts = lines[1]!.trim().split(/\s+/).map(parseMinSec);
-  if (parts.length !== 2 || parts.some((p) => p === undefined)) return undefined;
-  return (parts[0] ?? 0) + (parts[1] ?? 0);
+export function parseTimes(text: string): number | undefined {
+  const parts = text.trim().split(/\s+/).map(parseMinSec);
+  if (parts.length !== 4 || parts.some((p) => p === undefined)) return undefined;
+  return parts.reduce<number>((sum, p) => sum + (p ?? 0), 0);
 }
 
 function parseMinSec(text: string): number | undefined {

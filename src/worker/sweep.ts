@@ -38,16 +38,15 @@ function processIds(): number[] {
 
 /**
  * Kills (SIGKILL) every process of this machine whose QM_RUN_ID is one of
- * `runs`, except members of process group `exceptGroup` (being killed
- * already). Reads the environment of every process.
+ * `runs`. Reads the environment of every process.
  */
-export function killLeftovers(runs: Iterable<string>, exceptGroup?: number): Leftover[] {
+export function killLeftovers(runs: Iterable<string>): Leftover[] {
   const wanted = new Set(runs);
   if (wanted.size === 0) return [];
   return kill(
     processIds().filter((pid) => wanted.has(runOf(pid) ?? '')),
     wanted,
-    exceptGroup,
+    new Set(),
   );
 }
 
@@ -61,8 +60,11 @@ export function killLeftovers(runs: Iterable<string>, exceptGroup?: number): Lef
 export class RunIndex {
   private readonly known = new Map<number, { run: string | undefined; at: number }>();
 
-  /** killLeftovers, reading only what it has not read lately. */
-  killLeftovers(runs: Iterable<string>, exceptGroup?: number): Leftover[] {
+  /**
+   * killLeftovers, reading only what it has not read lately; members of the
+   * process groups `exceptGroups` (being killed already) are left alone.
+   */
+  killLeftovers(runs: Iterable<string>, exceptGroups: ReadonlySet<number> = new Set()): Leftover[] {
     const wanted = new Set(runs);
     const now = Date.now();
     const pids = processIds();
@@ -77,16 +79,53 @@ export class RunIndex {
       }
       if (entry.run !== undefined && wanted.has(entry.run)) suspects.push(pid);
     }
-    return kill(suspects, wanted, exceptGroup);
+    return kill(suspects, wanted, exceptGroups);
   }
 }
 
-function kill(pids: number[], wanted: Set<string>, exceptGroup: number | undefined): Leftover[] {
+/**
+ * Sweeps after runs, at most once every `intervalMs`: runs that end close
+ * together share one pass over /proc, and a short-lived process of theirs
+ * that is gone by then is never read at all.
+ */
+export class BatchedSweep {
+  private readonly batch = new Map<string, { group: number; done: (left: Leftover[]) => void }>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastAt = 0;
+
+  constructor(
+    private readonly index = new RunIndex(),
+    private readonly intervalMs = 50,
+  ) {}
+
+  /** What run `run`, whose process group was `group`, left running, once killed. */
+  after(run: string, group: number): Promise<Leftover[]> {
+    return new Promise((done) => {
+      this.batch.set(run, { group, done });
+      this.timer ??= setTimeout(() => this.sweep(), Math.max(0, this.lastAt + this.intervalMs - Date.now()));
+    });
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    this.lastAt = Date.now();
+    const batch = [...this.batch];
+    this.batch.clear();
+    const left = this.index.killLeftovers(
+      batch.map(([run]) => run),
+      new Set(batch.map(([, b]) => b.group)),
+    );
+    for (const [run, { done }] of batch) done(left.filter((l) => l.run === run));
+  }
+}
+
+function kill(pids: number[], wanted: Set<string>, exceptGroups: ReadonlySet<number>): Leftover[] {
   const killed: Leftover[] = [];
   for (const pid of pids) {
     const run = pid === process.pid ? undefined : runOf(pid);
     if (run === undefined || !wanted.has(run)) continue;
-    if (exceptGroup !== undefined && groupOf(pid) === exceptGroup) continue;
+    const group = groupOf(pid);
+    if (group !== undefined && exceptGroups.has(group)) continue;
     const command = commandOf(pid);
     try {
       process.kill(pid, 'SIGKILL');

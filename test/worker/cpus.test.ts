@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { loadSettings } from '../../src/core/settings.js';
 import type { ServerSettings } from '../../src/core/settings-types.js';
 import { allowedCpus, workerCpus } from '../../src/worker/cpus.js';
+import { Cpusets } from '../../src/worker/cpuset.js';
 
 const base = loadSettings({ configPath: '/dev/null', env: {} }).server;
 const allowed = allowedCpus();
@@ -34,7 +35,7 @@ describe('workerCpus', () => {
   it('pins to the CPUs this process may use when the budget fits them', () => {
     expect(cpusFor({ maxNbProcessors: allowed.length, pinCpus: undefined })).toEqual({
       cpus: allowed,
-      said: [`each job is pinned to nb_proc of CPUs ${allowed.join(',')}`],
+      said: [`each job is pinned to nb_proc of CPUs ${allowed.join(',')} (${Cpusets.open() ? 'cgroup cpuset' : 'taskset'})`],
     });
   });
 

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { RunIndex, killLeftovers } from '../../src/worker/sweep.js';
+import { BatchedSweep, RunIndex, killLeftovers } from '../../src/worker/sweep.js';
 import { waitFor } from '../helpers/wait.js';
 
 const started: ChildProcess[] = [];
@@ -56,5 +56,27 @@ describe('leftovers of a run', () => {
     expect(gone(other)).toBe(false);
     // read once, found again by the next sweep for its run
     expect(index.killLeftovers(['w@4']).map((k) => k.pid)).toEqual([other.pid]);
+  });
+
+  it('runs that end together share one sweep, and each gets its own leftovers', async () => {
+    const sweep = new BatchedSweep(new RunIndex(), 200);
+    const first = daemon('w@5');
+    const second = daemon('w@6');
+    const bystander = daemon('w@7');
+    await waitFor(() => [first, second, bystander].every(sleeping), { what: 'the daemons' });
+    const [a, b] = await Promise.all([sweep.after('w@5', -1), sweep.after('w@6', -1)]);
+    expect(a.map((k) => k.pid)).toEqual([first.pid]);
+    expect(b.map((k) => k.pid)).toEqual([second.pid]);
+    await waitFor(() => gone(first) && gone(second), { what: 'both runs\' daemons to end' });
+    expect(gone(bystander)).toBe(false);
+  });
+
+  it('leaves alone the members of the run\'s own process group (being killed already)', async () => {
+    // not a daemon: in the group of a shell of its own, as a job's processes are
+    const job = spawn('sh', ['-c', 'exec sleep 300'], { env: { ...process.env, QM_RUN_ID: 'w@8' }, stdio: 'ignore', detached: true });
+    started.push(job);
+    await waitFor(() => sleeping(job), { what: 'the job' });
+    expect(await new BatchedSweep().after('w@8', job.pid!)).toEqual([]);
+    expect(gone(job)).toBe(false);
   });
 });
