@@ -32,7 +32,8 @@ import { keys } from '../core/redis.js';
  * ARGV[4] lock duration (ms)     ARGV[5] worker name              ARGV[6] free processors
  * ARGV[7] the worker's budget    ARGV[8] most jobs looked at      ARGV[9] now (ms)
  * Returns {1, id, need, job hash}: taken to run; {3, id, job hash}: taken to recover (recorded as running);
- * {2, id, need, name}: this worker waits for room for it; {0, next delayed time (ms) or 0}: nothing.
+ * {2, id, need, name, last event id}: this worker waits for room for it;
+ * {0, next delayed time (ms) or 0, last event id}: nothing.
  */
 const PICK_SCRIPT = `
 local call = redis.call
@@ -66,8 +67,14 @@ for _, id in ipairs(due) do
 end
 if #due > 0 then call('ZREM', KEYS[6], unpack(due)) end
 
+-- the id of the queue's last event: a worker that waits wakes at the next one
+local function lastEvent()
+  local last = call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)
+  return last[1] and last[1][1] or '0-0'
+end
+
 -- a paused queue starts nothing
-if call('HEXISTS', KEYS[5], 'paused') == 1 then return {0, 0} end
+if call('HEXISTS', KEYS[5], 'paused') == 1 then return {0, 0, lastEvent()} end
 
 local function take(id, fromWaitList)
   if fromWaitList then call('LREM', KEYS[1], 1, id) else call('ZREM', KEYS[2], id) end
@@ -88,7 +95,7 @@ local function consider(id, fromWaitList)
   if not ok or type(job) ~= 'table' then job = {} end
   local need = math.min(math.max(tonumber(job.nbProc) or 1, 1), largest)
   if need > budget then return nil end
-  if need > free then return {2, id, need, type(job.name) == 'string' and job.name or id} end
+  if need > free then return {2, id, need, type(job.name) == 'string' and job.name or id, lastEvent()} end
   return {1, id, need, take(id, fromWaitList)}
 end
 
@@ -119,7 +126,7 @@ if result then return result end
 result = scan(function(seen, count) return call('ZRANGE', KEYS[2], seen, seen + count - 1) end, false)
 if result then return result end
 local nextDelayed = call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
-return {0, nextDelayed[2] and math.floor(tonumber(nextDelayed[2]) / 0x1000) or 0}
+return {0, nextDelayed[2] and math.floor(tonumber(nextDelayed[2]) / 0x1000) or 0, lastEvent()}
 `;
 
 /** Jobs looked at per pick: a worker does not see past this many jobs too big for it. */
@@ -134,9 +141,9 @@ export type Pick =
   /** made active under the worker's lock: recorded as running, its worker was lost */
   | { kind: 'recover'; id: string; job: JobHash }
   /** the first job this worker could run has no room yet: start nothing behind it */
-  | { kind: 'waiting'; id: string; name: string; nbProc: number }
+  | { kind: 'waiting'; id: string; name: string; nbProc: number; lastEventId: string }
   /** nothing for this worker; when a delayed job becomes due, if any */
-  | { kind: 'none'; nextDelayedAt: number | undefined };
+  | { kind: 'none'; nextDelayedAt: number | undefined; lastEventId: string };
 
 export interface PickRequest {
   worker: string;
@@ -176,7 +183,11 @@ export function jobFromHash<T>(queue: MinimalQueue, hash: JobHash, id: string): 
   return Job.fromJSON(queue, json as unknown as JobJson, id) as Job<T>;
 }
 
-type PickReply = [0, number] | [1, string, number, string[]] | [2, string, number, string] | [3, string, string[]];
+type PickReply =
+  | [0, number, string]
+  | [1, string, number, string[]]
+  | [2, string, number, string, string]
+  | [3, string, string[]];
 
 function hashOf(flat: string[]): JobHash {
   const hash: JobHash = {};
@@ -212,11 +223,11 @@ export class JobPicker {
       case 1:
         return { kind: 'taken', id: reply[1], nbProc: reply[2], job: hashOf(reply[3]) };
       case 2:
-        return { kind: 'waiting', id: reply[1], nbProc: reply[2], name: reply[3] };
+        return { kind: 'waiting', id: reply[1], nbProc: reply[2], name: reply[3], lastEventId: reply[4] };
       case 3:
         return { kind: 'recover', id: reply[1], job: hashOf(reply[2]) };
       default:
-        return { kind: 'none', nextDelayedAt: reply[1] || undefined };
+        return { kind: 'none', nextDelayedAt: reply[1] || undefined, lastEventId: reply[2] };
     }
   }
 

@@ -1,13 +1,11 @@
 /**
  * Wakes a worker's fetch loop when something may let it start a job: a job
- * ended, the queue changed (BullMQ's event stream), the worker stops. A
+ * ended, the queue changed (BullMQ's event stream, QueueWatch), the worker stops. A
  * wake-up that comes while the loop is busy is kept for its next wait, so
  * none is lost.
  */
-import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/log.js';
-import { BULL_PREFIX, QUEUE_NAME } from '../core/redis.js';
 
 export class Wakeup {
   private pending = false;
@@ -39,15 +37,72 @@ export class Wakeup {
   }
 }
 
+/** BullMQ events after which a worker that waited may start a job. */
+const RELEVANT = new Set(['added', 'waiting', 'active', 'delayed', 'removed', 'resumed']);
+/** How long one read of the event stream blocks (a read in flight is also how a re-armed watch goes on). */
+const BLOCK_MS = 5_000;
+
+type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
+
 /**
- * Notifies `wakeup` at every change of the queue a worker may act on. BullMQ
- * reads the event stream on a duplicate of `connection`, which it closes.
+ * Wakes a worker that waits with processors free at the first change of the
+ * queue since it last looked: BullMQ's event stream is read from the id its
+ * pick returned. A worker whose processors are all taken, or that is about to
+ * look again, reads no events (a burst of jobs costs it nothing here).
  */
-export function wakeOnQueueChanges(connection: Redis, wakeup: Wakeup, log: Logger): QueueEvents {
-  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: BULL_PREFIX });
-  for (const event of ['added', 'waiting', 'active', 'delayed', 'removed', 'resumed'] as const) {
-    events.on(event, () => wakeup.notify());
+export class QueueWatch {
+  /** read events after this id; undefined: events do not matter now */
+  private after: string | undefined;
+  private reading = false;
+  private closed = false;
+
+  constructor(
+    /** a connection of its own: the reads block */
+    private readonly redis: Redis,
+    /** BullMQ's event stream */
+    private readonly stream: string,
+    private readonly wakeup: Wakeup,
+    private readonly log: Logger,
+  ) {}
+
+  /** Wakes the worker at the first event after `lastId` that may let it start a job. */
+  watchAfter(lastId: string): void {
+    this.after = lastId;
+    if (!this.reading) void this.read();
   }
-  events.on('error', (err) => log.debug(`queue events: ${err.message}`));
-  return events;
+
+  /** The worker looks at the queue itself now. */
+  ignore(): void {
+    this.after = undefined;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.redis.disconnect();
+  }
+
+  private async read(): Promise<void> {
+    this.reading = true;
+    try {
+      while (this.after !== undefined && !this.closed) {
+        const from = this.after;
+        const reply = (await this.redis.xread('COUNT', 100, 'BLOCK', BLOCK_MS, 'STREAMS', this.stream, from)) as StreamReply;
+        // watched again from a later id meanwhile: read from there
+        if (this.after !== from) continue;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (entries.length === 0) continue;
+        this.after = entries.at(-1)![0];
+        if (entries.some(([, fields]) => RELEVANT.has(fields[fields.indexOf('event') + 1] ?? ''))) {
+          this.after = undefined;
+          this.wakeup.notify();
+        }
+      }
+    } catch (err) {
+      // Redis away: the worker's recheck looks at the queue meanwhile
+      if (!this.closed) this.log.debug(`queue events: ${(err as Error).message}`);
+      this.after = undefined;
+    } finally {
+      this.reading = false;
+    }
+  }
 }

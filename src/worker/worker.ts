@@ -12,7 +12,7 @@
  * 4. Obeys kill requests from the control channel.
  * 5. Stops on request: waits for its jobs, or requeues them, or kills them.
  */
-import { Worker, type QueueEvents } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +31,7 @@ import { requeueInRedis } from './requeue.js';
 import { Claims, LOCK_MS, type Held } from './claim.js';
 import { workerCpus } from './cpus.js';
 import { JobPicker, type JobHash, type Pick } from './pick.js';
-import { Wakeup, wakeOnQueueChanges } from './wakeup.js';
+import { QueueWatch, Wakeup } from './wakeup.js';
 import { JobHooks } from './job-hooks.js';
 import { Launcher } from './launch.js';
 
@@ -47,7 +47,7 @@ export class WorkerRole {
   private readonly layout: Layout;
   private readonly redis: Redis;
   private readonly control: Redis;
-  private readonly queueEvents: QueueEvents;
+  private readonly queueWatch: QueueWatch;
   private readonly picker: JobPicker;
   private readonly wakeup = new Wakeup();
   /** the job the last pick said this worker waits for (logged once) */
@@ -94,7 +94,7 @@ export class WorkerRole {
     });
     this.bull.on('error', (err) => this.log.debug(`bullmq: ${err.message}`));
     this.picker = new JobPicker(this.redis, this.bull.keys);
-    this.queueEvents = wakeOnQueueChanges(this.redis, this.wakeup, this.log);
+    this.queueWatch = new QueueWatch(connect(redisUrl, this.log, 'worker events'), this.bull.keys.events!, this.wakeup, this.log);
     this.hooks = new JobHooks(settings, this.store, this.layout, this.log);
     this.claims = new Claims(this.bull, this.store, this.layout, this.log);
     this.launcher = new Launcher(this.log);
@@ -158,6 +158,7 @@ export class WorkerRole {
         continue;
       }
       this.lastPickAt = Date.now();
+      this.queueWatch.ignore();
       const token = `${this.instance}:${++this.tokens}`;
       let pick: Pick;
       try {
@@ -180,6 +181,7 @@ export class WorkerRole {
         this.log.debug({ job: pick.name }, `next here: waiting for ${pick.nbProc} processors (${this.budget.inUse} in use)`);
       }
       this.waitingFor = pick.kind === 'waiting' ? pick.id : undefined;
+      this.queueWatch.watchAfter(pick.lastEventId);
       const untilDue = pick.kind === 'none' && pick.nextDelayedAt ? pick.nextDelayedAt - Date.now() : RECHECK_MS;
       await this.wakeup.wait(Math.min(RECHECK_MS, untilDue));
     }
@@ -332,7 +334,7 @@ export class WorkerRole {
     }
     await this.reaper.stop();
     this.heartbeat.stop();
-    await finishUnlessAway(this.redis, [this.queueEvents.close().catch(() => undefined)], 0);
+    this.queueWatch.close();
     // with Redis away these would wait for it; the heartbeat lapses by itself
     if (this.redis.status === 'ready') {
       await this.redis.multi().del(keys.worker(this.name)).srem(keys.workers, this.name).exec().catch(() => undefined);

@@ -38,6 +38,12 @@ async function alive(worker: string, budget: number): Promise<void> {
   await redis.multi().set(keys.worker(worker), JSON.stringify({ name: worker, budget }), 'EX', 10).sadd(keys.workers, worker).exec();
 }
 
+/** The id of the queue's last event: a worker that waits watches the events after it. */
+async function lastEventId(): Promise<string> {
+  const [last] = await redis.xrevrange(queue.keys.events!, '+', '-', 'COUNT', 1);
+  return last![0];
+}
+
 function pick(worker: string, free: number, budget: number): Promise<Pick> {
   return picker.pick({ worker, token: `${worker}-token`, lockMs: 20_000, free, budget });
 }
@@ -72,10 +78,10 @@ describe('room', () => {
   it('starts nothing behind a job it could run but has no room for yet (no starvation)', async () => {
     await add('big', 4);
     await add('small', 1);
-    expect(await pick('w', 3, 4)).toEqual({ kind: 'waiting', id: 'big', name: 'big', nbProc: 4 });
+    expect(await pick('w', 3, 4)).toEqual({ kind: 'waiting', id: 'big', name: 'big', nbProc: 4, lastEventId: await lastEventId() });
     expect(await queue.getJobState('small')).toBe('prioritized');
     expect(await pick('w', 4, 4)).toMatchObject({ kind: 'taken', id: 'big' });
-    expect(await pick('w', 0, 4)).toEqual({ kind: 'waiting', id: 'small', name: 'small', nbProc: 1 });
+    expect(await pick('w', 0, 4)).toEqual({ kind: 'waiting', id: 'small', name: 'small', nbProc: 1, lastEventId: await lastEventId() });
   });
 
   it('a blocking worker running a job (no free processors) takes nothing', async () => {
@@ -89,7 +95,7 @@ describe('room', () => {
     await add('big', 4);
     await add('small', 1);
     expect(await pick('w1', 1, 1)).toMatchObject({ kind: 'taken', id: 'small', nbProc: 1 });
-    expect(await pick('w1', 1, 1)).toEqual({ kind: 'none', nextDelayedAt: undefined });
+    expect(await pick('w1', 1, 1)).toEqual({ kind: 'none', nextDelayedAt: undefined, lastEventId: await lastEventId() });
     expect(await pick('w4', 4, 4)).toMatchObject({ kind: 'taken', id: 'big', nbProc: 4 });
   });
 
