@@ -1,9 +1,9 @@
 /**
  * Runs one job's script (SPEC §3) and reports how it ended.
  * 1. `/bin/sh -c SCRIPT` in the job folder, in a process group of its own,
- *    stdin /dev/null, stdout+stderr appended to process.log. QM's part of the
- *    shell's work comes first on the script's first line, so that the
- *    script's line numbers stay its own (2-4); one shell, one exec.
+ *    stdin /dev/null, stdout+stderr appended to process.log. QM's part (2-4)
+ *    runs in that shell before the script, on the script's first line so
+ *    that its line numbers stay the script's: one shell, one exec a job.
  * 2. A sentinel in the same group holds a socket to the launcher: when the
  *    launcher dies (even by SIGKILL) the socket closes and the sentinel kills
  *    the whole group, so no job outlives it. The shell closes that socket.
@@ -26,9 +26,9 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { allowedCpus } from './cpus.js';
 
-/** Where pinning is by cgroup cpuset: the `cgroup.procs` file of a set of CPUs (cpuset.ts). */
+/** Where pinning is by cgroup cpuset: the `tasks` file of a set of CPUs (cpuset.ts). */
 export interface CpusetSource {
-  procsFile(cpus: readonly number[]): string | undefined;
+  tasksFile(cpus: readonly number[]): string | undefined;
 }
 
 export interface RunOptions {
@@ -69,7 +69,7 @@ export function runScript(opts: RunOptions): RunningProcess {
   ownCpus ??= allowedCpus().join(',');
   // pinned to all the CPUs it would have anyway: not pinned (an exec less)
   const pin = cpus !== '' && cpus !== ownCpus;
-  const cpuset = pin ? opts.cpusets?.procsFile(opts.cpus) : undefined;
+  const cpuset = pin ? opts.cpusets?.tasksFile(opts.cpus) : undefined;
   timesDir ??= mkdtempSync(path.join(tmpdir(), 'qm-times-'));
   const timesFile = path.join(timesDir, String(++runs));
   const shArgs = ['-c', prelude(cpuset, cpus, timesFile) + opts.script];
@@ -124,7 +124,7 @@ export function removeTimesDir(): void {
  * that it is not the script's child (a `wait` in the script would wait for it).
  */
 function prelude(cpuset: string | undefined, cpus: string, timesFile: string): string {
-  const pin = cpuset ? `{ echo $$ >${quote(cpuset)}; } 2>/dev/null || taskset -p -c ${cpus} $$ >/dev/null 2>&1; ` : '';
+  const pin = cpuset ? `{ echo 0 >${quote(cpuset)}; } 2>/dev/null || taskset -p -c ${cpus} $$ >/dev/null 2>&1; ` : '';
   return (
     pin +
     "( (trap '' TERM; read _ <&3; kill -KILL 0) & ); exec 3<&-; " +

@@ -6,13 +6,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runScript, type CpusetSource } from '../../src/worker/runner.js';
+import { removeTimesDir, runScript, type CpusetSource } from '../../src/worker/runner.js';
 import { Cpusets } from '../../src/worker/cpuset.js';
 import { allowedCpus } from '../../src/worker/cpus.js';
 import { parseCpuList } from '../../src/core/settings.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'qm-runner-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  removeTimesDir();
+});
 
 // the script, a child shell, and a background grandchild each print their CPUs
 const TREE = [
@@ -101,7 +104,7 @@ describe('pinning by cgroup cpuset', () => {
 
   it('where the cpuset cannot be joined, the job pins itself with taskset', async () => {
     const last = allowedCpus().at(-1)!;
-    const unjoinable: CpusetSource = { procsFile: () => path.join(dir, 'no-such-cgroup', 'cgroup.procs') };
+    const unjoinable: CpusetSource = { tasksFile: () => path.join(dir, 'no-such-cgroup', 'tasks') };
     const { code, log } = await run('grep Cpus_allowed_list /proc/self/status', { cpus: [last], cpusets: unjoinable });
     expect({ code, log }).toEqual({ code: 0, log: `Cpus_allowed_list:\t${last}\n` });
   });
