@@ -16,7 +16,7 @@
  * process group of its own and ignores them, and the worker decides.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { removeTimesDir, runScript, type RunningProcess } from './runner.js';
+import { runScript, type RunningProcess } from './runner.js';
 import { BatchedSweep } from './sweep.js';
 import { Cpusets } from './cpuset.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
@@ -77,7 +77,6 @@ process.on('disconnect', () => {
     }
   }
   cpusets?.close();
-  removeTimesDir();
   process.exit(0);
 });
 

@@ -21,7 +21,7 @@
  *    the launcher dies during kill_grace). A trap the script sets replaces it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { allowedCpus } from './cpus.js';
@@ -60,8 +60,7 @@ export interface RunningProcess {
 
 /** The CPUs this process may run on: what a job started unpinned gets. */
 let ownCpus: string | undefined;
-/** where the EXIT traps write `times`, one file a run */
-let timesDir: string | undefined;
+/** the EXIT traps write `times` to a file of their own in the temp folder, read and removed at once */
 let runs = 0;
 
 export function runScript(opts: RunOptions): RunningProcess {
@@ -70,8 +69,7 @@ export function runScript(opts: RunOptions): RunningProcess {
   // pinned to all the CPUs it would have anyway: not pinned (an exec less)
   const pin = cpus !== '' && cpus !== ownCpus;
   const cpuset = pin ? opts.cpusets?.tasksFile(opts.cpus) : undefined;
-  timesDir ??= mkdtempSync(path.join(tmpdir(), 'qm-times-'));
-  const timesFile = path.join(timesDir, String(++runs));
+  const timesFile = path.join(tmpdir(), `qm-times-${process.pid}-${++runs}`);
   const shArgs = ['-c', prelude(cpuset, cpus, timesFile) + opts.script];
   const [cmd, args] = pin && !cpuset ? ['taskset', ['-c', cpus, '/bin/sh', ...shArgs]] : ['/bin/sh', shArgs];
   const child = spawn(cmd, args, {
@@ -109,12 +107,6 @@ export function runScript(opts: RunOptions): RunningProcess {
       graceTimer ??= setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), opts.killGrace * 1000);
     },
   };
-}
-
-/** Removes the folder of the `times` files (when the launcher ends). */
-export function removeTimesDir(): void {
-  if (timesDir) rmSync(timesDir, { recursive: true, force: true });
-  timesDir = undefined;
 }
 
 /**

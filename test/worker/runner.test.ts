@@ -3,19 +3,16 @@
  * the shell QM runs a script in is a plain `/bin/sh -c SCRIPT` to the script.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { removeTimesDir, runScript, type CpusetSource } from '../../src/worker/runner.js';
+import { runScript, type CpusetSource } from '../../src/worker/runner.js';
 import { Cpusets } from '../../src/worker/cpuset.js';
 import { allowedCpus } from '../../src/worker/cpus.js';
 import { parseCpuList } from '../../src/core/settings.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'qm-runner-'));
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-  removeTimesDir();
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // the script, a child shell, and a background grandchild each print their CPUs
 const TREE = [
@@ -84,6 +81,8 @@ describe('the job\'s shell (SPEC §3: /bin/sh -c SCRIPT)', () => {
     // one command, the usual script line: the shell still waits for it (its traps must run)
     expect((await run(`sh -c '${burn}'`)).cpu).toBeGreaterThan(0.05);
     expect((await run('exec true')).cpu).toBeUndefined();
+    // the files the CPU times came through are gone
+    expect(readdirSync(os.tmpdir()).filter((f) => f.startsWith(`qm-times-${process.pid}-`))).toEqual([]);
   });
 });
 
