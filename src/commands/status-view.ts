@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Job } from 'bullmq';
 import { isIgnoredName } from '../core/folders.js';
-import { readProgress, type Progress } from '../core/progress.js';
+import { readLogReport, type Progress } from '../core/progress.js';
 import { describeOutcome, exitCodeOf, type DoneRecord, type Outcome, type QueuedJob } from '../core/status.js';
 import type { Client } from './client.js';
 
@@ -43,6 +43,8 @@ export interface RunningView {
   startedAt: string;
   elapsedSeconds: number;
   progress: (Progress & { percent: number }) | null;
+  /** the job's last `time: N` line */
+  reportedSeconds: number | null;
   owner: string | null;
   info: string | null;
 }
@@ -61,6 +63,8 @@ export interface DoneView {
   endedAt: string;
   elapsedSeconds: number | null;
   cpuSeconds: number | null;
+  /** the job's last `time: N` line */
+  reportedSeconds: number | null;
   /** relative to qmFolder */
   folder: string;
   owner: string | null;
@@ -103,7 +107,7 @@ export async function statusView(client: Client, limits: Limits): Promise<Status
     running
       .sort((a, b) => a.startedAt - b.startedAt)
       .map(async (r): Promise<RunningView> => {
-        const progress = await readProgress(path.join(layout.running, r.name, 'process.log'));
+        const { progress, reportedTime } = await readLogReport(path.join(layout.running, r.name, 'process.log'));
         return {
           name: r.name,
           id: r.id,
@@ -114,6 +118,7 @@ export async function statusView(client: Client, limits: Limits): Promise<Status
           startedAt: new Date(r.startedAt).toISOString(),
           elapsedSeconds: Math.max(0, (now - r.startedAt) / 1000),
           progress: progress ? { ...progress, percent: Math.min(100, Math.round((100 * progress.done) / progress.total)) } : null,
+          reportedSeconds: reportedTime ?? null,
           owner: r.email ?? null,
           info: r.info ?? null,
         };
@@ -183,6 +188,7 @@ function doneView(r: DoneRecord): DoneView {
     endedAt: new Date(r.endedAt).toISOString(),
     elapsedSeconds: r.elapsed ?? null,
     cpuSeconds: r.cpu ?? null,
+    reportedSeconds: r.reportedTime ?? null,
     folder: r.folder,
     owner: r.email ?? null,
     info: r.info ?? null,

@@ -51,7 +51,7 @@ export function render(view: StatusView): string {
           r.name,
           String(r.nbProc),
           clock(r.elapsedSeconds),
-          r.progress ? `${r.progress.done}/${r.progress.total} (${r.progress.percent}%)` : '-',
+          [r.progress ? `${r.progress.done}/${r.progress.total} (${r.progress.percent}%)` : '-', r.reportedSeconds === null ? '' : ` time: ${r.reportedSeconds} s`].join(''),
           r.host,
           r.worker,
           dash(r.owner),

@@ -1,12 +1,21 @@
 /**
- * A running job's progress (SPEC §3): the last `  i / n` its process.log
- * shows, as QM 0.4 read it. Only the tail of the log is read. Used by
- * `qm status`, the monitor and Bull Board alike.
+ * What a job reports in its process.log (SPEC §3), as QM 0.4 read it: its
+ * progress, the last `  i / n`, and its time, the last `time: N` (seconds; QM
+ * 0.4's monitor showed it as the job's duration). Only the tail of the log is
+ * read. Used by `qm status`, the monitor, Bull Board and the worker's record.
  */
 import { promises as fs } from 'node:fs';
 
 const TAIL_BYTES = 64 * 1024;
 const PROGRESS = /\s+(\d+)\s*\/\s*(\d+)/g;
+const TIME = /time:\s*(\d+)/g;
+
+/** What the tail of a process.log reports. */
+export interface LogReport {
+  progress?: Progress;
+  /** seconds, from the last `time: N` */
+  reportedTime?: number;
+}
 
 export interface Progress {
   done: number;
@@ -26,16 +35,24 @@ export function progressIn(text: string): Progress | undefined {
   return last;
 }
 
-/** The last `i / n` of the log's tail, or undefined (no log, no match, n = 0). */
-export async function readProgress(logFile: string): Promise<Progress | undefined> {
+/** The N of the last `time: N` in `text`. */
+export function reportedTimeIn(text: string): number | undefined {
+  let last: number | undefined;
+  for (const m of text.matchAll(TIME)) last = Number(m[1]);
+  return last;
+}
+
+/** The progress and time the log's tail reports; nothing when there is no log. */
+export async function readLogReport(logFile: string): Promise<LogReport> {
   const handle = await fs.open(logFile, 'r').catch(() => undefined);
-  if (!handle) return undefined;
+  if (!handle) return {};
   try {
     const { size } = await handle.stat();
     const length = Math.min(size, TAIL_BYTES);
     const buffer = Buffer.alloc(length);
     await handle.read(buffer, 0, length, size - length);
-    return progressIn(buffer.toString('utf8'));
+    const text = buffer.toString('utf8');
+    return { progress: progressIn(text), reportedTime: reportedTimeIn(text) };
   } finally {
     await handle.close();
   }

@@ -78,6 +78,8 @@ export interface DoneRecord {
   elapsed?: number;
   /** seconds of user+system CPU of the whole process tree */
   cpu?: number;
+  /** seconds the job reported, its last `time: N` line (QM 0.4's duration) */
+  reportedTime?: number;
   /** where the folder is now, relative to QM_FOLDER (e.g. `QM_dJobs/2026-...-NAME`) */
   folder: string;
   outcome: Outcome;

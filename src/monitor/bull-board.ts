@@ -14,7 +14,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { QueuedJob } from '../core/status.js';
 import { readSlice } from './log-tail.js';
-import { readProgress } from '../core/progress.js';
+import { readLogReport } from '../core/progress.js';
 import type { ReadModel } from './read-model.js';
 import { jobUrl } from './pages/format.js';
 
@@ -46,7 +46,7 @@ class QmQueueAdapter extends BullMQAdapter {
   /** Active jobs carry the progress of their process.log (QM's workers do not report it to BullMQ). */
   private async withProgress(job: Job<QueuedJob>): Promise<Job<QueuedJob>> {
     if (!job.processedOn || job.finishedOn || !job.data?.name) return job;
-    const progress = await readProgress(path.join(this.model.layout.running, job.data.name, 'process.log'));
+    const { progress } = await readLogReport(path.join(this.model.layout.running, job.data.name, 'process.log'));
     if (progress) job.progress = progress.percent;
     return job;
   }

@@ -15,7 +15,7 @@ import { isIgnoredName, type Layout } from '../core/folders.js';
 import type { JobStore } from '../core/jobstore.js';
 import { keys } from '../core/redis.js';
 import type { DoneRecord, QueuedJob, RunningInfo } from '../core/status.js';
-import { readProgress, type Progress } from '../core/progress.js';
+import { readLogReport, type Progress } from '../core/progress.js';
 
 /** At most this many queued jobs are listed (the count is always exact). */
 const QUEUED_SHOWN = 500;
@@ -36,6 +36,8 @@ export interface RunningView {
   id: string;
   info: RunningInfo;
   progress: Progress | undefined;
+  /** seconds, the job's last `time: N` line */
+  reportedTime: number | undefined;
 }
 
 export interface DoneView {
@@ -99,15 +101,7 @@ export class ReadModel {
 
   async running(): Promise<RunningView[]> {
     const infos = (await this.store.running()).sort((a, b) => a.startedAt - b.startedAt);
-    return Promise.all(
-      infos.map(async (info) => ({
-        state: 'running' as const,
-        name: info.name,
-        id: info.id,
-        info,
-        progress: await readProgress(path.join(this.layout.running, info.name, 'process.log')),
-      })),
-    );
+    return Promise.all(infos.map((info) => this.runningView(info)));
   }
 
   /** Page `page` (from 1) of the done jobs, newest first. */
@@ -155,8 +149,8 @@ export class ReadModel {
   }
 
   private async runningView(info: RunningInfo): Promise<RunningView> {
-    const progress = await readProgress(path.join(this.layout.running, info.name, 'process.log'));
-    return { state: 'running', name: info.name, id: info.id, info, progress };
+    const { progress, reportedTime } = await readLogReport(path.join(this.layout.running, info.name, 'process.log'));
+    return { state: 'running', name: info.name, id: info.id, info, progress, reportedTime };
   }
 
   /** The job's folder now; undefined when a record points outside QM_FOLDER. */

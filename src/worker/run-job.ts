@@ -14,6 +14,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Layout } from '../core/folders.js';
 import { moveStamped } from '../core/folders.js';
+import { readLogReport } from '../core/progress.js';
 import type { DoneRecord, Outcome, QueuedJob } from '../core/status.js';
 import type { Launcher, LaunchedJob } from './launch.js';
 import { runIdOf } from './sweep.js';
@@ -119,6 +120,7 @@ export async function startJob(
     }
     footer.push(`Job finished at: ${endedAt.toISOString()} with code ${code}`);
     if (stopReason) footer.push(`Reason: ${reasonLine(stopReason)}`);
+    const { reportedTime } = await readLogReport(logPath);
     // read too: the footer starts its own line even when the job's last output did not end one
     const log = await fs.open(logPath, 'a+');
     try {
@@ -149,6 +151,7 @@ export async function startJob(
       endedAt: endedAt.getTime(),
       elapsed: (endedAt.getTime() - run.startedAt.getTime()) / 1000,
       cpu,
+      reportedTime,
       folder: path.relative(layout.root, target),
       outcome,
     };

@@ -42,7 +42,7 @@ describe('qm status and qm logs', () => {
   });
 
   it('lists queued jobs in run order, running ones with progress, and says why each waits', async () => {
-    await submit('worker_bee', { info: 'counts to ten', script: `for i in 1 2 3; do echo "  step $i / 10"; done; while [ ! -e ${flag()} ]; do sleep 0.05; done` });
+    await submit('worker_bee', { info: 'counts to ten', script: `echo "time: 3"; for i in 1 2 3; do echo "  step $i / 10"; done; while [ ! -e ${flag()} ]; do sleep 0.05; done` });
     await waitFor(async () => (await status()).running.find((r) => r.progress?.done === 3), { what: 'progress 3/10' });
     await submit('waits_for_bee', { script: 'true' }, '--after', 'worker_bee');
     await waitFor(async () => (await status()).queued.find((q) => q.state === 'after'), { what: 'dependency wait' });
@@ -66,20 +66,20 @@ describe('qm status and qm logs', () => {
     expect(view.queued[1]).toMatchObject({ nbProc: 2, priority: 0, owner: 'big@example.org', worker: null });
     expect(view.queued[3]!.after).toEqual(['worker_bee']);
     expect(view.running).toEqual([
-      expect.objectContaining({ name: 'worker_bee', nbProc: 1, info: 'counts to ten', progress: { done: 3, total: 10, percent: 30 } }),
+      expect.objectContaining({ name: 'worker_bee', nbProc: 1, info: 'counts to ten', progress: { done: 3, total: 10, percent: 30 }, reportedSeconds: 3 }),
     ]);
 
     const text = (await env.qmRun('status')).stdout;
     expect(text).toMatch(/^QUEUED \(5\)\n  #  NAME +PRIO +PROCS +OWNER +STATE +INFO\n  1  high +5 +2 +- +queued +-\n  2  big +0 +2 +big@example\.org +queued +-\n/);
     expect(text).toMatch(/\n  -  waits_for_bee +0 +1 +- +after worker_bee +-\n/);
-    expect(text).toMatch(/\nRUNNING \(1\)\n  NAME +PROCS +ELAPSED +PROGRESS +HOST +WORKER +OWNER +INFO\n  worker_bee +1 +\d+:\d\d +3\/10 \(30%\) +\S+ +\S+ +- +counts to ten\n/);
+    expect(text).toMatch(/\nRUNNING \(1\)\n  NAME +PROCS +ELAPSED +PROGRESS +HOST +WORKER +OWNER +INFO\n  worker_bee +1 +\d+:\d\d +3\/10 \(30%\) time: 3 s +\S+ +\S+ +- +counts to ten\n/);
     await fs.rmdir(path.join(env.qm.queued, 'arriving'));
   });
 
   it('qm logs prints a running job\'s log; -f follows it, and a queued job\'s, to the end', async () => {
     const now = await env.qmRun('logs', 'worker_bee');
     expect(now.code).toBe(0);
-    expect(now.stdout).toMatch(/^Job started by QM at: \S+\n  step 1 \/ 10\n  step 2 \/ 10\n  step 3 \/ 10\n$/);
+    expect(now.stdout).toMatch(/^Job started by QM at: \S+\ntime: 3\n  step 1 \/ 10\n  step 2 \/ 10\n  step 3 \/ 10\n$/);
     const queued = await env.qmRun('logs', 'low');
     expect(queued).toMatchObject({ code: 0, stdout: '', stderr: 'qm: low is queued and has not started yet (qm logs -f waits for it)\n' });
 

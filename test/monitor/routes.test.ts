@@ -14,8 +14,8 @@ import { formFields, get, postForm, progressScript, startMonitorQm, type Monitor
 
 interface ApiJobs {
   queued: { total: number; jobs: { name: string; position: number; arriving: boolean }[] };
-  running: { name: string; id: string; progress?: { done: number; total: number } }[];
-  done: { total: number; pages: number; records: { name: string; id: string; outcome: { kind: string; by?: string } }[] };
+  running: { name: string; id: string; progress?: { done: number; total: number }; reportedTime?: number }[];
+  done: { total: number; pages: number; records: { name: string; id: string; outcome: { kind: string; by?: string }; reportedTime?: number }[] };
   workers: { name: string; budget: number }[];
 }
 
@@ -32,13 +32,13 @@ describe('the monitor on qm start', () => {
     m = await startMonitorQm(redis, { web: { Licence_to_kill: true, Delete_Jobs: true }, server: { MaxNbProcessors: 1 } });
     flag = path.join(m.qm.base, 'flag');
     await dropJob(m.qm, 'quick', {
-      'proc_config.cfg': cfgDescriptor({ script: 'echo "step  1 / 1"; echo "<b>done</b>"', e_mail: 'ann@example.org', info: 'first' }),
+      'proc_config.cfg': cfgDescriptor({ script: 'echo "step  1 / 1"; echo "time: 42"; echo "<b>done</b>"', e_mail: 'ann@example.org', info: 'first' }),
       'notes.txt': 'some <b>bold</b> & text\n',
       'data.bin': BINARY,
       'sub/deep.txt': 'deep\n',
     });
     await waitDone(m.qm, 'quick');
-    await dropJob(m.qm, 'runner', { 'proc_config.cfg': cfgDescriptor({ script: progressScript(flag), e_mail: 'bob@example.org' }) });
+    await dropJob(m.qm, 'runner', { 'proc_config.cfg': cfgDescriptor({ script: `echo "time: 5"; ${progressScript(flag)}`, e_mail: 'bob@example.org' }) });
     await waitFor(async () => (await api()).running.some((r) => r.name === 'runner' && r.progress), { what: 'runner running' });
     await dropJob(m.qm, 'waiter_low', { 'proc_config.cfg': cfgDescriptor({ script: 'true', priority: 0 }) });
     await dropJob(m.qm, 'waiter_high', { 'proc_config.cfg': cfgDescriptor({ script: 'true', priority: 5 }) });
@@ -54,8 +54,8 @@ describe('the monitor on qm start', () => {
   it('lists queued jobs in run order, the running job with its progress, and done jobs', async () => {
     const jobs = await api();
     expect(jobs.queued.jobs.map((j) => [j.position, j.name])).toEqual([[1, 'waiter_high'], [2, 'waiter_low']]);
-    expect(jobs.running.map((r) => r.name)).toEqual(['runner']);
-    expect(jobs.done.records.map((r) => [r.name, r.outcome.kind])).toEqual([['quick', 'success']]);
+    expect(jobs.running.map((r) => [r.name, r.reportedTime])).toEqual([['runner', 5]]);
+    expect(jobs.done.records.map((r) => [r.name, r.outcome.kind, r.reportedTime])).toEqual([['quick', 'success', 42]]);
     expect(jobs.workers.map((w) => w.budget)).toEqual([1]);
     const first = jobs.running[0]!.progress!;
     expect(first.total).toBe(1000);
@@ -66,6 +66,10 @@ describe('the monitor on qm start', () => {
       expect(page).toContain(text);
     }
     expect(page.indexOf('waiter_high')).toBeLessThan(page.indexOf('waiter_low'));
+    // the done job's time, from its `time: N` line, where QM 0.4 showed its duration
+    expect(page).toMatch(/<th class="num" title="[^"]*">Job's time<\/th>/);
+    expect(page).toContain('<td class="num">42 s</td>');
+    expect(page).toContain('<span class="muted">time: 5 s</span>');
     expect(page).toContain('1 worker · 1 of 1 processors in use');
     const noDetails = (await get(m.port, '/?details=0')).text;
     expect(noDetails).not.toContain('bob@example.org');

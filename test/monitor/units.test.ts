@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { html, trusted } from '../../src/monitor/html.js';
 import { dispatch, jsonReply, type MonitorRequest, type Route } from '../../src/monitor/routes.js';
-import { progressIn } from '../../src/core/progress.js';
+import { progressIn, reportedTimeIn } from '../../src/core/progress.js';
 import { actionsOffReason, basicAuthUser, isLoopback, CsrfTokens } from '../../src/monitor/auth.js';
 import { ownerStats, periodOf } from '../../src/monitor/pages/stats.js';
 import { looksBinary } from '../../src/monitor/files.js';
@@ -58,6 +58,11 @@ describe('progress', () => {
     expect(progressIn('start\n  1 / 10\n  2/10\nstep  7 / 20 done\n')).toEqual({ done: 7, total: 20, percent: 35 });
     expect(progressIn('Job started by QM at: 2026-01-01T00:00:00Z\nno numbers')).toBeUndefined();
     expect(progressIn(' 3 / 0')).toBeUndefined();
+  });
+
+  it('the job\'s time is its last `time: N` line, in seconds (QM 0.4\'s duration)', () => {
+    expect(reportedTimeIn('step 1 / 2\ntime: 12\nstep 2 / 2\nelapsed time:40 s\n')).toBe(40);
+    expect(reportedTimeIn('Job started by QM at: 2026-01-01T00:00:00Z\nReason: time limit of 60 s reached\n')).toBeUndefined();
   });
 });
 

@@ -63,7 +63,8 @@ function runningSection(d: HomeData): Html {
     const bar = p
       ? html`<progress max="100" value="${p.percent}">${p.percent}%</progress><span class="pct">${p.done} / ${p.total}</span>`
       : html`<span class="muted">no progress reported</span>`;
-    return html`<tr><td class="name"><a href="${jobUrl(r.name, r.id)}">${r.name}</a></td><td class="progress">${bar}</td>
+    const time = r.reportedTime !== undefined ? html` <span class="muted">time: ${r.reportedTime} s</span>` : '';
+    return html`<tr><td class="name"><a href="${jobUrl(r.name, r.id)}">${r.name}</a></td><td class="progress">${bar}${time}</td>
 <td class="num">${duration((d.now - r.info.startedAt) / 1000)}</td><td>${r.info.host}</td><td class="num">${r.info.nbProc}</td>
 ${detailCells(d.details, r.info.email, r.info.info)}<td class="act">${actionLinks(r.name, r.id, d.actionsFor(r))}</td></tr>`;
   });
@@ -75,6 +76,7 @@ ${detailCells(d.details, r.info.email, r.info.info)}<td class="act">${actionLink
 function doneRow(r: DoneRecord, details: boolean): Html {
   return html`<tr><td class="name"><a href="${jobUrl(r.name, r.id)}">${r.name}</a></td><td>${outcomeBadge(r.outcome)}</td>
 <td>${when(r.startedAt)}</td><td class="num">${duration(r.elapsed)}</td><td class="num">${duration(r.cpu)}</td>
+<td class="num">${r.reportedTime !== undefined ? `${r.reportedTime} s` : ''}</td>
 <td class="num">${r.nbProc}</td><td>${r.host ?? ''}</td>${detailCells(details, r.email, r.info)}</tr>`;
 }
 
@@ -89,8 +91,8 @@ function doneSection(d: HomeData): Html {
 <span class="muted">page ${p.page} of ${p.pages}</span>
 ${p.page < p.pages ? html`${pageLink(p.page + 1, d.details, 'older ›')} ${pageLink(p.pages, d.details, 'last »')}` : ''}</div>`;
   return html`<section id="done"><h2>Done <span class="count">${p.total}</span></h2>
-<table><thead><tr><th>Name</th><th>Result</th><th>Started</th><th class="num">Elapsed</th><th class="num">CPU time</th><th class="num">nb_proc</th><th>Host</th>${detailHeads(d.details)}</tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="9">no done job</td></tr>`}</tbody></table>${p.pages > 1 ? pager : ''}</section>`;
+<table><thead><tr><th>Name</th><th>Result</th><th>Started</th><th class="num">Elapsed</th><th class="num">CPU time</th><th class="num" title="the job's last time: N line">Job's time</th><th class="num">nb_proc</th><th>Host</th>${detailHeads(d.details)}</tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="10">no done job</td></tr>`}</tbody></table>${p.pages > 1 ? pager : ''}</section>`;
 }
 
 function summary(d: HomeData): Html {
