@@ -193,6 +193,9 @@ export class JobStore {
   /** Writes the done record (the job is over: not queued, not running) and trims to keep_done. */
   async recordDone(rec: DoneRecord): Promise<void> {
     const multi = this.redis.multi();
+    // a record read back from its folder meanwhile (Redis wiped while this was waiting to be written) gives way
+    const found = `dir:${rec.folder.split('/').pop()}`;
+    multi.del(keys.record(found)).zrem(keys.done, found);
     multi.set(keys.record(rec.id), JSON.stringify(rec));
     multi.zadd(keys.done, rec.endedAt, rec.id);
     multi.hset(keys.doneByName, rec.name, rec.id);
@@ -242,6 +245,25 @@ export class JobStore {
     if (ids.length === 0) return [];
     const values = await this.redis.mget(...ids.map((id) => keys.record(id)));
     return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as DoneRecord);
+  }
+
+  /** Has QM_dJobs been read for folders without a record, on this Redis? */
+  async doneFoldersScanned(): Promise<boolean> {
+    return (await this.redis.exists(keys.doneScanned)) === 1;
+  }
+
+  /** The folders the done records point at (`QM_dJobs/ENTRY`). */
+  async doneFolders(): Promise<Set<string>> {
+    const records = await this.records(await this.redis.zrange(keys.done, 0, -1));
+    return new Set(records.map((r) => r.folder));
+  }
+
+  /** Records of folders found in QM_dJobs (not indexed by name: dependencies read folders), and the mark that they were. */
+  async addFoundRecords(recs: DoneRecord[]): Promise<void> {
+    const multi = this.redis.multi();
+    for (const rec of recs) multi.set(keys.record(rec.id), JSON.stringify(rec)).zadd(keys.done, rec.endedAt, rec.id);
+    multi.set(keys.doneScanned, String(Date.now()));
+    await multi.exec();
   }
 
   /** The latest done record of a name (for dependencies and `qm submit --wait`). */

@@ -22,6 +22,8 @@ export const keys = {
   done: 'qm:done',
   /** hash: name → id of its latest done record */
   doneByName: 'qm:done:names',
+  /** string: QM_dJobs has been read for folders without a record (ingest/done-folders.ts) */
+  doneScanned: 'qm:done:scanned',
   /** string: DoneRecord JSON */
   record: (id: string) => `qm:rec:${id}`,
   /** string with TTL: a live worker's heartbeat (JSON) */

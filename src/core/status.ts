@@ -59,7 +59,9 @@ export type Outcome =
   | { kind: 'dependencyFailed'; dependency: string }
   | { kind: 'failedToSpawn'; error: string }
   /** moved to QM_lost+found */
-  | { kind: 'lost'; reason: string };
+  | { kind: 'lost'; reason: string }
+  /** found in QM_dJobs without a record nor an end in its process.log (QM 0.4's non-blocking mode wrote none) */
+  | { kind: 'unrecorded' };
 
 /** Kept in Redis (up to keep_done of them) once a job has ended. */
 export interface DoneRecord {
@@ -116,5 +118,7 @@ export function describeOutcome(outcome: Outcome): string {
       return `failed to start: ${outcome.error}`;
     case 'lost':
       return `lost: ${outcome.reason}`;
+    case 'unrecorded':
+      return 'ended, code unknown';
   }
 }

@@ -5,6 +5,8 @@
  * 2. Waits until a dropped entry has settled, reads its descriptor, and
  *    enqueues it — or moves it to QM_lost+found with the reason.
  * 3. Wraps a lone NAME.sh into NAME/; takes a deleted folder out of the queue.
+ *    Records the finished jobs of QM_dJobs a new or wiped Redis does not know
+ *    (done-folders.ts).
  * 4. Never loops on a folder it cannot handle: what it cannot move is reported
  *    once and left alone until it changes (admission.ts).
  */
@@ -25,6 +27,7 @@ import { wrapLoneScript } from './wrap.js';
 import { QueueWatcher } from './watch.js';
 import { Refusals, admit } from './admission.js';
 import { OrphanReaper } from '../worker/orphans.js';
+import { recordDoneFolders } from './done-folders.js';
 
 const RESCAN_MS = 5_000;
 const BATCH_MS = 20;
@@ -107,6 +110,8 @@ export class IngestRole {
       for (const name of queued.keys()) {
         if (!present.has(name) && !this.pending.has(name)) await this.removed(name);
       }
+      const found = await recordDoneFolders(this.store, this.layout, this.settings.server.keepDone);
+      if (found > 0) this.log.info(`recorded ${found} finished job(s) found in ${this.layout.done} without a record`);
     } catch (err) {
       this.log.debug(`rescan failed: ${(err as Error).message}`);
     }

@@ -44,6 +44,7 @@ export function mailSubject(rec: DoneRecord): string {
     dependencyFailed: 'failed',
     failedToSpawn: 'failed',
     lost: 'failed',
+    unrecorded: 'finished',
   };
   return `QM Job - ${rec.name} - ${word[rec.outcome.kind]}`;
 }

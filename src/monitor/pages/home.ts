@@ -26,7 +26,7 @@ export interface HomeData {
 }
 
 export function outcomeBadge(outcome: Outcome): Html {
-  const tone = outcome.kind === 'success' ? 'ok' : outcome.kind === 'cancelled' ? 'warn' : 'bad';
+  const tone = outcome.kind === 'success' ? 'ok' : outcome.kind === 'cancelled' || outcome.kind === 'unrecorded' ? 'warn' : 'bad';
   return html`<span class="badge ${tone}">${describeOutcome(outcome)}</span>`;
 }
 
