@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Job, Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { bullPriority, keys } from './redis.js';
-import type { DoneRecord, QueuedJob, RunningInfo } from './status.js';
+import { foundRecordId, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
 
 const LIVE_STATES = new Set(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children']);
 
@@ -194,7 +194,7 @@ export class JobStore {
   async recordDone(rec: DoneRecord): Promise<void> {
     const multi = this.redis.multi();
     // a record read back from its folder meanwhile (Redis wiped while this was waiting to be written) gives way
-    const found = `dir:${rec.folder.split('/').pop()}`;
+    const found = foundRecordId(rec.folder.split('/').pop() ?? '');
     multi.del(keys.record(found)).zrem(keys.done, found);
     multi.set(keys.record(rec.id), JSON.stringify(rec));
     multi.zadd(keys.done, rec.endedAt, rec.id);

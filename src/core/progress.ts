@@ -42,17 +42,32 @@ export function reportedTimeIn(text: string): number | undefined {
   return last;
 }
 
+/** What a log's text (its tail) reports. */
+export function reportIn(text: string): LogReport {
+  return { progress: progressIn(text), reportedTime: reportedTimeIn(text) };
+}
+
+/** The `bytes` of an open file that start at `from` (from its end when negative), as text. */
+export async function readSlice(handle: fs.FileHandle, from: number, bytes = TAIL_BYTES): Promise<string> {
+  const { size } = await handle.stat();
+  const start = from < 0 ? Math.max(0, size + from) : Math.min(from, size);
+  const length = Math.min(bytes, size - start);
+  const buffer = Buffer.alloc(length);
+  await handle.read(buffer, 0, length, start);
+  return buffer.toString('utf8');
+}
+
+/** The last TAIL_BYTES of an open file, as text. */
+export function readTail(handle: fs.FileHandle): Promise<string> {
+  return readSlice(handle, -TAIL_BYTES);
+}
+
 /** The progress and time the log's tail reports; nothing when there is no log. */
 export async function readLogReport(logFile: string): Promise<LogReport> {
   const handle = await fs.open(logFile, 'r').catch(() => undefined);
   if (!handle) return {};
   try {
-    const { size } = await handle.stat();
-    const length = Math.min(size, TAIL_BYTES);
-    const buffer = Buffer.alloc(length);
-    await handle.read(buffer, 0, length, size - length);
-    const text = buffer.toString('utf8');
-    return { progress: progressIn(text), reportedTime: reportedTimeIn(text) };
+    return reportIn(await readTail(handle));
   } finally {
     await handle.close();
   }

@@ -87,6 +87,11 @@ export interface DoneRecord {
   outcome: Outcome;
 }
 
+/** The id of a record read back from folder QM_dJobs/ENTRY (ingest/done-folders.ts). */
+export function foundRecordId(entry: string): string {
+  return `dir:${entry}`;
+}
+
 /** Exit code to report (`qm submit --wait`): the job's code, or 1 when it never ran. */
 export function exitCodeOf(outcome: Outcome): number {
   switch (outcome.kind) {

@@ -12,20 +12,20 @@
  *    `unrecorded` and the end is the folder's time.
  * 3. Only the newest, up to keep_done records in all; a stamped folder moved
  *    in the last minute is left to the worker that moved it, which records it.
- * 4. The id is `dir:<entry>`; these records do not answer for dependencies,
+ * 4. The id is `dir:<entry>` (foundRecordId); these records do not answer for dependencies,
  *    which read the folders themselves.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { JobStore } from '../core/jobstore.js';
 import { isIgnoredName, type Layout } from '../core/folders.js';
-import { reportedTimeIn } from '../core/progress.js';
-import type { DoneRecord, Outcome } from '../core/status.js';
+import { readSlice, readTail, reportedTimeIn } from '../core/progress.js';
+import { foundRecordId, type DoneRecord, type Outcome } from '../core/status.js';
 
 /** A stamped folder moved more recently than this may still be recorded by the worker that moved it. */
 const RECENT_MS = 60_000;
-/** How much of a process.log is read, at each end. */
-const EDGE_BYTES = 64 * 1024;
+/** How much of the start of a process.log is read for its header. */
+const HEAD_BYTES = 4096;
 const STAMPED = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)-(.+)$/;
 /** process.log files read at once */
 const READ_AT_ONCE = 16;
@@ -62,7 +62,7 @@ async function recordOf(layout: Layout, entry: string, mtime: number): Promise<D
   const startedAt = timeOf(started?.[1]);
   const endedAt = timeOf(finished?.[1]) ?? timeOf(stamped?.[1]) ?? mtime;
   return {
-    id: `dir:${entry}`,
+    id: foundRecordId(entry),
     name: stamped?.[2] ?? entry,
     nbProc: 1,
     priority: 0,
@@ -94,19 +94,12 @@ function timeOf(text: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** The first and the last EDGE_BYTES of a file (the whole of a small one twice); empty when unreadable. */
+/** The start of a file (its header) and its tail; empty when unreadable. */
 async function logEdges(file: string): Promise<{ head: string; tail: string }> {
   const handle = await fs.open(file, 'r').catch(() => undefined);
   if (!handle) return { head: '', tail: '' };
   try {
-    const { size } = await handle.stat();
-    const read = async (position: number, length: number) => {
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, position);
-      return buffer.toString('utf8');
-    };
-    const head = await read(0, Math.min(size, EDGE_BYTES));
-    return { head, tail: size <= EDGE_BYTES ? head : await read(size - EDGE_BYTES, EDGE_BYTES) };
+    return { head: await readSlice(handle, 0, HEAD_BYTES), tail: await readTail(handle) };
   } finally {
     await handle.close();
   }

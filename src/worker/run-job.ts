@@ -14,7 +14,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Layout } from '../core/folders.js';
 import { moveStamped } from '../core/folders.js';
-import { readLogReport } from '../core/progress.js';
+import { readTail, reportedTimeIn } from '../core/progress.js';
 import type { DoneRecord, Outcome, QueuedJob } from '../core/status.js';
 import type { Launcher, LaunchedJob } from './launch.js';
 import { runIdOf } from './sweep.js';
@@ -120,11 +120,13 @@ export async function startJob(
     }
     footer.push(`Job finished at: ${endedAt.toISOString()} with code ${code}`);
     if (stopReason) footer.push(`Reason: ${reasonLine(stopReason)}`);
-    const { reportedTime } = await readLogReport(logPath);
-    // read too: the footer starts its own line even when the job's last output did not end one
+    // its tail: the job's `time: N`, and whether its last output ended its line (the footer starts its own)
     const log = await fs.open(logPath, 'a+');
+    let reportedTime: number | undefined;
     try {
-      const lineOpen = await endsMidLine(log);
+      const tail = await readTail(log);
+      reportedTime = reportedTimeIn(tail);
+      const lineOpen = tail !== '' && !tail.endsWith('\n');
       await log.write((lineOpen ? '\n' : '') + footer.join('\n') + '\n');
     } finally {
       await log.close();
@@ -170,14 +172,6 @@ function longTimeout(fire: () => void, ms: number): { clear(): void } {
   };
   arm(ms);
   return { clear: () => clearTimeout(timer) };
-}
-
-async function endsMidLine(handle: fs.FileHandle): Promise<boolean> {
-  const { size } = await handle.stat();
-  if (size === 0) return false;
-  const last = Buffer.alloc(1);
-  await handle.read(last, 0, 1, size - 1);
-  return last[0] !== 0x0a;
 }
 
 /** Renames the folder back into QM_qJobs; false when a queued job of that name is there. */
