@@ -39,16 +39,22 @@ function scheduledSeconds(pid: number): number | undefined {
   }
 }
 
-function tickSeconds(pid: number): number | undefined {
+/**
+ * Seconds from two clock-tick fields of /proc/PID/stat, counted after the
+ * command name (which may hold spaces): 11, 12 are utime, stime; 13, 14
+ * cutime, cstime.
+ */
+function statSeconds(pid: number, first: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // fields after the command name, which may hold spaces: "state ppid ... utime(14) stime(15)"
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+    return (Number(fields[first]) + Number(fields[first + 1])) / clockTicks();
   } catch {
     return undefined;
   }
 }
+
+const tickSeconds = (pid: number) => statSeconds(pid, 11);
 
 /** The pids of `parent`'s children whose command line holds `match`. */
 export function childrenOf(parent: number, match: string): number[] {
@@ -68,13 +74,7 @@ export function childrenOf(parent: number, match: string): number[] {
 
 /** CPU seconds of the children `pid` has waited for (cutime + cstime: clock ticks, so roughly). */
 export function reapedChildrenSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[13]) + Number(fields[14])) / clockTicks();
-  } catch {
-    return undefined;
-  }
+  return statSeconds(pid, 13);
 }
 
 export interface Memory {

@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { waitFor } from './wait.js';
-import { answersPing } from '../../src/core/redis.js';
+import type { Queue } from 'bullmq';
+import { afterAll, beforeAll } from 'vitest';
+import { answersPing, openQueue } from '../../src/core/redis.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -70,4 +72,37 @@ export class TestRedis {
     await this.stopServer();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+export interface TestQueue {
+  server: TestRedis;
+  /** a client of it */
+  redis: Redis;
+  /** QM's BullMQ queue on it */
+  queue: Queue;
+}
+
+/**
+ * For the tests of one file: a private Redis, a client and QM's queue on it,
+ * there from the first test (fields set before it) and closed after the last.
+ */
+export function testQueue(): TestQueue {
+  const t = {} as TestQueue;
+  beforeAll(async () => {
+    t.server = await TestRedis.start();
+    t.redis = t.server.client();
+    t.queue = openQueue(t.redis);
+  });
+  afterAll(async () => {
+    await t.queue.close();
+    t.redis.disconnect();
+    await t.server.stop();
+  });
+  return t;
+}
+
+/** The id of the queue's last event now ('0-0' when none), as a worker's pick returns it. */
+export async function lastEventId(t: TestQueue): Promise<string> {
+  const [last] = await t.redis.xrevrange(t.queue.keys.events!, '+', '-', 'COUNT', 1);
+  return last?.[0] ?? '0-0';
 }

@@ -3,17 +3,14 @@
  * QM_dJobs (SPEC §1: the filesystem is the truth), QM 0.4's among them, so
  * that a user who switches sees them in the done lists.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
-import type { Queue } from 'bullmq';
 import { layoutOf, type Layout } from '../../src/core/folders.js';
 import { JobStore } from '../../src/core/jobstore.js';
-import { openQueue } from '../../src/core/redis.js';
 import { recordDoneFolders } from '../../src/ingest/done-folders.js';
-import { TestRedis } from '../helpers/redis.js';
+import { testQueue } from '../helpers/redis.js';
 import { makeQmDir, runQm, startQm } from '../helpers/qm.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -29,32 +26,20 @@ function doneFolder(layout: Layout, entry: string, log: string | undefined, mtim
 const QM04_LOG = 'Job started by QM at:  2025-05-22T15:09:00\nprocessing 1 / 2\nprocessing 2 / 2\ntime: 29\nJob finished at: 2025-05-22T15:09:30 with code 0\n';
 
 describe('recordDoneFolders', () => {
-  let server: TestRedis;
-  let redis: Redis;
-  let queue: Queue;
+  const t = testQueue();
   let store: JobStore;
   let base: string;
   let layout: Layout;
 
-  beforeAll(async () => {
-    server = await TestRedis.start();
-    redis = server.client();
-    queue = openQueue(redis);
-  });
-
-  afterAll(async () => {
-    await queue.close();
-    redis.disconnect();
-    await server.stop();
-  });
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
 
   beforeEach(async () => {
-    await redis.flushall();
+    await t.redis.flushall();
     if (base) rmSync(base, { recursive: true, force: true });
     base = mkdtempSync(path.join(os.tmpdir(), 'qm-done-folders-'));
     layout = layoutOf(base);
     mkdirSync(layout.done, { recursive: true });
-    store = new JobStore(redis, queue, 100);
+    store = new JobStore(t.redis, t.queue, 100);
   });
 
   it('reads QM 0.4\'s folders and QM\'s own: name, times, outcome and the job\'s time from process.log', async () => {
@@ -93,7 +78,7 @@ describe('recordDoneFolders', () => {
     expect(await recordDoneFolders(store, layout, 100)).toBe(1);
     doneFolder(layout, 'later', QM04_LOG);
     expect(await recordDoneFolders(store, layout, 100)).toBe(0);
-    await redis.flushall();
+    await t.redis.flushall();
     expect(await recordDoneFolders(store, layout, 100)).toBe(2);
     expect(await store.doneCount()).toBe(2);
   });

@@ -1,47 +1,29 @@
 /** Issue 3: the choice of the next job, against a real Redis and BullMQ queue. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { bullPriority, keys, openQueue } from '../../src/core/redis.js';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Job } from 'bullmq';
+import { bullPriority, keys } from '../../src/core/redis.js';
 import { JobPicker, jobFromHash, type JobHash, type Pick } from '../../src/worker/pick.js';
-import { TestRedis } from '../helpers/redis.js';
+import { lastEventId, testQueue } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
-let server: TestRedis;
-let redis: Redis;
-let queue: Queue;
+const t = testQueue();
 let picker: JobPicker;
 
-beforeAll(async () => {
-  server = await TestRedis.start();
-  redis = server.client();
-  queue = openQueue(redis);
-  picker = new JobPicker(redis, queue.keys);
-});
-
-afterAll(async () => {
-  await queue.close();
-  redis.disconnect();
-  await server.stop();
+beforeAll(() => {
+  picker = new JobPicker(t.redis, t.queue.keys);
 });
 
 beforeEach(async () => {
-  await redis.flushall();
+  await t.redis.flushall();
 });
 
 async function add(name: string, nbProc: number, priority = 0): Promise<void> {
-  await queue.add(name, { name, nbProc }, { jobId: name, priority: bullPriority(priority) });
+  await t.queue.add(name, { name, nbProc }, { jobId: name, priority: bullPriority(priority) });
 }
 
 /** A live worker as the others see it: its heartbeat carries its budget. */
 async function alive(worker: string, budget: number): Promise<void> {
-  await redis.multi().set(keys.worker(worker), JSON.stringify({ name: worker, budget }), 'EX', 10).sadd(keys.workers, worker).exec();
-}
-
-/** The id of the queue's last event: a worker that waits watches the events after it. */
-async function lastEventId(): Promise<string> {
-  const [last] = await redis.xrevrange(queue.keys.events!, '+', '-', 'COUNT', 1);
-  return last![0];
+  await t.redis.multi().set(keys.worker(worker), JSON.stringify({ name: worker, budget }), 'EX', 10).sadd(keys.workers, worker).exec();
 }
 
 function pick(worker: string, free: number, budget: number): Promise<Pick> {
@@ -78,10 +60,10 @@ describe('room', () => {
   it('starts nothing behind a job it could run but has no room for yet (no starvation)', async () => {
     await add('big', 4);
     await add('small', 1);
-    expect(await pick('w', 3, 4)).toEqual({ kind: 'waiting', id: 'big', name: 'big', nbProc: 4, lastEventId: await lastEventId() });
-    expect(await queue.getJobState('small')).toBe('prioritized');
+    expect(await pick('w', 3, 4)).toEqual({ kind: 'waiting', id: 'big', name: 'big', nbProc: 4, lastEventId: await lastEventId(t) });
+    expect(await t.queue.getJobState('small')).toBe('prioritized');
     expect(await pick('w', 4, 4)).toMatchObject({ kind: 'taken', id: 'big' });
-    expect(await pick('w', 0, 4)).toEqual({ kind: 'waiting', id: 'small', name: 'small', nbProc: 1, lastEventId: await lastEventId() });
+    expect(await pick('w', 0, 4)).toEqual({ kind: 'waiting', id: 'small', name: 'small', nbProc: 1, lastEventId: await lastEventId(t) });
   });
 
   it('a blocking worker running a job (no free processors) takes nothing', async () => {
@@ -95,7 +77,7 @@ describe('room', () => {
     await add('big', 4);
     await add('small', 1);
     expect(await pick('w1', 1, 1)).toMatchObject({ kind: 'taken', id: 'small', nbProc: 1 });
-    expect(await pick('w1', 1, 1)).toEqual({ kind: 'none', nextDelayedAt: undefined, lastEventId: await lastEventId() });
+    expect(await pick('w1', 1, 1)).toEqual({ kind: 'none', nextDelayedAt: undefined, lastEventId: await lastEventId(t) });
     expect(await pick('w4', 4, 4)).toMatchObject({ kind: 'taken', id: 'big', nbProc: 4 });
   });
 
@@ -105,7 +87,7 @@ describe('room', () => {
     for (let i = 0; i < 100; i++) await add(`big${i}`, 4);
     await add('small', 1);
     // jobs without a BullMQ priority are in its wait list, served first, oldest first
-    const plain = (name: string, nbProc: number) => queue.add(name, { name, nbProc }, { jobId: name });
+    const plain = (name: string, nbProc: number) => t.queue.add(name, { name, nbProc }, { jobId: name });
     for (let i = 0; i < 30; i++) await plain(`plainBig${i}`, 4);
     await plain('plainSmall', 1);
     await plain('plainSmall2', 1);
@@ -119,10 +101,10 @@ describe('room', () => {
     expect(await pick('w2', 2, 2)).toMatchObject({ kind: 'none' });
     expect(await pick('w4', 4, 4)).toMatchObject({ kind: 'taken', id: 'huge', nbProc: 4 });
     // w4 is gone (no heartbeat): now w2 is the largest live worker
-    await redis.del(keys.worker('w4'));
+    await t.redis.del(keys.worker('w4'));
     await add('huge2', 16);
     expect(await pick('w2', 2, 2)).toMatchObject({ kind: 'taken', id: 'huge2', nbProc: 2 });
-    expect(await redis.smembers(keys.workers)).toEqual(['w2']);
+    expect(await t.redis.smembers(keys.workers)).toEqual(['w2']);
   });
 });
 
@@ -132,25 +114,25 @@ describe('BullMQ states', () => {
     const p = await pick('w', 1, 1);
     expect(p).toMatchObject({ kind: 'taken', id: 'job' });
     // the job as taken comes with the pick: the worker needs no second read
-    const taken = jobFromHash(queue, (p as { job: JobHash }).job, 'job')!;
-    const read = (await Job.fromId(queue, 'job'))!;
+    const taken = jobFromHash(t.queue, (p as { job: JobHash }).job, 'job')!;
+    const read = (await Job.fromId(t.queue, 'job'))!;
     for (const field of ['id', 'name', 'data', 'opts', 'timestamp', 'processedOn', 'processedBy', 'attemptsStarted', 'attemptsMade'] as const) {
       expect(taken[field], field).toEqual(read[field]);
     }
     expect(taken.processedBy).toBe('w');
-    expect(await queue.getJobState('job')).toBe('active');
-    const job = (await Job.fromId(queue, 'job'))!;
+    expect(await t.queue.getJobState('job')).toBe('active');
+    const job = (await Job.fromId(t.queue, 'job'))!;
     expect(job.processedBy).toBe('w');
     await expect(job.moveToCompleted('ok', 'someone-else', false)).rejects.toThrow();
     expect(await job.extendLock('w-token', 20_000)).toBe(1);
     await job.moveToCompleted('ok', 'w-token', false);
-    expect(await queue.getJobState('job')).toBe('completed');
+    expect(await t.queue.getJobState('job')).toBe('completed');
   });
 
   it('a delayed job is due again at its time', async () => {
     await add('later', 1);
     await pick('w', 1, 1);
-    const job = (await Job.fromId(queue, 'later'))!;
+    const job = (await Job.fromId(t.queue, 'later'))!;
     const due = Date.now() + 300;
     await job.moveToDelayed(due, 'w-token');
     const first = await pick('w', 1, 1);
@@ -161,24 +143,24 @@ describe('BullMQ states', () => {
 
   it('a paused queue starts nothing', async () => {
     await add('job', 1);
-    await queue.pause();
+    await t.queue.pause();
     expect(await pick('w', 1, 1)).toMatchObject({ kind: 'none' });
-    await queue.resume();
+    await t.queue.resume();
     expect(await pick('w', 1, 1)).toMatchObject({ kind: 'taken', id: 'job' });
   });
 
   it('a job BullMQ hands back while recorded as running is taken to be recovered, even without room', async () => {
     await add('orphan', 4);
-    await redis.hset(keys.running, 'orphan', '{}');
+    await t.redis.hset(keys.running, 'orphan', '{}');
     expect(await pick('w', 0, 1)).toMatchObject({ kind: 'recover', id: 'orphan' });
-    expect(await queue.getJobState('orphan')).toBe('active');
+    expect(await t.queue.getJobState('orphan')).toBe('active');
   });
 });
 
 describe('Redis restarts', () => {
   it('loads its script again when Redis has forgotten it', async () => {
     await add('job', 1);
-    await redis.script('FLUSH');
+    await t.redis.script('FLUSH');
     expect(await pick('w', 1, 1)).toMatchObject({ kind: 'taken', id: 'job' });
   });
 });
@@ -199,7 +181,7 @@ async function drainConcurrently(worker: string, budget: number): Promise<string
   const taken: string[] = [];
   let free = budget;
   const running: Array<Promise<void>> = [];
-  while ((await queue.getPrioritizedCount()) > 0 || running.length > 0) {
+  while ((await t.queue.getPrioritizedCount()) > 0 || running.length > 0) {
     const p = await pick(worker, free, budget);
     if (p.kind === 'taken') {
       taken.push(p.id);
