@@ -11,9 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Settings } from '../core/settings-types.js';
 import { cancelJob } from '../core/actions.js';
-import { logger } from '../core/log.js';
 import { describeOutcome, type DoneRecord } from '../core/status.js';
-import { JobMailer } from '../worker/mail.js';
 import { withClient, type Client } from './client.js';
 
 /** Beyond kill_grace: time for the worker to hear the request and record the end. */
@@ -23,20 +21,18 @@ const POLL_MS = 100;
 /** Returns the exit code: 1 if any name could not be cancelled. */
 export async function cancel(settings: Settings, names: string[]): Promise<number> {
   const by = `${os.userInfo().username} (qm cancel)`;
-  const mailer = JobMailer.create(settings, logger('qm'));
   let failed = 0;
   await withClient(settings, async (client) => {
     for (const name of names) {
-      if (!(await cancelOne(client, name, by, mailer))) failed += 1;
+      if (!(await cancelOne(client, name, by))) failed += 1;
     }
   });
-  await mailer?.close();
   return failed > 0 ? 1 : 0;
 }
 
-async function cancelOne(client: Client, name: string, by: string, mailer: JobMailer | undefined): Promise<boolean> {
+async function cancelOne(client: Client, name: string, by: string): Promise<boolean> {
   const { store, layout, settings } = client;
-  const result = await cancelJob(store, layout, name, by);
+  const result = await cancelJob(client.lifecycle, name, by);
   switch (result.kind) {
     case 'not-found':
       process.stderr.write(`qm: ${name}: no such job (not queued, running or finished)\n`);
@@ -45,7 +41,6 @@ async function cancelOne(client: Client, name: string, by: string, mailer: JobMa
       process.stderr.write(`qm: ${name}: already finished (${describeOutcome(result.record.outcome)}), nothing to cancel\n`);
       return false;
     case 'cancelled':
-      mailer?.notify(result.record, result.job?.mailType ?? []);
       process.stdout.write(`${name}: cancelled before it started → ${path.relative(layout.root, result.folder)}\n`);
       return true;
     case 'kill-requested': {

@@ -1,22 +1,30 @@
 /**
  * The Redis side of a short command (`qm submit`, `status`, `cancel`,
  * `stats`): one connection to the running QM (redis_url, or the embedded
- * Redis of `qm start`), closed at the end. A Redis that cannot be reached is
- * one clear error, not a hang.
+ * Redis of `qm start`), closed at the end, with the lifecycle and the read
+ * model over it. A Redis that cannot be reached is one clear error, not a hang.
  */
 import type { Settings } from '../core/settings-types.js';
 import { layoutOf, type Layout } from '../core/folders.js';
 import { connectClient, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
+import { Lifecycle } from '../core/lifecycle.js';
+import { ReadModel } from '../core/read-model.js';
+import { JobMailer } from '../core/mail.js';
+import { logger } from '../core/log.js';
 import { UserError, clientRedisUrl } from './context.js';
+import { refuseUntestedBullmq } from './bullmq-check.js';
 
 export interface Client {
   settings: Settings;
   layout: Layout;
   store: JobStore;
+  lifecycle: Lifecycle;
+  model: ReadModel;
 }
 
 export async function withClient<T>(settings: Settings, use: (client: Client) => Promise<T>): Promise<T> {
+  refuseUntestedBullmq();
   const url = clientRedisUrl(settings);
   const redis = connectClient(url);
   try {
@@ -25,11 +33,15 @@ export async function withClient<T>(settings: Settings, use: (client: Client) =>
     redis.disconnect();
     throw new UserError(`cannot reach Redis at ${url}: ${(err as Error).message}`);
   }
+  const layout = layoutOf(settings.server.qmFolder);
   const store = new JobStore(redis, openQueue(redis), settings.server.keepDone);
+  const log = logger('qm');
+  const mailer = JobMailer.create(settings, log);
   try {
-    return await use({ settings, layout: layoutOf(settings.server.qmFolder), store });
+    return await use({ settings, layout, store, lifecycle: new Lifecycle(store, layout, log, mailer), model: new ReadModel(store, layout) });
   } finally {
-    await store.queue.close().catch(() => undefined);
+    await mailer?.close();
+    await store.close();
     redis.disconnect();
   }
 }

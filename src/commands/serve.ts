@@ -13,8 +13,9 @@ import { startEmbeddedRedis, type EmbeddedRedis } from '../core/embedded-redis.j
 import { IngestRole } from '../ingest/ingest.js';
 import { WorkerRole } from '../worker/worker.js';
 import { MonitorStartError, startMonitor, type MonitorServer } from '../monitor/server.js';
-import { WorkerNameTaken } from '../worker/liveness.js';
+import { WorkerNameTaken } from '../core/liveness.js';
 import { UserError, clientRedisUrl } from './context.js';
+import { refuseUntestedBullmq } from './bullmq-check.js';
 
 export interface Roles {
   ingest: boolean;
@@ -34,6 +35,7 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
   const layout = layoutOf(settings.server.qmFolder);
   let redisUrl = settings.server.redisUrl;
   const monitorOnly = roles.monitor && !roles.ingest && !roles.worker;
+  refuseUntestedBullmq();
   // every check a user must fix comes before anything is made
   if (!redisUrl && !monitorOnly && (!roles.ingest || !roles.worker)) {
     throw new UserError('redis_url is empty: only "qm start" runs an embedded Redis; set redis_url (or QM_REDIS_URL) for separate roles', 2);

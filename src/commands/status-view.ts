@@ -8,12 +8,9 @@
  *    elapsed time, host and worker;
  * 3. the latest done records.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import type { Job } from 'bullmq';
-import { isIgnoredName } from '../core/folders.js';
-import { readLogReport, type Progress } from '../core/progress.js';
-import { describeOutcome, exitCodeOf, type DoneRecord, type Outcome, type QueuedJob } from '../core/status.js';
+import type { Progress } from '../core/progress.js';
+import type { QueuedEntry, RunningEntry } from '../core/read-model.js';
+import { describeOutcome, exitCodeOf, type DoneRecord, type Outcome } from '../core/status.js';
 import type { Client } from './client.js';
 
 export interface QueuedView {
@@ -31,6 +28,8 @@ export interface QueuedView {
   enqueuedAt: string | null;
   /** the worker taking a `starting` job */
   worker: string | null;
+  /** why it is not running yet: Starting, Priority, Resources: ..., Dependency: A, Paused, Settling */
+  reason: string;
 }
 
 export interface RunningView {
@@ -90,88 +89,57 @@ export interface Limits {
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
 export async function statusView(client: Client, limits: Limits): Promise<StatusView> {
-  const { store, layout } = client;
-  const queue = store.queue;
-  const running = await store.running();
-  const runningIds = new Set(running.map((r) => r.id));
-  const [queued, done, doneTotal, counts] = await Promise.all([
-    queuedViews(client, limits.queued, runningIds),
-    store.doneRecords(0, limits.done),
-    store.doneCount(),
-    queue.getJobCounts('waiting', 'prioritized', 'delayed'),
-  ]);
-  const starting = queued.filter((q) => q.state === 'starting').length;
-  const settling = queued.filter((q) => q.state === 'settling').length;
+  const { model, layout } = client;
+  const [queued, running, done] = await Promise.all([model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done))]);
   const now = Date.now();
-  const runningViews = await Promise.all(
-    running
-      .sort((a, b) => a.startedAt - b.startedAt)
-      .map(async (r): Promise<RunningView> => {
-        const { progress, reportedTime } = await readLogReport(path.join(layout.running, r.name, 'process.log'));
-        return {
-          name: r.name,
-          id: r.id,
-          nbProc: r.nbProc,
-          cpus: r.cpus,
-          worker: r.worker,
-          host: r.host,
-          startedAt: new Date(r.startedAt).toISOString(),
-          elapsedSeconds: Math.max(0, (now - r.startedAt) / 1000),
-          progress: progress ? { ...progress, percent: Math.min(100, Math.round((100 * progress.done) / progress.total)) } : null,
-          reportedSeconds: reportedTime ?? null,
-          owner: r.email ?? null,
-          info: r.info ?? null,
-        };
-      }),
-  );
   return {
     version: 1,
     qmFolder: layout.root,
     generatedAt: new Date(now).toISOString(),
-    queued,
-    queuedTotal: starting + (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0) + settling,
-    running: runningViews,
-    done: done.map(doneView),
-    doneTotal,
+    queued: queued.jobs.map(queuedView),
+    queuedTotal: queued.total,
+    running: running.map((r) => runningView(r, now)),
+    done: done.records.slice(0, limits.done).map(doneView),
+    doneTotal: done.total,
   };
 }
 
-function queuedView(job: Job<QueuedJob>, state: QueuedView['state'], position: number | null): QueuedView {
-  const d = job.data;
+const STATE_OF_PHASE: Record<QueuedEntry['phase'], QueuedView['state']> = { starting: 'starting', queued: 'queued', after: 'after', settling: 'settling' };
+
+function queuedView(q: QueuedEntry): QueuedView {
+  const d = q.job;
   return {
-    position,
-    name: d.name,
-    id: job.id ?? null,
-    state,
-    priority: d.priority,
-    nbProc: d.nbProc,
-    owner: d.email ?? null,
-    info: d.info ?? null,
-    after: d.after ?? [],
-    enqueuedAt: iso(d.enqueuedAt),
-    worker: state === 'starting' ? (job.processedBy ?? null) : null,
+    position: q.position ?? null,
+    name: q.name,
+    id: q.id ?? null,
+    state: STATE_OF_PHASE[q.phase],
+    priority: d?.priority ?? null,
+    nbProc: d?.nbProc ?? null,
+    owner: d?.email ?? null,
+    info: d?.info ?? null,
+    after: d?.after ?? [],
+    enqueuedAt: iso(d?.enqueuedAt),
+    worker: q.worker ?? null,
+    reason: q.reason,
   };
 }
 
-async function queuedViews(client: Client, limit: number, runningIds: Set<string>): Promise<QueuedView[]> {
-  const queue = client.store.queue;
-  const end = Number.isFinite(limit) ? limit - 1 : -1;
-  const get = async (type: 'active' | 'waiting' | 'prioritized' | 'delayed', last = end) =>
-    (await queue.getJobs([type], 0, last, true)).filter((j): j is Job<QueuedJob> => Boolean(j?.data?.name)) as Job<QueuedJob>[];
-  const [all, waiting, prioritized, delayed] = await Promise.all([get('active', -1), get('waiting'), get('prioritized'), get('delayed')]);
-  // active and not running yet: a worker is claiming it
-  const active = all.filter((j) => !runningIds.has(j.id ?? ''));
-  const inOrder = [...active.map((j) => ({ j, s: 'starting' as const })), ...[...waiting, ...prioritized].map((j) => ({ j, s: 'queued' as const }))];
-  const views = inOrder.map(({ j, s }, i) => queuedView(j, s, i + 1));
-  views.push(...delayed.map((j) => queuedView(j, 'after', null)));
-  const known = new Set(views.map((v) => v.name));
-  const entries = await fs.readdir(client.layout.queued).catch(() => [] as string[]);
-  const queuedNames = await client.store.queuedNames();
-  for (const entry of entries) {
-    if (isIgnoredName(entry) || known.has(entry) || queuedNames.has(entry)) continue;
-    views.push({ position: null, name: entry, id: null, state: 'settling', priority: null, nbProc: null, owner: null, info: null, after: [], enqueuedAt: null, worker: null });
-  }
-  return views.slice(0, limit);
+function runningView(r: RunningEntry, now: number): RunningView {
+  const { info, progress } = r;
+  return {
+    name: r.name,
+    id: r.id,
+    nbProc: info.nbProc,
+    cpus: info.cpus,
+    worker: info.worker,
+    host: info.host,
+    startedAt: new Date(info.startedAt).toISOString(),
+    elapsedSeconds: Math.max(0, (now - info.startedAt) / 1000),
+    progress: progress ? { ...progress, percent: Math.min(100, Math.round((100 * progress.done) / progress.total)) } : null,
+    reportedSeconds: r.reportedTime ?? null,
+    owner: info.email ?? null,
+    info: info.info ?? null,
+  };
 }
 
 function doneView(r: DoneRecord): DoneView {

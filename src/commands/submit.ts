@@ -14,11 +14,10 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Settings } from '../core/settings-types.js';
 import { exists, isIgnoredName, type Layout } from '../core/folders.js';
-import { keys } from '../core/redis.js';
 import { readDescriptor, parseDuration } from '../core/descriptor.js';
 import { DescriptorError } from '../core/descriptor-types.js';
 import { readQueuedJob } from '../core/queued-job.js';
-import { enqueueJob, unknownDependencies } from '../core/dependencies.js';
+import { unknownDependencies } from '../core/dependencies.js';
 import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { withClient, type Client } from './client.js';
@@ -207,8 +206,8 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
   }
   // from here on the folder is queued: ingest would queue it if this process could not
   const job = { ...read.job, name, enqueuedAt: now.getTime(), descriptorMtime: now.getTime() };
-  const id = await enqueueJob(store, layout, job).then(
-    async (newId) => newId ?? (await store.redis.hget(keys.names, name)) ?? undefined,
+  const id = await client.lifecycle.queue(job).then(
+    async (newId) => newId ?? (await store.queuedId(name)),
     (err: Error) => {
       process.stderr.write(`qm: warning: ${name} is in QM_qJobs but not queued yet (${err.message}); QM will queue it\n`);
       return undefined;

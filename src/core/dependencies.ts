@@ -8,14 +8,12 @@
  * 3. unknown: never queued, run or finished here.
  * Redis records answer first; the folders of QM_dJobs and QM_lost+found
  * answer when Redis has forgotten (keep_done, a wiped Redis).
- * 4. Queues a job whose `after` jobs are still pending aside (BullMQ
- *    delayed), so that it takes no place in the run order until they finish.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { JobStore } from './jobstore.js';
 import { exists, stampedEntries, type Layout } from './folders.js';
-import { describeOutcome, type QueuedJob } from './status.js';
+import { describeOutcome } from './status.js';
+import { endIn, logPathOf, readEdges } from './process-log.js';
 
 export type DependencyState =
   | { state: 'pending' }
@@ -28,9 +26,6 @@ export const DEPENDENCY_RECHECK_MS = 60_000;
 
 /** What to do with a job now: run it, wait for job `name`, or end it because `name` failed. */
 export type Verdict = { kind: 'run' } | { kind: 'wait'; name: string } | { kind: 'fail'; name: string; why: string };
-
-/** The bytes of process.log read to find how a job ended. */
-const LOG_TAIL_BYTES = 4096;
 
 export async function dependencyState(store: JobStore, layout: Layout, name: string): Promise<DependencyState> {
   const folders = [path.join(layout.queued, name), path.join(layout.queued, `${name}.sh`), path.join(layout.running, name)];
@@ -49,24 +44,9 @@ async function folderState(layout: Layout, name: string): Promise<DependencyStat
   const newestLost = lost.at(-1);
   if (newestLost && (!newestDone || newestLost > newestDone)) return { state: 'failed', why: `lost (${newestLost} in QM_lost+found)` };
   if (!newestDone) return { state: 'unknown' };
-  const tail = await readTail(path.join(layout.done, newestDone, 'process.log'));
-  const code = [...tail.matchAll(/^Job finished at: .* with code (\d+)$/gm)].at(-1)?.[1];
-  if (code === '0' && !/^Reason:/m.test(tail)) return { state: 'ok' };
-  return { state: 'failed', why: code === undefined ? 'did not run' : `code ${code}` };
-}
-
-async function readTail(file: string): Promise<string> {
-  const handle = await fs.open(file, 'r').catch(() => undefined);
-  if (!handle) return '';
-  try {
-    const { size } = await handle.stat();
-    const length = Math.min(size, LOG_TAIL_BYTES);
-    const buffer = Buffer.alloc(length);
-    await handle.read(buffer, 0, length, size - length);
-    return buffer.toString('utf8');
-  } finally {
-    await handle.close();
-  }
+  const end = endIn((await readEdges(logPathOf(path.join(layout.done, newestDone)))).tail);
+  if (!end) return { state: 'failed', why: 'did not run' };
+  return end.outcome.kind === 'success' ? { state: 'ok' } : { state: 'failed', why: describeOutcome(end.outcome) };
 }
 
 export async function dependencyVerdict(store: JobStore, layout: Layout, after: string[]): Promise<Verdict> {
@@ -78,20 +58,6 @@ export async function dependencyVerdict(store: JobStore, layout: Layout, after: 
     if (state.state === 'pending') pending ??= name;
   }
   return pending ? { kind: 'wait', name: pending } : { kind: 'run' };
-}
-
-/**
- * Queues a job (ingest, `qm submit`); one whose `after` jobs are still pending
- * is put aside until the first of them finishes. One whose dependency failed
- * is queued as usual: the worker that picks it ends it (worker/dependencies.ts).
- */
-export async function enqueueJob(store: JobStore, layout: Layout, job: QueuedJob): Promise<string | undefined> {
-  const verdict = job.after.length > 0 ? await dependencyVerdict(store, layout, job.after) : { kind: 'run' as const };
-  if (verdict.kind !== 'wait') return store.enqueue(job);
-  const id = await store.enqueue(job, { until: verdict.name, delayMs: DEPENDENCY_RECHECK_MS });
-  // it may have finished between the check and the registration, before it could wake this job
-  if (id && (await dependencyVerdict(store, layout, job.after)).kind !== 'wait') await (await store.job(id))?.promote().catch(() => undefined);
-  return id;
 }
 
 /**

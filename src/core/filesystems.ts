@@ -15,9 +15,13 @@ import type { WatchMode } from './settings-types.js';
 export interface Mount {
   /** mount id from /proc/self/mountinfo: two bind mounts of one filesystem differ here */
   id: number;
+  /** the mounted filesystem's own path that appears at mountPoint (a cgroup's path, for a cgroup mount) */
+  root: string;
   mountPoint: string;
   fsType: string;
   source: string;
+  /** per-filesystem options (for a cgroup v1 mount: its controllers, e.g. `rw,cpuset`) */
+  superOptions: string[];
 }
 
 /** Filesystem types whose changes made elsewhere raise no inotify event here. */
@@ -41,9 +45,11 @@ export function readMounts(text?: string): Mount[] {
     if (fields.length < 5 || dash < 0) continue;
     mounts.push({
       id: Number(fields[0]),
+      root: unescapeOctal(fields[3]!),
       mountPoint: unescapeOctal(fields[4]!),
       fsType: fields[dash + 1] ?? '',
       source: unescapeOctal(fields[dash + 2] ?? ''),
+      superOptions: (fields[dash + 3] ?? '').split(','),
     });
   }
   return mounts;

@@ -1,71 +1,114 @@
 /**
- * QM's records in Redis, beside the BullMQ queue; the one place that changes
- * them. The filesystem stays the truth: all of this can be rebuilt from the
- * folders (ingest re-enqueues QM_qJobs).
- * 1. enqueue: name index (one queued job per name) + BullMQ job.
- * 2. claimed / running / finished: the running table and done records.
- * 3. reads for status, the monitor and dependencies.
- * 4. dependents: jobs put aside until a job finishes are woken when it does.
+ * QM's side of Redis: the BullMQ queue and QM's own keys, behind named reads
+ * and writes (the connection is its own; nothing else runs commands on QM's
+ * keys). The filesystem stays the truth: all of this can be rebuilt from the
+ * folders (ingest re-enqueues QM_qJobs). The lifecycle (lifecycle.ts) decides
+ * when each write happens.
+ * 1. The queue: add a job under its name (one queued job per name), pick the
+ *    next job for a worker, take a queued job to end it unrun, drop one.
+ * 2. Running and done: the running table, done records (trimmed to
+ *    keep_done), the jobs put aside until a job ends, the finished counter.
+ * 3. Workers: heartbeats, lost marks, the lock on a lost job, kill requests.
+ * 4. Reads for the read model, dependencies and the roles.
  */
 import type { Redis } from 'ioredis';
-import type { Job, Queue } from 'bullmq';
+import type { Job, JobType, Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
-import { bullPriority, keys } from './redis.js';
+import { keys } from './redis.js';
+import {
+  CLAIM_NAME_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, jobFromHash, pickBullKeys,
+  takeQueuedKeys, type PickReply,
+} from './bullmq-internals.js';
+import {
+  ADD_FOUND_SCRIPT, DELETE_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT, START_SCRIPT,
+} from './store-scripts.js';
 import { foundRecordId, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
-
-const LIVE_STATES = new Set(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children']);
-
-/** Deletes the name entry only if it still points at `id` (a newer drop keeps its own). */
-const DELETE_IF_EQUAL = `
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  return redis.call('HDEL', KEYS[1], ARGV[1])
-end
-return 0`;
-
-/**
- * Puts a running job back in the running table unless it is there, or over
- * (its done record exists), or declared lost for this worker instance (then
- * returns -1): after a wipe, a live worker's jobs reappear; a worker that was
- * unreachable learns which of its jobs others have moved on.
- * KEYS[1] running hash, KEYS[2] the job's done record, KEYS[3] its lost mark;
- * ARGV[1] id, ARGV[2] RunningInfo JSON, ARGV[3] the worker instance.
- */
-const REASSERT_RUNNING = `
-if redis.call('GET', KEYS[3]) == ARGV[3] then
-  return -1
-end
-if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  return 0
-end
-return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])`;
+import { parseHeartbeat, type Heartbeat } from './heartbeat.js';
 
 /** How long a lost mark is kept: longer than any outage a worker comes back from. */
 const LOST_MARK_S = 7 * 24 * 3600;
+/** Jobs a pick looks at: a worker does not see past this many jobs too big for it. */
+const PICK_SCAN_LIMIT = 1000;
+/** Records read or written per command. */
+const CHUNK = 1000;
 
 export function newJobId(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
+export type Pick =
+  /** made active under the worker's lock, to run with nbProc processors */
+  | { kind: 'taken'; id: string; job: Job<QueuedJob>; nbProc: number }
+  /** made active under the worker's lock: recorded as running, its worker was lost */
+  | { kind: 'recover'; id: string; job: Job<QueuedJob> }
+  /** the first job this worker could run has no room yet: start nothing behind it */
+  | { kind: 'waiting'; id: string; name: string; nbProc: number; lastEventId: string }
+  /** nothing for this worker (or the job vanished); when a delayed job becomes due, if any */
+  | { kind: 'none'; nextDelayedAt: number | undefined; lastEventId: string };
+
+export interface PickRequest {
+  worker: string;
+  token: string;
+  lockMs: number;
+  /** processors free on this worker now (0 when a blocking worker runs a job) */
+  free: number;
+  /** this worker's MaxNbProcessors */
+  budget: number;
+}
+
+export type QueueCounts = Record<'active' | 'waiting' | 'prioritized' | 'delayed' | 'failed' | 'completed', number>;
+
 export class JobStore {
+  private readySince: number | undefined;
+  /** script → its sha, once loaded */
+  private readonly shas = new Map<string, string>();
+
   constructor(
-    readonly redis: Redis,
-    readonly queue: Queue,
+    private readonly redis: Redis,
+    private readonly queue: Queue,
     private readonly keepDone: number,
-  ) {}
+  ) {
+    if (redis.status === 'ready') this.readySince = Date.now();
+    redis.on('ready', () => (this.readySince = Date.now()));
+    redis.on('close', () => (this.readySince = undefined));
+  }
+
+  /** Does Redis answer now? */
+  get connected(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** Has Redis answered without a break for `ms`? */
+  steadyFor(ms: number, now = Date.now()): boolean {
+    return this.readySince !== undefined && now - this.readySince >= ms;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  /** The queue's BullMQ keys (for the event stream a worker watches). */
+  get eventStream(): string {
+    return bullKey(this.queue.keys, 'events');
+  }
+
+  async close(): Promise<void> {
+    if (this.connected) await this.queue.close().catch(() => undefined);
+  }
+
+  // --- the queue ---------------------------------------------------------------
 
   /**
-   * Puts a job in the queue unless one of that name is already queued.
-   * Returns the id, or undefined when it was already there. `aside`: the job
-   * waits (BullMQ delayed) until job `until` finishes, or `delayMs` at most.
+   * Adds a job unless one of that name is queued already; its id, or
+   * undefined when the name was taken. The BullMQ job is added first and the
+   * name claimed after (one script): should this process die in between, the
+   * job is in BullMQ without its name, and a second one queued for the folder
+   * later finds the folder taken by whichever claims it first. `aside`: the
+   * job waits (delayed) until job `until` ends, or `delayMs` at most.
    */
   async enqueue(job: QueuedJob, aside?: { until: string; delayMs: number }): Promise<string | undefined> {
     const id = newJobId();
-    if (!(await this.redis.hsetnx(keys.names, job.name, id))) {
-      const existing = await this.redis.hget(keys.names, job.name);
-      if (existing && (await this.isLive(existing))) return undefined;
-      await this.redis.hset(keys.names, job.name, id);
-    }
-    if (aside) await this.addDependent(aside.until, id);
+    if (aside) await this.redis.sadd(keys.dependents(aside.until), id);
     await this.queue.add(job.name, job, {
       jobId: id,
       priority: bullPriority(job.priority),
@@ -73,13 +116,196 @@ export class JobStore {
       removeOnComplete: { count: this.keepDone },
       removeOnFail: { count: this.keepDone },
     });
+    const holder = (await this.evalScript(CLAIM_NAME_SCRIPT, 1, keys.names, job.name, id, bullKey(this.queue.keys, ''))) as string;
+    if (holder === id) return id;
+    await this.queue.remove(id).catch(() => undefined);
+    if (aside) await this.redis.srem(keys.dependents(aside.until), id);
+    return undefined;
+  }
+
+  /** Which queued job a worker starts next, taken in one script (see bullmq-internals.ts). */
+  async pick(req: PickRequest): Promise<Pick> {
+    const keyList = [...pickBullKeys(this.queue.keys), keys.workers, keys.running];
+    const args = [
+      bullKey(this.queue.keys, ''), keys.worker(''), req.token, req.lockMs, req.worker,
+      req.free, req.budget, PICK_SCAN_LIMIT, Date.now(),
+    ];
+    const reply = (await this.evalScript(PICK_SCRIPT, keyList.length, ...keyList, ...args)) as PickReply;
+    const jobOf = (id: string, flat: string[]) => jobFromHash<QueuedJob>(this.queue, hashOf(flat), id);
+    switch (reply[0]) {
+      case 1: {
+        const job = jobOf(reply[1], reply[3]);
+        return job ? { kind: 'taken', id: reply[1], job, nbProc: reply[2] } : { kind: 'none', nextDelayedAt: undefined, lastEventId: '0-0' };
+      }
+      case 3: {
+        const job = jobOf(reply[1], reply[2]);
+        return job ? { kind: 'recover', id: reply[1], job } : { kind: 'none', nextDelayedAt: undefined, lastEventId: '0-0' };
+      }
+      case 2:
+        return { kind: 'waiting', id: reply[1], nbProc: reply[2], name: reply[3], lastEventId: reply[4] };
+      default:
+        return { kind: 'none', nextDelayedAt: reply[1] || undefined, lastEventId: reply[2] };
+    }
+  }
+
+  /** A queued (waiting, prioritized or delayed) job made active under `token`; undefined when it was not queued. */
+  async takeQueued(id: string, token: string, lockMs: number): Promise<Job<QueuedJob> | undefined> {
+    const taken = await this.evalScript(TAKE_QUEUED_SCRIPT, 6, ...takeQueuedKeys(this.queue.keys, id), id, token, lockMs, Date.now());
+    return Number(taken) === 1 ? this.job(id) : undefined;
+  }
+
+  /** The folder of a queued job disappeared: out of the queue, then its name (a name never names a job gone). */
+  async dropQueued(name: string): Promise<string | undefined> {
+    const id = await this.redis.hget(keys.names, name);
+    if (!id) return undefined;
+    // active (a worker, or a cancel, holds it): whoever holds it settles it; finished: it stays for Bull Board
+    if (!(await this.job(id))?.finishedOn) await this.queue.remove(id).catch(() => undefined);
+    await this.forgetName(name, id);
     return id;
   }
 
-  private async isLive(id: string): Promise<boolean> {
-    const state = await this.queue.getJobState(id);
-    return LIVE_STATES.has(state);
+  /** Removes a BullMQ job that is not active (a deleted job). */
+  async removeJob(id: string): Promise<void> {
+    await this.queue.remove(id).catch(() => undefined);
   }
+
+  /** The job `id` is queued again under `name` (it went back from running to waiting). */
+  async markQueued(name: string, id: string): Promise<void> {
+    await this.redis.hset(keys.names, name, id);
+  }
+
+  async forgetName(name: string, id: string): Promise<void> {
+    await this.evalScript(DELETE_IF_EQUAL_SCRIPT, 1, keys.names, name, id);
+  }
+
+  /** Job `id` waits (delayed in BullMQ) until job `name` has ended. */
+  async addDependent(name: string, id: string): Promise<void> {
+    await this.redis.sadd(keys.dependents(name), id);
+  }
+
+  // --- running and done ----------------------------------------------------------
+
+  async markRunning(info: RunningInfo): Promise<void> {
+    await this.evalScript(START_SCRIPT, 2, keys.running, keys.names, info.id, JSON.stringify(info), info.name);
+  }
+
+  /** See REASSERT_RUNNING_SCRIPT: how many entries were written again, and the ids declared lost. */
+  async reassertRunning(infos: RunningInfo[]): Promise<{ rewritten: number; lost: string[] }> {
+    const outcome = { rewritten: 0, lost: [] as string[] };
+    if (infos.length === 0) return outcome;
+    const multi = this.redis.multi();
+    for (const info of infos) {
+      multi.eval(REASSERT_RUNNING_SCRIPT, 3, keys.running, keys.record(info.id), keys.lostMark(info.id), info.id, JSON.stringify(info), info.instance);
+    }
+    const results = (await multi.exec()) ?? [];
+    results.forEach(([, result], i) => {
+      if (Number(result) === -1) outcome.lost.push(infos[i]!.id);
+      else outcome.rewritten += Number(result ?? 0);
+    });
+    return outcome;
+  }
+
+  /** Drops a running entry without a done record (the job went back to the queue, or was never ours). */
+  async forgetRunning(id: string): Promise<void> {
+    await this.redis.hdel(keys.running, id);
+  }
+
+  /**
+   * Writes the done record of a job that ended (see FINISH_SCRIPT) and hands
+   * back the jobs put aside until it ended, to be checked again.
+   */
+  async recordEnd(rec: DoneRecord): Promise<void> {
+    const found = foundRecordId(rec.folder.split('/').pop() ?? '');
+    const dependents = (await this.evalScript(
+      FINISH_SCRIPT, 8,
+      keys.record(rec.id), keys.done, keys.doneByName, keys.running, keys.names, keys.dependents(rec.name), keys.record(found), keys.finished,
+      rec.id, JSON.stringify(rec), rec.endedAt, rec.name, this.keepDone, found, keys.record(''), rec.outcome.kind,
+    )) as string[];
+    for (const id of dependents) {
+      // no longer delayed (already woken, removed): nothing to do
+      await (await this.job(id))?.promote().catch(() => undefined);
+    }
+  }
+
+  /** Records of folders found in QM_dJobs (not indexed by name: dependencies read folders), and the mark that they were. */
+  async addFoundRecords(recs: DoneRecord[]): Promise<void> {
+    for (let i = 0; i === 0 || i < recs.length; i += CHUNK) {
+      const chunk = recs.slice(i, i + CHUNK);
+      const last = i + CHUNK >= recs.length;
+      const args = chunk.flatMap((r) => [r.id, r.endedAt, JSON.stringify(r)]);
+      await this.evalScript(ADD_FOUND_SCRIPT, 2, keys.done, keys.doneScanned, keys.record(''), last ? Date.now() : '', ...args);
+    }
+  }
+
+  /** Forgets a done record (the monitor's delete); its name no longer points at it. */
+  async forgetDone(rec: DoneRecord): Promise<void> {
+    await this.evalScript(FORGET_DONE_SCRIPT, 3, keys.record(rec.id), keys.done, keys.doneByName, rec.id, rec.name);
+  }
+
+  // --- workers -----------------------------------------------------------------
+
+  async writeHeartbeat(hb: Heartbeat, ttlSeconds: number): Promise<void> {
+    await this.redis.multi().set(keys.worker(hb.name), JSON.stringify(hb), 'EX', ttlSeconds).sadd(keys.workers, hb.name).exec();
+  }
+
+  async removeHeartbeat(name: string): Promise<void> {
+    await this.redis.multi().del(keys.worker(name)).srem(keys.workers, name).exec();
+  }
+
+  /** The heartbeats of these workers, by name (the missing and unreadable left out). */
+  async heartbeats(names: string[]): Promise<Map<string, Heartbeat>> {
+    const unique = [...new Set(names)];
+    const found = new Map<string, Heartbeat>();
+    if (unique.length === 0) return found;
+    const values = await this.redis.mget(...unique.map((n) => keys.worker(n)));
+    values.forEach((raw, i) => {
+      const hb = raw ? parseHeartbeat(raw) : undefined;
+      if (hb) found.set(unique[i]!, hb);
+    });
+    return found;
+  }
+
+  /** The workers whose heartbeat is alive, by name. */
+  async liveWorkers(): Promise<Heartbeat[]> {
+    const beats = await this.heartbeats(await this.redis.smembers(keys.workers));
+    return [...beats.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** A worker's heartbeat and how long before it lapses (ms; negative when it does not). */
+  async heartbeatOf(name: string): Promise<{ hb: Heartbeat; ttlMs: number } | undefined> {
+    const [[, raw], [, ttl]] = ((await this.redis.multi().get(keys.worker(name)).pttl(keys.worker(name)).exec()) ?? []) as [
+      [unknown, string | null], [unknown, number],
+    ];
+    const hb = raw ? parseHeartbeat(raw) : undefined;
+    return hb && { hb, ttlMs: ttl };
+  }
+
+  /** Was job `id` declared lost for worker `instance`? Unknown (false) while Redis is unreachable. */
+  async isMarkedLost(id: string, instance: string): Promise<boolean> {
+    if (!this.connected) return false;
+    return (await this.redis.get(keys.lostMark(id))) === instance;
+  }
+
+  /** Job `id` of worker `instance` is being moved on by another process: that worker must leave it. */
+  async markLost(id: string, instance: string): Promise<void> {
+    await this.redis.set(keys.lostMark(id), instance, 'EX', LOST_MARK_S);
+  }
+
+  /** Only one process at a time moves a lost job: true for the one that got it. */
+  async lockLostJob(id: string, holder: string): Promise<boolean> {
+    return (await this.redis.set(keys.reapLock(id), holder, 'EX', 60, 'NX')) === 'OK';
+  }
+
+  async unlockLostJob(id: string): Promise<void> {
+    await this.redis.del(keys.reapLock(id));
+  }
+
+  /** Asks whichever worker runs job `id` to kill it (SIGTERM, SIGKILL after kill_grace). */
+  async requestKill(id: string, by: string): Promise<void> {
+    await this.redis.publish(keys.control, JSON.stringify({ type: 'kill', id, by }));
+  }
+
+  // --- reads -------------------------------------------------------------------
 
   /** name → id of every queued job (as the name index knows them). */
   async queuedNames(): Promise<Map<string, string>> {
@@ -95,89 +321,40 @@ export class JobStore {
     return names;
   }
 
+  /** The id of the queued job of that name, if the name index has one. */
+  async queuedId(name: string): Promise<string | undefined> {
+    return (await this.redis.hget(keys.names, name)) ?? undefined;
+  }
+
   /** Those of `names` that are in the queue already (a live job holds the name). */
   async liveQueued(names: string[]): Promise<Set<string>> {
     if (names.length === 0) return new Set();
     const ids = await this.redis.hmget(keys.names, ...names);
     const live = new Set<string>();
-    for (const [i, id] of ids.entries()) if (id && (await this.isLive(id))) live.add(names[i]!);
+    for (const [i, id] of ids.entries()) {
+      const job = id ? await this.job(id) : undefined;
+      if (job && !job.finishedOn) live.add(names[i]!);
+    }
     return live;
   }
 
-  /** The folder of a queued job disappeared: take it out of the queue. */
-  async dropQueued(name: string): Promise<string | undefined> {
-    const id = await this.redis.hget(keys.names, name);
-    if (!id) return undefined;
-    // out of BullMQ first: a name no longer queued never names a job still there
-    try {
-      await this.queue.remove(id);
-    } catch {
-      // active (a worker holds it): its claim will find no folder and drop it
-    }
-    await this.forgetName(name, id);
-    return id;
+  async job(id: string): Promise<Job<QueuedJob> | undefined> {
+    return (await this.queue.getJob(id)) as Job<QueuedJob> | undefined;
   }
 
-  /** The job `id` is queued again under `name` (it went back from running to waiting). */
-  async markQueued(name: string, id: string): Promise<void> {
-    await this.redis.hset(keys.names, name, id);
+  /** BullMQ's jobs of one state, in its order (`end` -1: all). */
+  async jobsIn(type: JobType, start: number, end: number): Promise<Job<QueuedJob>[]> {
+    const jobs = await this.queue.getJobs([type], start, end, true);
+    return jobs.filter((j): j is Job<QueuedJob> => Boolean(j?.data?.name));
   }
 
-  async forgetName(name: string, id: string): Promise<void> {
-    await this.redis.eval(DELETE_IF_EQUAL, 1, keys.names, name, id);
+  async counts(): Promise<QueueCounts> {
+    const c = await this.queue.getJobCounts('active', 'waiting', 'prioritized', 'delayed', 'failed', 'completed');
+    return { active: c.active ?? 0, waiting: c.waiting ?? 0, prioritized: c.prioritized ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0, completed: c.completed ?? 0 };
   }
 
-  async markRunning(info: RunningInfo): Promise<void> {
-    const multi = this.redis.multi();
-    multi.hset(keys.running, info.id, JSON.stringify(info));
-    multi.eval(DELETE_IF_EQUAL, 1, keys.names, info.name, info.id);
-    await multi.exec();
-  }
-
-  /** See REASSERT_RUNNING: how many entries were written again, and the ids declared lost. */
-  async reassertRunning(infos: RunningInfo[]): Promise<{ rewritten: number; lost: string[] }> {
-    const outcome = { rewritten: 0, lost: [] as string[] };
-    if (infos.length === 0) return outcome;
-    const multi = this.redis.multi();
-    for (const info of infos) {
-      multi.eval(REASSERT_RUNNING, 3, keys.running, keys.record(info.id), keys.lostMark(info.id), info.id, JSON.stringify(info), info.instance);
-    }
-    const results = (await multi.exec()) ?? [];
-    results.forEach(([, result], i) => {
-      if (Number(result) === -1) outcome.lost.push(infos[i]!.id);
-      else outcome.rewritten += Number(result ?? 0);
-    });
-    return outcome;
-  }
-
-  /** Was job `id` declared lost for worker `instance`? Unknown (false) while Redis is unreachable. */
-  async isMarkedLost(id: string, instance: string): Promise<boolean> {
-    if (this.redis.status !== 'ready') return false;
-    return (await this.redis.get(keys.lostMark(id))) === instance;
-  }
-
-  /** Job `id` of worker `instance` is being moved on by another process: that worker must leave it. */
-  async markLost(id: string, instance: string): Promise<void> {
-    await this.redis.set(keys.lostMark(id), instance, 'EX', LOST_MARK_S);
-  }
-
-  /** Drops a running entry without a done record (the job went back to the queue, or was never ours). */
-  async forgetRunning(id: string): Promise<void> {
-    await this.redis.hdel(keys.running, id);
-  }
-
-  /** Has this job a done record? */
-  async isDone(id: string): Promise<boolean> {
-    return (await this.redis.exists(keys.record(id))) === 1;
-  }
-
-  /** Only one process at a time moves a lost job: true for the one that got it. */
-  async lockLostJob(id: string, holder: string): Promise<boolean> {
-    return (await this.redis.set(keys.reapLock(id), holder, 'EX', 60, 'NX')) === 'OK';
-  }
-
-  async unlockLostJob(id: string): Promise<void> {
-    await this.redis.del(keys.reapLock(id));
+  async isPaused(): Promise<boolean> {
+    return this.queue.isPaused();
   }
 
   async running(): Promise<RunningInfo[]> {
@@ -190,80 +367,40 @@ export class JobStore {
     return v ? (JSON.parse(v) as RunningInfo) : undefined;
   }
 
-  /** Writes the done record (the job is over: not queued, not running) and trims to keep_done. */
-  async recordDone(rec: DoneRecord): Promise<void> {
-    const multi = this.redis.multi();
-    // a record read back from its folder meanwhile (Redis wiped while this was waiting to be written) gives way
-    const found = foundRecordId(rec.folder.split('/').pop() ?? '');
-    multi.del(keys.record(found)).zrem(keys.done, found);
-    multi.set(keys.record(rec.id), JSON.stringify(rec));
-    multi.zadd(keys.done, rec.endedAt, rec.id);
-    multi.hset(keys.doneByName, rec.name, rec.id);
-    multi.hdel(keys.running, rec.id);
-    multi.eval(DELETE_IF_EQUAL, 1, keys.names, rec.name, rec.id);
-    // the jobs put aside until this one finished (then forgotten: they register again if still waiting)
-    multi.smembers(keys.dependents(rec.name));
-    multi.del(keys.dependents(rec.name));
-    multi.zcard(keys.done);
-    const results = await multi.exec();
-    const count = Number(results?.at(-1)?.[1] ?? 0);
-    const dependents = (results?.at(-3)?.[1] ?? []) as string[];
-    if (count > this.keepDone) await this.trim(count - this.keepDone);
-    await this.wake(dependents);
-  }
-
-  /** Job `id` waits (delayed in BullMQ) until job `name` has finished. */
-  async addDependent(name: string, id: string): Promise<void> {
-    await this.redis.sadd(keys.dependents(name), id);
-  }
-
-  /** Jobs put aside for a job that has finished go back to the queue, to be checked again. */
-  private async wake(ids: string[]): Promise<void> {
-    for (const id of ids) {
-      // no longer delayed (already woken, removed): nothing to do
-      await (await this.job(id))?.promote().catch(() => undefined);
-    }
-  }
-
-  private async trim(excess: number): Promise<void> {
-    const popped = await this.redis.zpopmin(keys.done, excess);
-    const ids = popped.filter((_, i) => i % 2 === 0);
-    if (ids.length > 0) await this.redis.del(...ids.map((id) => keys.record(id)));
+  /** Has this job a done record? */
+  async isDone(id: string): Promise<boolean> {
+    return (await this.redis.exists(keys.record(id))) === 1;
   }
 
   /** Newest first. */
   async doneRecords(offset: number, limit: number): Promise<DoneRecord[]> {
-    const ids = await this.redis.zrevrange(keys.done, offset, offset + limit - 1);
-    return this.records(ids);
+    return this.records(await this.redis.zrevrange(keys.done, offset, offset + limit - 1));
   }
 
   async doneCount(): Promise<number> {
     return this.redis.zcard(keys.done);
   }
 
+  /** Done records that ended in [from, to] (ms), oldest first. */
+  async doneBetween(from: number | '-inf', to: number | '+inf' = '+inf'): Promise<DoneRecord[]> {
+    return this.records(await this.redis.zrangebyscore(keys.done, from, to));
+  }
+
+  /** Ids and end times (ms) of the records that ended at or after `from`, oldest first. */
+  async doneSince(from: number | '-inf'): Promise<Array<{ id: string; endedAt: number }>> {
+    const flat = await this.redis.zrangebyscore(keys.done, from, '+inf', 'WITHSCORES');
+    const out: Array<{ id: string; endedAt: number }> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, endedAt: Number(flat[i + 1]) });
+    return out;
+  }
+
   async records(ids: string[]): Promise<DoneRecord[]> {
-    if (ids.length === 0) return [];
-    const values = await this.redis.mget(...ids.map((id) => keys.record(id)));
-    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as DoneRecord);
-  }
-
-  /** Has QM_dJobs been read for folders without a record, on this Redis? */
-  async doneFoldersScanned(): Promise<boolean> {
-    return (await this.redis.exists(keys.doneScanned)) === 1;
-  }
-
-  /** The folders the done records point at (`QM_dJobs/ENTRY`). */
-  async doneFolders(): Promise<Set<string>> {
-    const records = await this.records(await this.redis.zrange(keys.done, 0, -1));
-    return new Set(records.map((r) => r.folder));
-  }
-
-  /** Records of folders found in QM_dJobs (not indexed by name: dependencies read folders), and the mark that they were. */
-  async addFoundRecords(recs: DoneRecord[]): Promise<void> {
-    const multi = this.redis.multi();
-    for (const rec of recs) multi.set(keys.record(rec.id), JSON.stringify(rec)).zadd(keys.done, rec.endedAt, rec.id);
-    multi.set(keys.doneScanned, String(Date.now()));
-    await multi.exec();
+    const out: DoneRecord[] = [];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const values = await this.redis.mget(...ids.slice(i, i + CHUNK).map((id) => keys.record(id)));
+      for (const v of values) if (v !== null) out.push(JSON.parse(v) as DoneRecord);
+    }
+    return out;
   }
 
   /** The latest done record of a name (for dependencies and `qm submit --wait`). */
@@ -273,16 +410,36 @@ export class JobStore {
     return (await this.records([id]))[0];
   }
 
-  /** Forgets a done record (the monitor's delete); its name no longer points at it. */
-  async forgetDone(rec: DoneRecord): Promise<void> {
-    const multi = this.redis.multi();
-    multi.del(keys.record(rec.id));
-    multi.zrem(keys.done, rec.id);
-    multi.eval(DELETE_IF_EQUAL, 1, keys.doneByName, rec.name, rec.id);
-    await multi.exec();
+  /** Has QM_dJobs been read for folders without a record, on this Redis? */
+  async doneFoldersScanned(): Promise<boolean> {
+    return (await this.redis.exists(keys.doneScanned)) === 1;
   }
 
-  async job(id: string): Promise<Job<QueuedJob> | undefined> {
-    return (await this.queue.getJob(id)) as Job<QueuedJob> | undefined;
+  /** The folders the done records point at (`QM_dJobs/ENTRY`). */
+  async doneFolders(): Promise<Set<string>> {
+    const records = await this.doneBetween('-inf');
+    return new Set(records.map((r) => r.folder));
+  }
+
+  /** How many jobs ended, by outcome kind, since this Redis began counting. */
+  async finishedCounts(): Promise<Map<string, number>> {
+    const flat = await this.redis.hgetall(keys.finished);
+    return new Map(Object.entries(flat).map(([kind, n]) => [kind, Number(n)]));
+  }
+
+  /** EVALSHA, loading the script on first use and after a Redis restart. */
+  private async evalScript(script: string, numKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown> {
+    let sha = this.shas.get(script);
+    if (!sha) {
+      sha = (await this.redis.script('LOAD', script)) as string;
+      this.shas.set(script, sha);
+    }
+    try {
+      return await this.redis.evalsha(sha, numKeys, ...keysAndArgs);
+    } catch (err) {
+      if (!(err as Error).message.includes('NOSCRIPT')) throw err;
+      this.shas.delete(script);
+      return this.evalScript(script, numKeys, ...keysAndArgs);
+    }
   }
 }

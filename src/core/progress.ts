@@ -5,8 +5,8 @@
  * read. Used by `qm status`, the monitor, Bull Board and the worker's record.
  */
 import { promises as fs } from 'node:fs';
+import { readTail } from './process-log.js';
 
-const TAIL_BYTES = 64 * 1024;
 const PROGRESS = /\s+(\d+)\s*\/\s*(\d+)/g;
 const TIME = /time:\s*(\d+)/g;
 
@@ -45,21 +45,6 @@ export function reportedTimeIn(text: string): number | undefined {
 /** What a log's text (its tail) reports. */
 export function reportIn(text: string): LogReport {
   return { progress: progressIn(text), reportedTime: reportedTimeIn(text) };
-}
-
-/** The `bytes` of an open file that start at `from` (from its end when negative), as text. */
-export async function readSlice(handle: fs.FileHandle, from: number, bytes = TAIL_BYTES): Promise<string> {
-  const { size } = await handle.stat();
-  const start = from < 0 ? Math.max(0, size + from) : Math.min(from, size);
-  const length = Math.min(bytes, size - start);
-  const buffer = Buffer.alloc(length);
-  await handle.read(buffer, 0, length, start);
-  return buffer.toString('utf8');
-}
-
-/** The last TAIL_BYTES of an open file, as text. */
-export function readTail(handle: fs.FileHandle): Promise<string> {
-  return readSlice(handle, -TAIL_BYTES);
 }
 
 /** The progress and time the log's tail reports; nothing when there is no log. */

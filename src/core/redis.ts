@@ -39,6 +39,8 @@ export const keys = {
   reapLock: (id: string) => `qm:reap:${id}`,
   /** string with TTL: the worker instance a job was taken from when declared lost */
   lostMark: (id: string) => `qm:lost:${id}`,
+  /** hash: outcome kind → jobs that ended so (a counter that only grows, for /metrics) */
+  finished: 'qm:finished',
 } as const;
 
 /**
@@ -144,13 +146,4 @@ export function openQueue(connection: Redis): Queue {
   // a listener BullMQ prints each one with its stack
   queue.on('error', () => undefined);
   return queue;
-}
-
-/**
- * QM priority (higher first, any integer) → BullMQ priority (1 is first,
- * 2,097,151 is the largest BullMQ takes). 0 maps to the middle.
- */
-export function bullPriority(priority: number): number {
-  const middle = 1_048_576;
-  return Math.min(2_097_151, Math.max(1, middle - Math.round(priority)));
 }

@@ -63,6 +63,15 @@ export type Outcome =
   /** found in QM_dJobs without a record nor an end in its process.log (QM 0.4's non-blocking mode wrote none) */
   | { kind: 'unrecorded' };
 
+/** Why QM stopped a running job before it ended by itself. */
+export type StopReason =
+  | { kind: 'killed'; by: string }
+  | { kind: 'timedOut'; limit: number }
+  /** shutdown = requeue: its folder goes back to QM_qJobs */
+  | { kind: 'requeue' }
+  /** declared lost while its worker could not be reached: its folder is no longer this run's */
+  | { kind: 'abandoned' };
+
 /** Kept in Redis (up to keep_done of them) once a job has ended. */
 export interface DoneRecord {
   id: string;
@@ -90,6 +99,11 @@ export interface DoneRecord {
 /** The id of a record read back from folder QM_dJobs/ENTRY (ingest/done-folders.ts). */
 export function foundRecordId(entry: string): string {
   return `dir:${entry}`;
+}
+
+/** Did the job run to its end and exit 0? (Bull Board's Completed tab; every other end is Failed.) */
+export function succeeded(outcome: Outcome): boolean {
+  return outcome.kind === 'success';
 }
 
 /** Exit code to report (`qm submit --wait`): the job's code, or 1 when it never ran. */

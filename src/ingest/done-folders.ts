@@ -19,13 +19,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { JobStore } from '../core/jobstore.js';
 import { isIgnoredName, type Layout } from '../core/folders.js';
-import { readSlice, readTail, reportedTimeIn } from '../core/progress.js';
-import { foundRecordId, type DoneRecord, type Outcome } from '../core/status.js';
+import { reportedTimeIn } from '../core/progress.js';
+import { endIn, logPathOf, readEdges, startedAtIn } from '../core/process-log.js';
+import { doneRecord } from '../core/records.js';
+import { foundRecordId, type DoneRecord } from '../core/status.js';
 
 /** A stamped folder moved more recently than this may still be recorded by the worker that moved it. */
 const RECENT_MS = 60_000;
-/** How much of the start of a process.log is read for its header. */
-const HEAD_BYTES = 4096;
 const STAMPED = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)-(.+)$/;
 /** process.log files read at once */
 const READ_AT_ONCE = 16;
@@ -56,51 +56,23 @@ export async function recordDoneFolders(store: JobStore, layout: Layout, keepDon
 
 async function recordOf(layout: Layout, entry: string, mtime: number): Promise<DoneRecord> {
   const stamped = STAMPED.exec(entry);
-  const { head, tail } = await logEdges(path.join(layout.done, entry, 'process.log'));
-  const started = /^Job started by QM at:\s+(\S+)/m.exec(head);
-  const finished = [...tail.matchAll(/^Job finished at: (\S+) with code (-?\d+)$/gm)].at(-1);
-  const startedAt = timeOf(started?.[1]);
-  const endedAt = timeOf(finished?.[1]) ?? timeOf(stamped?.[1]) ?? mtime;
-  return {
+  const { head, tail } = await readEdges(logPathOf(path.join(layout.done, entry)));
+  const startedAt = startedAtIn(head);
+  const end = endIn(tail);
+  const endedAt = end?.endedAt ?? timeOf(stamped?.[1]) ?? mtime;
+  return doneRecord({
     id: foundRecordId(entry),
     name: stamped?.[2] ?? entry,
-    nbProc: 1,
-    priority: 0,
-    startedAt,
+    run: startedAt !== undefined && end?.endedAt !== undefined ? { startedAt } : undefined,
     endedAt,
-    elapsed: startedAt !== undefined && finished ? (endedAt - startedAt) / 1000 : undefined,
     reportedTime: reportedTimeIn(tail),
     folder: path.join(path.basename(layout.done), entry),
-    outcome: outcomeOf(finished ? Number(finished[2]) : undefined, tail),
-  };
+    outcome: end?.outcome ?? { kind: 'unrecorded' },
+  });
 }
 
-function outcomeOf(code: number | undefined, tail: string): Outcome {
-  const dependency = /^Job not run: dependency failed: (.+?) \(/m.exec(tail);
-  if (dependency) return { kind: 'dependencyFailed', dependency: dependency[1]! };
-  const cancelled = /^Job cancelled by (.+) at: \S+ before it started$/m.exec(tail);
-  if (cancelled) return { kind: 'cancelled', by: cancelled[1]! };
-  if (code === undefined) return { kind: 'unrecorded' };
-  const limit = /^Reason: time limit of (\d+) s reached$/m.exec(tail);
-  if (limit) return { kind: 'timedOut', code, limit: Number(limit[1]) };
-  const killed = /^Reason: killed by (.+)$/m.exec(tail);
-  if (killed) return { kind: 'killed', code, by: killed[1]! };
-  return code === 0 ? { kind: 'success', code: 0 } : { kind: 'failed', code };
-}
-
-/** QM writes UTC with a `Z`; QM 0.4 local time without one, which Date reads as local. */
+/** The folder's stamp, in local time as QM writes it. */
 function timeOf(text: string | undefined): number | undefined {
   const t = text === undefined ? NaN : new Date(text).getTime();
   return Number.isNaN(t) ? undefined : t;
-}
-
-/** The start of a file (its header) and its tail; empty when unreadable. */
-async function logEdges(file: string): Promise<{ head: string; tail: string }> {
-  const handle = await fs.open(file, 'r').catch(() => undefined);
-  if (!handle) return { head: '', tail: '' };
-  try {
-    return { head: await readSlice(handle, 0, HEAD_BYTES), tail: await readTail(handle) };
-  } finally {
-    await handle.close();
-  }
 }

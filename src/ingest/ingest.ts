@@ -18,15 +18,16 @@ import { exists, isIgnoredName, layoutOf, moveToLostFound, type Layout } from '.
 import { logger, type Logger } from '../core/log.js';
 import { connect, finishUnlessAway, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
+import { Lifecycle } from '../core/lifecycle.js';
 import { readQueuedJob } from '../core/queued-job.js';
-import { enqueueJob, unknownDependencies } from '../core/dependencies.js';
+import { unknownDependencies } from '../core/dependencies.js';
 import { DescriptorError } from '../core/descriptor-types.js';
 import type { QueuedJob } from '../core/status.js';
 import { SettleTracker, newestChange } from './settle.js';
 import { wrapLoneScript } from './wrap.js';
 import { QueueWatcher } from './watch.js';
 import { Refusals, admit } from './admission.js';
-import { OrphanReaper } from '../worker/orphans.js';
+import { OrphanReaper } from '../core/lost-workers.js';
 import { recordDoneFolders } from './done-folders.js';
 
 const RESCAN_MS = 5_000;
@@ -37,6 +38,7 @@ export class IngestRole {
   private readonly layout: Layout;
   private readonly redis: Redis;
   private readonly store: JobStore;
+  private readonly lifecycle: Lifecycle;
   private readonly reaper: OrphanReaper;
   private readonly refusals = new Refusals();
   /** folders told once that their descriptor is awaited */
@@ -68,11 +70,11 @@ export class IngestRole {
     this.layout = layoutOf(settings.server.qmFolder);
     this.redis = connect(redisUrl, this.log, 'ingest');
     this.store = new JobStore(this.redis, openQueue(this.redis), settings.server.keepDone);
+    this.lifecycle = new Lifecycle(this.store, this.layout, this.log);
     this.redis.on('ready', () => void this.rescan());
     // jobs of lost workers are moved on even when no other worker is left
     this.reaper = new OrphanReaper({
-      store: this.store,
-      layout: this.layout,
+      lifecycle: this.lifecycle,
       settings,
       log: this.log,
       holder: `ingest/${process.pid}`,
@@ -196,7 +198,7 @@ export class IngestRole {
     }
     jobs.sort((a, b) => a.descriptorMtime - b.descriptorMtime);
     for (const job of jobs) {
-      const id = await enqueueJob(this.store, this.layout, job);
+      const id = await this.lifecycle.queue(job);
       if (id) this.log.info({ job: job.name }, `queued (${job.nbProc} processor${job.nbProc > 1 ? 's' : ''}, priority ${job.priority}, id ${id})`);
     }
   }
@@ -275,7 +277,7 @@ export class IngestRole {
     // what waits for an unreachable Redis is taken up again by the next start's rescan
     await finishUnlessAway(this.redis, [...this.inFlight], 0);
     await this.reaper.stop();
-    if (this.redis.status === 'ready') await this.store.queue.close().catch(() => undefined);
+    await this.store.close();
     this.redis.disconnect();
   }
 }

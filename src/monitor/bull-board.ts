@@ -13,9 +13,9 @@ import type { IServerAdapter } from '@bull-board/api/typings/app';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { QueuedJob } from '../core/status.js';
-import { readSlice } from './log-tail.js';
+import { readSlice } from '../core/process-log.js';
 import { readLogReport } from '../core/progress.js';
-import type { ReadModel } from './read-model.js';
+import type { ReadModel } from '../core/read-model.js';
 import { jobUrl } from './pages/format.js';
 
 /** Lines of process.log shown as a job's logs in Bull Board. */

@@ -4,12 +4,12 @@
  * one place when there is none.
  */
 import type { Logger } from '../core/log.js';
-import type { JobMailer } from '../worker/mail.js';
+import type { Lifecycle } from '../core/lifecycle.js';
 import type { WebSettings } from '../core/settings-types.js';
 import type { ActionPolicy } from './actions.js';
 import type { CsrfTokens } from './auth.js';
 import type { Metrics } from './metrics.js';
-import type { JobView, ReadModel } from './read-model.js';
+import type { JobView, ReadModel } from '../core/read-model.js';
 import { errorReply, type MonitorRequest, type Params, type Reply, type Rest } from './routes.js';
 
 export interface MonitorContext {
@@ -21,8 +21,8 @@ export interface MonitorContext {
   csrf: CsrfTokens;
   metrics: Metrics;
   log: Logger;
-  /** the end-of-job mail of a job cancelled here, as `qm cancel` sends it (MailActive) */
-  mailer: JobMailer | undefined;
+  /** the actions' transitions (a job cancelled here is mailed as `qm cancel` mails it) */
+  lifecycle: Lifecycle;
 }
 
 export type JobHandler = (req: MonitorRequest, view: JobView, rest: Rest) => Promise<Reply>;

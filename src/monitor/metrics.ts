@@ -3,12 +3,12 @@
  * 1. Jobs by state, processors in use and budget per live worker, read at
  *    each scrape.
  * 2. A histogram of job durations fed from the done records: each scrape
- *    observes the records that ended since the previous one.
+ *    observes the records that ended since the previous one; a counter of
+ *    finished jobs by outcome, which only grows (Redis counts each end).
  * 3. Health: Redis answers, and at least one worker's heartbeat is alive.
  */
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { keys } from '../core/redis.js';
-import type { ReadModel } from './read-model.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ReadModel } from '../core/read-model.js';
 
 const DURATION_BUCKETS = [1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400];
 
@@ -29,6 +29,12 @@ export class Metrics {
     name: 'qm_job_duration_seconds', help: 'Elapsed time of finished jobs (from their done records)',
     labelNames: ['outcome'], buckets: DURATION_BUCKETS, registers: this.registers,
   });
+  private readonly finished = new Counter({
+    name: 'qm_jobs_finished_total', help: 'Jobs that ended, by outcome (counted in Redis as each ends)',
+    labelNames: ['outcome'], registers: this.registers,
+  });
+  /** Redis's count per outcome at the last scrape */
+  private readonly finishedSeen = new Map<string, number>();
   /** end time (ms) of the newest record observed, and the ids observed at that time */
   private seenUntil = -Infinity;
   private seenAtEdge = new Set<string>();
@@ -40,18 +46,10 @@ export class Metrics {
   }
 
   private async collect(): Promise<void> {
-    const { store } = this.model;
-    const [counts, running, done, workers] = await Promise.all([
-      store.queue.getJobCounts('active', 'waiting', 'prioritized', 'delayed'),
-      store.redis.hlen(keys.running),
-      store.redis.zcard(keys.done),
-      this.model.workers(),
-    ]);
-    // an active BullMQ job not in qm:running is held by a worker waiting for room: still queued
-    const held = Math.max(0, (counts.active ?? 0) - running);
-    this.jobs.set({ state: 'queued' }, held + (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0));
-    this.jobs.set({ state: 'running' }, running);
-    this.jobs.set({ state: 'done' }, done);
+    const [counts, workers, finished] = await Promise.all([this.model.counts(), this.model.workers(), this.model.store.finishedCounts()]);
+    this.jobs.set({ state: 'queued' }, counts.queued);
+    this.jobs.set({ state: 'running' }, counts.running);
+    this.jobs.set({ state: 'done' }, counts.done);
     this.inUse.reset();
     this.budget.reset();
     for (const w of workers) {
@@ -59,32 +57,39 @@ export class Metrics {
       this.budget.set({ worker: w.name, host: w.host }, w.budget);
     }
     this.alive.set(workers.length);
+    this.countFinished(finished);
     await this.observeNewRecords();
   }
 
+  /** The counter follows Redis's: it grows by what Redis counted since the last scrape (a new Redis starts it again). */
+  private countFinished(finished: Map<string, number>): void {
+    for (const [outcome, total] of finished) {
+      const seen = this.finishedSeen.get(outcome) ?? 0;
+      if (total < seen) this.finished.reset();
+      const since = total < seen ? total : total - seen;
+      if (since > 0) this.finished.inc({ outcome }, since);
+      this.finishedSeen.set(outcome, total);
+    }
+  }
+
   private async observeNewRecords(): Promise<void> {
-    const redis = this.model.store.redis;
-    const min = Number.isFinite(this.seenUntil) ? String(this.seenUntil) : '-inf';
-    const flat = await redis.zrangebyscore(keys.done, min, '+inf', 'WITHSCORES');
+    const store = this.model.store;
+    const ends = await store.doneSince(Number.isFinite(this.seenUntil) ? this.seenUntil : '-inf');
     const fresh: string[] = [];
     let until = this.seenUntil;
     const edge = new Set<string>();
-    for (let i = 0; i < flat.length; i += 2) {
-      const id = flat[i]!;
-      const score = Number(flat[i + 1]);
-      if (score === this.seenUntil && this.seenAtEdge.has(id)) continue;
+    for (const { id, endedAt } of ends) {
+      if (endedAt === this.seenUntil && this.seenAtEdge.has(id)) continue;
       fresh.push(id);
-      if (score > until) {
-        until = score;
+      if (endedAt > until) {
+        until = endedAt;
         edge.clear();
       }
-      if (score === until) edge.add(id);
+      if (endedAt === until) edge.add(id);
     }
     if (until === this.seenUntil) for (const id of this.seenAtEdge) edge.add(id);
-    for (let i = 0; i < fresh.length; i += 1000) {
-      for (const r of await this.model.store.records(fresh.slice(i, i + 1000))) {
-        if (r.elapsed !== undefined) this.duration.observe({ outcome: r.outcome.kind }, r.elapsed);
-      }
+    for (const r of await store.records(fresh)) {
+      if (r.elapsed !== undefined) this.duration.observe({ outcome: r.outcome.kind }, r.elapsed);
     }
     this.seenUntil = until;
     this.seenAtEdge = edge;
@@ -107,7 +112,7 @@ export interface Health {
 export async function health(model: ReadModel, timeoutMs = 2000): Promise<Health> {
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), timeoutMs).unref());
   try {
-    await Promise.race([model.store.redis.ping(), timeout]);
+    await Promise.race([model.store.ping(), timeout]);
     const workers = (await Promise.race([model.workers(), timeout])).map((w) => ({ name: w.name, host: w.host, inUse: w.inUse, budget: w.budget }));
     if (workers.length === 0) return { ok: false, redis: 'ok', workers, problem: 'no live worker (no heartbeat in Redis)' };
     return { ok: true, redis: 'ok', workers };

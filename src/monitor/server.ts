@@ -14,8 +14,9 @@ import type { Settings } from '../core/settings-types.js';
 import { layoutOf } from '../core/folders.js';
 import { logger } from '../core/log.js';
 import { JobStore } from '../core/jobstore.js';
+import { Lifecycle } from '../core/lifecycle.js';
 import { connect, openQueue } from '../core/redis.js';
-import { JobMailer } from '../worker/mail.js';
+import { JobMailer } from '../core/mail.js';
 import { actionsOffReason, basicAuthUser, CsrfTokens } from './auth.js';
 import { bullBoardRouter } from './bull-board.js';
 import type { MonitorContext } from './context.js';
@@ -23,7 +24,7 @@ import { actionRoutes } from './handlers/actions.js';
 import { jobRoutes } from './handlers/job.js';
 import { failurePage, listRoutes } from './handlers/lists.js';
 import { Metrics } from './metrics.js';
-import { ReadModel } from './read-model.js';
+import { ReadModel } from '../core/read-model.js';
 import { dispatch, type MonitorRequest, type Reply } from './routes.js';
 
 /** A handler still waiting after this long answers 503 (Redis unreachable). */
@@ -81,12 +82,15 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
   const web = settings.web;
   const redis = connect(redisUrl, log, 'monitor');
   const queue = openQueue(redis);
-  const model = new ReadModel(new JobStore(redis, queue, settings.server.keepDone), layoutOf(settings.server.qmFolder));
+  const store = new JobStore(redis, queue, settings.server.keepDone);
+  const layout = layoutOf(settings.server.qmFolder);
+  const model = new ReadModel(store, layout);
+  const mailer = JobMailer.create(settings, log);
   const offReason = actionsOffReason(web);
   if (offReason) log.warn(`actions (cancel, kill, delete) are disabled: ${offReason}; set a password in [WEB_QMserver] to enable them`);
   const ctx: MonitorContext = {
     model, web, jobFile: settings.server.jobFile, policy: { web, offReason },
-    csrf: new CsrfTokens(), metrics: new Metrics(model), log, mailer: JobMailer.create(settings, log),
+    csrf: new CsrfTokens(), metrics: new Metrics(model), log, lifecycle: new Lifecycle(store, layout, log, mailer),
   };
   const routes = [...listRoutes(ctx), ...jobRoutes(ctx), ...actionRoutes(ctx)];
 
@@ -149,8 +153,8 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await ctx.mailer?.close();
-      await queue.close().catch(() => undefined);
+      await mailer?.close();
+      await store.close();
       redis.disconnect();
     },
   };

@@ -17,6 +17,7 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { readMounts } from '../core/filesystems.js';
 
 export class Cpusets {
   private readonly made = new Set<string>();
@@ -69,29 +70,16 @@ export class Cpusets {
 
 /** Where the v1 cpuset controller is mounted, joined with this process's cgroup in it. */
 function ownCpusetDir(): string | undefined {
-  const mounts = read('/proc/self/mountinfo') ?? '';
-  const cgroups = read('/proc/self/cgroup') ?? '';
-  // mountinfo: `id parent dev root point options - fstype source superoptions`
-  const mount = mounts
-    .split('\n')
-    .map((line) => line.split(' - '))
-    .find(([, right]) => right?.split(' ')[0] === 'cgroup' && (right.split(' ')[2] ?? '').split(',').includes('cpuset'));
+  const mount = readMounts().find((m) => m.fsType === 'cgroup' && m.superOptions.includes('cpuset'));
   // /proc/self/cgroup: `N:controllers:/path`
-  const own = cgroups
+  const own = (read('/proc/self/cgroup') ?? '')
     .split('\n')
     .map((line) => line.split(':'))
     .find(([, controllers]) => controllers?.split(',').includes('cpuset'));
   if (!mount || !own) return undefined;
-  const fields = mount[0]!.split(' ');
-  const root = unescapeMount(fields[3]!);
   const ownPath = own.slice(2).join(':');
-  if (!ownPath.startsWith(root)) return undefined;
-  return path.join(unescapeMount(fields[4]!), ownPath.slice(root.length));
-}
-
-/** mountinfo writes a space as \040 (and so on) */
-function unescapeMount(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+  if (!ownPath.startsWith(mount.root)) return undefined;
+  return path.join(mount.mountPoint, ownPath.slice(mount.root.length));
 }
 
 function read(file: string): string | undefined {

@@ -6,12 +6,10 @@
  * 2. Its running entries go with it: written again when a wipe removed them;
  *    the ones declared lost meanwhile are handed to `onLost`.
  */
-import type { Redis } from 'ioredis';
 import type { JobStore } from '../core/jobstore.js';
 import type { Logger } from '../core/log.js';
-import { keys } from '../core/redis.js';
 import type { RunningInfo } from '../core/status.js';
-import { HEARTBEAT_MS, HEARTBEAT_TTL_S, type Heartbeat } from './liveness.js';
+import { HEARTBEAT_MS, HEARTBEAT_TTL_S, type Heartbeat } from '../core/heartbeat.js';
 
 /** How long a heartbeat asked for by a job's start or end waits for others to join it. */
 const BEAT_SOON_MS = 50;
@@ -30,7 +28,6 @@ export class HeartbeatWriter {
   private soonTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
     private readonly store: JobStore,
     private readonly log: Logger,
     private readonly source: BeatSource,
@@ -56,8 +53,7 @@ export class HeartbeatWriter {
 
   private async beat(): Promise<void> {
     const hb = this.source.heartbeat();
-    const beat = this.redis.multi().set(keys.worker(hb.name), JSON.stringify(hb), 'EX', HEARTBEAT_TTL_S);
-    await beat.sadd(keys.workers, hb.name).exec();
+    await this.store.writeHeartbeat(hb, HEARTBEAT_TTL_S);
     const { rewritten, lost } = await this.store.reassertRunning(this.source.running());
     if (rewritten > 0) this.log.info(`${rewritten} running job(s) written again to Redis (it had lost them)`);
     for (const id of lost) this.source.onLost(id);

@@ -7,7 +7,7 @@
  * 1. `run`: writes the header into the job's process.log, runs the script
  *    (runner.ts) and says `started`, `exited` once its process group is gone, then
  *    `ended` with its code, its CPU time and what the run left running and
- *    was killed (sweep.ts).
+ *    was killed (core/leftovers.ts).
  * 2. `kill`: the job's group gets SIGTERM, SIGKILL after its grace period.
  * 3. When the worker goes (even by SIGKILL) the IPC channel closes: every
  *    job's group is killed and the launcher ends; the jobs' sentinels, whose
@@ -17,7 +17,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { runScript, type RunningProcess } from './runner.js';
-import { BatchedSweep } from './sweep.js';
+import { BatchedSweep } from '../core/leftovers.js';
 import { Cpusets } from './cpuset.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 

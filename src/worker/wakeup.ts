@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/log.js';
+import { mayLetAJobStart } from '../core/bullmq-internals.js';
 
 export class Wakeup {
   private pending = false;
@@ -37,8 +38,6 @@ export class Wakeup {
   }
 }
 
-/** BullMQ events after which a worker that waited may start a job. */
-const RELEVANT = new Set(['added', 'waiting', 'active', 'delayed', 'removed', 'resumed']);
 /** How long one read of the event stream blocks (a read in flight is also how a re-armed watch goes on). */
 const BLOCK_MS = 5_000;
 
@@ -92,7 +91,7 @@ export class QueueWatch {
         const entries = reply?.[0]?.[1] ?? [];
         if (entries.length === 0) continue;
         this.after = entries.at(-1)![0];
-        if (entries.some(([, fields]) => RELEVANT.has(fields[fields.indexOf('event') + 1] ?? ''))) {
+        if (mayLetAJobStart(entries)) {
           this.after = undefined;
           this.wakeup.notify();
         }

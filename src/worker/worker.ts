@@ -5,7 +5,7 @@
  *    workers exactly once, no job waits on a worker without room, and a big job
  *    is not starved by small ones); wakes when a job ends or the queue changes.
  * 2. Claims by renaming QM_qJobs/NAME to QM_Jobs/NAME (once its `after` jobs
- *    have succeeded: job-hooks.ts); acknowledges in BullMQ after QM_dJobs.
+ *    have succeeded: dependencies.ts); the lifecycle acknowledges in BullMQ after QM_dJobs.
  * 3. Keeps the locks of its jobs alive, a heartbeat of itself and its running
  *    entries in Redis (heartbeat.ts); moves the jobs of workers
  *    that vanished, its own earlier instance's first (orphans.ts).
@@ -20,19 +20,21 @@ import type { Settings } from '../core/settings-types.js';
 import { layoutOf, type Layout } from '../core/folders.js';
 import { logger, type Logger } from '../core/log.js';
 import { BULL_PREFIX, QUEUE_NAME, connect, finishUnlessAway, keys, openQueue } from '../core/redis.js';
-import { JobStore } from '../core/jobstore.js';
-import { describeOutcome, type RunningInfo } from '../core/status.js';
+import { JobStore, type Pick } from '../core/jobstore.js';
+import { Lifecycle } from '../core/lifecycle.js';
+import { JobMailer } from '../core/mail.js';
+import { describeOutcome, type QueuedJob, type RunningInfo } from '../core/status.js';
+import type { Job } from 'bullmq';
 import { Budget } from './budget.js';
 import { startJob, type ActiveJob, type StopReason } from './run-job.js';
-import { OrphanReaper } from './orphans.js';
+import { OrphanReaper } from '../core/lost-workers.js';
 import { HeartbeatWriter } from './heartbeat.js';
-import { HEARTBEAT_TTL_S, pidSpace, takeWorkerName, type Heartbeat } from './liveness.js';
-import { requeueInRedis } from './requeue.js';
+import { pidSpace, takeWorkerName } from '../core/liveness.js';
+import { HEARTBEAT_TTL_S, type Heartbeat } from '../core/heartbeat.js';
 import { Claims, LOCK_MS, type Held } from './claim.js';
 import { workerCpus } from './cpus.js';
-import { JobPicker, type JobHash, type Pick } from './pick.js';
 import { QueueWatch, Wakeup } from './wakeup.js';
-import { JobHooks } from './job-hooks.js';
+import { DependencyGate } from './dependencies.js';
 import { Launcher } from './launch.js';
 
 export { HEARTBEAT_TTL_S, LOCK_MS, type Heartbeat };
@@ -48,14 +50,15 @@ export class WorkerRole {
   private readonly redis: Redis;
   private readonly control: Redis;
   private readonly queueWatch: QueueWatch;
-  private readonly picker: JobPicker;
   private readonly wakeup = new Wakeup();
   /** the job the last pick said this worker waits for (logged once) */
   private waitingFor: string | undefined;
   private readonly store: JobStore;
   private readonly bull: Worker;
   private readonly budget: Budget;
-  private readonly hooks: JobHooks;
+  private readonly lifecycle: Lifecycle;
+  private readonly mailer: JobMailer | undefined;
+  private readonly gate: DependencyGate;
   private readonly claims: Claims;
   private readonly launcher: Launcher;
   private readonly active = new Map<string, ActiveJob & { held: Held; info: RunningInfo }>();
@@ -93,12 +96,13 @@ export class WorkerRole {
       name: server.workerName,
     });
     this.bull.on('error', (err) => this.log.debug(`bullmq: ${err.message}`));
-    this.picker = new JobPicker(this.redis, this.bull.keys);
-    this.queueWatch = new QueueWatch(connect(redisUrl, this.log, 'worker events'), this.bull.keys.events!, this.wakeup, this.log);
-    this.hooks = new JobHooks(settings, this.store, this.layout, this.log);
-    this.claims = new Claims(this.bull, this.store, this.layout, this.log);
+    this.queueWatch = new QueueWatch(connect(redisUrl, this.log, 'worker events'), this.store.eventStream, this.wakeup, this.log);
+    this.mailer = JobMailer.create(settings, this.log);
+    this.lifecycle = new Lifecycle(this.store, this.layout, this.log, this.mailer);
+    this.gate = new DependencyGate(this.lifecycle, this.log);
+    this.claims = new Claims(this.lifecycle, this.log);
     this.launcher = new Launcher(this.log);
-    this.heartbeat = new HeartbeatWriter(this.redis, this.store, this.log, {
+    this.heartbeat = new HeartbeatWriter(this.store, this.log, {
       heartbeat: () => ({
         name: this.name,
         instance: this.instance,
@@ -115,8 +119,7 @@ export class WorkerRole {
       onLost: (id) => this.active.get(id)?.stop({ kind: 'abandoned' }),
     });
     this.reaper = new OrphanReaper({
-      store: this.store,
-      layout: this.layout,
+      lifecycle: this.lifecycle,
       settings,
       log: this.log,
       holder: `${server.workerName}/${this.instance}`,
@@ -128,7 +131,7 @@ export class WorkerRole {
   }
 
   async start(): Promise<void> {
-    await takeWorkerName(this.redis, this.name, this.instance, this.log);
+    await takeWorkerName(this.store, this.name, this.instance, this.log);
     this.launcher.start();
     await this.heartbeat.start();
     await this.control.subscribe(keys.control);
@@ -162,7 +165,7 @@ export class WorkerRole {
       const token = `${this.instance}:${++this.tokens}`;
       let pick: Pick;
       try {
-        pick = await this.picker.pick({ worker: this.name, token, lockMs: LOCK_MS, free: this.budget.free, budget: this.budget.max });
+        pick = await this.store.pick({ worker: this.name, token, lockMs: LOCK_MS, free: this.budget.free, budget: this.budget.max });
       } catch (err) {
         if (this.stopping) break;
         this.log.debug(`fetch failed: ${(err as Error).message}`);
@@ -172,9 +175,9 @@ export class WorkerRole {
       if (pick.kind === 'taken' || pick.kind === 'recover') {
         const work =
           pick.kind === 'taken'
-            ? this.take(pick.id, token, pick.nbProc, pick.job)
-            : this.claims.recover(pick.id, token, pick.job);
-        await work.catch((err: Error) => this.log.error(`job ${pick.id}: could not start: ${err.message}`));
+            ? this.take(pick.job, token, pick.nbProc)
+            : this.claims.recover(pick.job, token);
+        await work.catch((err: Error) => this.log.error({ job: pick.job.data.name }, `could not start: ${err.message}`));
         continue;
       }
       if (pick.kind === 'waiting' && this.waitingFor !== pick.id) {
@@ -188,36 +191,34 @@ export class WorkerRole {
   }
 
   /** Claims and starts a job the picker made active under `token`, with nbProc processors free here. */
-  private async take(id: string, token: string, nbProc: number, hash: JobHash): Promise<void> {
+  private async take(job: Job<QueuedJob>, token: string, nbProc: number): Promise<void> {
     // reserved before any await: meanwhile only the end of a job changes the budget
     const cpus = this.budget.take(nbProc);
     let started = false;
     try {
-      started = await this.claimAndStart(id, token, nbProc, cpus, hash);
+      started = await this.claimAndStart(job, token, nbProc, cpus);
     } finally {
       if (!started) this.releaseProcessors(nbProc, cpus);
     }
   }
 
-  private async claimAndStart(id: string, token: string, nbProc: number, cpus: number[], hash: JobHash): Promise<boolean> {
-    const held = this.claims.hold(id, token, hash);
-    if (!held) return false;
+  private async claimAndStart(job: Job<QueuedJob>, token: string, nbProc: number, cpus: number[]): Promise<boolean> {
+    const held = this.claims.hold(job, token);
     try {
       if (this.stopping) {
         await this.claims.release(held, 'wait');
         return false;
       }
-      if ((await this.hooks.holdsBack(held)) || !(await this.claims.claim(held))) return false;
-      await this.run(held, nbProc, cpus);
-      return true;
+      if ((await this.gate.holds(held)) || !(await this.claims.claim(held))) return false;
+      return await this.run(held, nbProc, cpus);
     } catch (err) {
       clearInterval(held.lockTimer);
       throw err;
     }
   }
 
-  /** Starts a claimed job; its processors are given back as soon as its processes have ended. */
-  private async run(held: Held, nbProc: number, cpus: number[]): Promise<void> {
+  /** Starts a claimed job (false when it could not be); its processors are given back as soon as its processes have ended. */
+  private async run(held: Held, nbProc: number, cpus: number[]): Promise<boolean> {
     const { job, token } = held;
     const id = job.id!;
     const data = job.data;
@@ -239,15 +240,17 @@ export class WorkerRole {
       info: data.info,
       email: data.email,
     };
-    await this.store.markRunning(info);
+    if (!(await this.lifecycle.start(held, info))) {
+      clearInterval(held.lockTimer);
+      return false;
+    }
     // the heartbeat lists the job (and is written again if a wipe removed it)
     this.heartbeat.soon();
-    const active = await startJob(
+    const active = startJob(
       { id, job: data, nbProc, cpus, worker: this.name, host: this.host, startedAt },
       this.layout,
       this.launcher,
       this.settings.server.killGrace,
-      () => this.store.isMarkedLost(info.id, this.instance),
     );
     this.active.set(id, { ...active, held, info });
     // the processors are free once the job's processes have ended: the next
@@ -262,14 +265,11 @@ export class WorkerRole {
     void active.process.started.then(() =>
       this.log.info({ job: data.name }, `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''})`),
     );
-    const settled = active.finished
-      .then(async (record) => {
-        if (!record) return this.requeued(info);
-        await this.hooks.recordEnd(record, data);
-        this.log.info({ job: data.name }, `finished: ${describeOutcome(record.outcome)} → ${record.folder}`);
-        await job.moveToCompleted(record, token, false).catch((err: Error) =>
-          this.log.debug({ job: data.name }, `bullmq completion: ${err.message}`),
-        );
+    const settled = active.ended
+      .then(async ({ end, cpu }) => {
+        const abandoned = await this.store.isMarkedLost(info.id, this.instance);
+        const record = await this.lifecycle.finish({ held, info, end, cpu, abandoned });
+        if (record) this.log.info({ job: data.name }, `finished: ${describeOutcome(record.outcome)} → ${record.folder}`);
       })
       .catch((err: Error) => this.log.error({ job: data.name }, `could not finish: ${err.message}`))
       .finally(() => {
@@ -280,13 +280,7 @@ export class WorkerRole {
         this.heartbeat.soon();
       });
     this.settling.add(settled);
-  }
-
-  /** Stopped by `shutdown = requeue`: its folder is back in QM_qJobs. */
-  private async requeued(info: RunningInfo): Promise<void> {
-    clearInterval(this.active.get(info.id)?.held.lockTimer);
-    const same = await requeueInRedis(this.store, info, false);
-    this.log.info({ job: info.name }, `stopped and put back in QM_qJobs${same ? '' : ' (to be queued again)'}`);
+    return true;
   }
 
   private releaseProcessors(nbProc: number, cpus: number[]): void {
@@ -322,7 +316,7 @@ export class WorkerRole {
     }
     const reason: StopReason = mode === 'requeue' ? { kind: 'requeue' } : { kind: 'killed', by: 'shutdown' };
     if (mode !== 'wait') for (const a of this.active.values()) a.stop(reason);
-    await Promise.allSettled([...this.active.values()].map((a) => a.finished));
+    await Promise.allSettled([...this.active.values()].map((a) => a.ended));
   }
 
   /** After stop(): all jobs have ended; their records written (if Redis answers in time); close connections. */
@@ -336,13 +330,11 @@ export class WorkerRole {
     this.heartbeat.stop();
     this.queueWatch.close();
     // with Redis away these would wait for it; the heartbeat lapses by itself
-    if (this.redis.status === 'ready') {
-      await this.redis.multi().del(keys.worker(this.name)).srem(keys.workers, this.name).exec().catch(() => undefined);
-    }
-    await this.hooks.close();
+    if (this.store.connected) await this.store.removeHeartbeat(this.name).catch(() => undefined);
+    await this.mailer?.close();
     this.launcher.close();
     this.control.disconnect();
-    if (this.redis.status === 'ready') await this.store.queue.close().catch(() => undefined);
+    await this.store.close();
     this.redis.disconnect();
   }
 }

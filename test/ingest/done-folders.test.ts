@@ -85,7 +85,7 @@ describe('recordDoneFolders', () => {
 
   it('keeps to keep_done, newest first, counting the records already there', async () => {
     for (const day of [1, 2, 3, 4]) doneFolder(layout, `day${day}`, undefined, new Date(`2025-05-0${day}T12:00:00Z`));
-    await store.recordDone({ id: 'x', name: 'recorded', nbProc: 1, priority: 0, endedAt: Date.now(), folder: 'QM_dJobs/elsewhere', outcome: { kind: 'success', code: 0 } });
+    await store.recordEnd({ id: 'x', name: 'recorded', nbProc: 1, priority: 0, endedAt: Date.now(), folder: 'QM_dJobs/elsewhere', outcome: { kind: 'success', code: 0 } });
     expect(await recordDoneFolders(store, layout, 3)).toBe(2);
     expect((await store.doneRecords(0, 10)).map((r) => r.name)).toEqual(['recorded', 'day4', 'day3']);
   });
@@ -93,7 +93,7 @@ describe('recordDoneFolders', () => {
   it('a worker\'s own record, written late (Redis was away, then wiped), replaces the one read from its folder', async () => {
     doneFolder(layout, '2026-11-20T10:00:00-late', 'Job finished at: 2026-11-20T10:00:00.000Z with code 0\n');
     expect(await recordDoneFolders(store, layout, 100, 0)).toBe(1);
-    await store.recordDone({ id: '42', name: 'late', nbProc: 2, priority: 0, endedAt: Date.parse('2026-11-20T10:00:00Z'), folder: 'QM_dJobs/2026-11-20T10:00:00-late', outcome: { kind: 'success', code: 0 } });
+    await store.recordEnd({ id: '42', name: 'late', nbProc: 2, priority: 0, endedAt: Date.parse('2026-11-20T10:00:00Z'), folder: 'QM_dJobs/2026-11-20T10:00:00-late', outcome: { kind: 'success', code: 0 } });
     expect((await store.doneRecords(0, 10)).map((r) => [r.id, r.nbProc])).toEqual([['42', 2]]);
   });
 

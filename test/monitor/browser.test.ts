@@ -2,7 +2,8 @@
  * Issue 4 in a real browser (Debian chromium + playwright-core): the classic
  * page refreshes in place (a running job's bar moves, the scroll stays), a
  * job page follows its log, a job is killed and a done job deleted by
- * clicking through the confirmation, Bull Board links back. Screenshots go
+ * clicking through the confirmation, Bull Board links back and puts a failed
+ * job in its Failed tab. Screenshots go
  * to test-artifacts/ for a human to look at.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,14 +26,14 @@ async function seedHistory(redis: TestRedis, count: number): Promise<void> {
   const now = Date.now();
   for (let i = 0; i < count; i++) {
     const endedAt = now - (i + 1) * 3_600_000;
-    await store.recordDone({
+    await store.recordEnd({
       id: `old-${i}`, name: `sweep_${String(i).padStart(3, '0')}`, info: `parameter sweep, point ${i}`,
       email: i % 3 ? 'ann@example.org' : 'bob@example.org', nbProc: 1 + (i % 4), priority: 0, worker: 'node1:4242', host: 'node1',
       enqueuedAt: endedAt - 2_000_000, startedAt: endedAt - 1_800_000 + i * 1000, endedAt, elapsed: 1800 - i, cpu: (1800 - i) * (1 + (i % 4)) * 0.9,
       folder: `QM_dJobs/old-${i}`, outcome: i % 7 === 3 ? { kind: 'failed', code: 2 } : { kind: 'success', code: 0 },
     });
   }
-  await store.queue.close();
+  await store.close();
   client.disconnect();
 }
 
@@ -149,6 +150,21 @@ describe('the monitor in a browser', () => {
     expect(href).toMatch(/^\/job\/spectra\?id=/);
     await page.goto(`${m.url}${href}`);
     expect(await page.locator('h1').textContent()).toContain('spectra');
+  });
+
+  it('Bull Board tells the truth: a job that exits 3 is in its Failed tab with its reason, not in Completed', async () => {
+    await dropJob(m.qm, 'crash', { 'proc_config.cfg': cfgDescriptor({ script: 'echo oops; exit 3', info: 'fails' }) });
+    await waitDone(m.qm, 'crash');
+    await page.goto(`${m.url}/queues/queue/qm?status=failed`);
+    await page.getByText('crash').first().waitFor();
+    await page.getByText('code 3').first().waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'monitor-queues-failed.png') });
+    await page.getByText('killed by monitor (code 143)').first().waitFor();
+    await page.goto(`${m.url}/queues/queue/qm?status=completed`);
+    // the completed jobs are listed (each with its link to QM), the failed one not among them
+    await page.getByText('QM job page').first().waitFor();
+    expect(await page.getByText('crash').count()).toBe(0);
+    expect(await page.getByText('simulation').count()).toBe(0);
   });
 
   it('shows the stats page', async () => {

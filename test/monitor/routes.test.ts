@@ -232,10 +232,13 @@ describe('the monitor on qm start', () => {
     expect(res.status).toBe(200);
     expect(res.text).toContain('"boardTitle":"QM"');
     expect(res.text).toContain('"url":"/stats"');
-    const jobs = JSON.parse((await get(m.port, '/queues/api/queues?activeQueue=qm&status=completed&page=1&jobsPerPage=10')).text) as {
-      queues: { jobs: { name: string; externalUrl?: { href: string } }[] }[];
-    };
-    const runner = jobs.queues[0]!.jobs.find((j) => j.name === 'runner');
+    // killed above: in Bull Board's Failed tab (with why), not its Completed one
+    const tab = async (status: string) => (JSON.parse((await get(m.port, `/queues/api/queues?activeQueue=qm&status=${status}&page=1&jobsPerPage=10`)).text) as {
+      queues: { jobs: { name: string; failedReason?: string; externalUrl?: { href: string } }[] }[];
+    }).queues[0]!.jobs;
+    const runner = (await tab('failed')).find((j) => j.name === 'runner');
     expect(runner?.externalUrl?.href).toMatch(/^\/job\/runner\?id=/);
+    expect(runner?.failedReason).toMatch(/^killed by monitor \(code \d+\)$/);
+    expect((await tab('completed')).map((j) => j.name)).not.toContain('runner');
   });
 });

@@ -27,9 +27,9 @@ async function seed(redis: TestRedis): Promise<void> {
     outcome: i % 10 === 0 ? { kind: 'failed', code: 1 } : { kind: 'success', code: 0 },
   });
   for (let i = 0; i < RECORDS; i += 250) {
-    await Promise.all(Array.from({ length: Math.min(250, RECORDS - i) }, (_, k) => store.recordDone(record(i + k))));
+    await Promise.all(Array.from({ length: Math.min(250, RECORDS - i) }, (_, k) => store.recordEnd(record(i + k))));
   }
-  await store.queue.close();
+  await store.close();
   client.disconnect();
 }
 

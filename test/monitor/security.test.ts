@@ -181,9 +181,9 @@ describe('monitor security', () => {
   it('never follows a record whose folder points outside QM_FOLDER', async () => {
     const client = redis.client();
     const store = new JobStore(client, openQueue(client), 100);
-    await store.recordDone({ id: 'tampered', name: 'tampered', nbProc: 1, priority: 0, endedAt: Date.now(), folder: '../../../../etc',
+    await store.recordEnd({ id: 'tampered', name: 'tampered', nbProc: 1, priority: 0, endedAt: Date.now(), folder: '../../../../etc',
       outcome: { kind: 'success', code: 0 } });
-    await store.queue.close();
+    await store.close();
     client.disconnect();
     expect((await get(main.port, '/job/tampered/view/passwd')).status).toBe(404);
     expect((await get(main.port, '/job/tampered/zip')).status).toBe(404);

@@ -4,10 +4,9 @@ import { html, trusted } from '../../src/monitor/html.js';
 import { dispatch, jsonReply, type MonitorRequest, type Route } from '../../src/monitor/routes.js';
 import { progressIn, reportedTimeIn } from '../../src/core/progress.js';
 import { actionsOffReason, basicAuthUser, isLoopback, CsrfTokens } from '../../src/monitor/auth.js';
-import { ownerStats, periodOf } from '../../src/monitor/pages/stats.js';
+import { periodOf } from '../../src/monitor/pages/stats.js';
 import { looksBinary } from '../../src/monitor/files.js';
 import type { WebSettings } from '../../src/core/settings-types.js';
-import type { DoneRecord } from '../../src/core/status.js';
 
 const web = (over: Partial<WebSettings> = {}): WebSettings => ({
   host: 'localhost', port: 8000, refreshRate: 10, displayDetails: true, deleteJobs: false,
@@ -108,18 +107,6 @@ describe('stats', () => {
     expect(() => periodOf(new URLSearchParams('from=2026-02-30'), now)).toThrow(/from=2026-02-30: expected a date/);
     expect(() => periodOf(new URLSearchParams('days=x'), now)).toThrow(/days=x/);
     expect(() => periodOf(new URLSearchParams('from=2026-03-02&to=2026-03-01'), now)).toThrow(/after/);
-  });
-
-  it('sums per owner', () => {
-    const rec = (email: string | undefined, elapsed: number | undefined, cpu: number, ok: boolean): DoneRecord => ({
-      id: Math.random().toString(), name: 'j', email, nbProc: 1, priority: 0, endedAt: 1, elapsed, cpu, folder: 'QM_dJobs/x',
-      outcome: ok ? { kind: 'success', code: 0 } : { kind: 'failed', code: 1 },
-    });
-    const stats = ownerStats([rec('a@x', 10, 5, true), rec('a@x', 30, 15, false), rec(undefined, 4, 1, true), rec('a@x', undefined, 0, false)]);
-    expect(stats).toEqual([
-      { owner: 'a@x', jobs: 3, succeeded: 1, elapsed: 40, cpu: 20, ran: 2 },
-      { owner: '', jobs: 1, succeeded: 1, elapsed: 4, cpu: 1, ran: 1 },
-    ]);
   });
 });
 

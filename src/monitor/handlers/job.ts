@@ -9,10 +9,10 @@ import { readDescriptor } from '../../core/descriptor.js';
 import { allowedActions } from '../actions.js';
 import { NOTES, withJob, type MonitorContext } from '../context.js';
 import { listFiles, looksBinary, readHead, resolveInFolder, zipFolder } from '../files.js';
-import { readSlice } from '../log-tail.js';
+import { readSlice } from '../../core/process-log.js';
 import { filePage } from '../pages/file.js';
 import { jobPage } from '../pages/job.js';
-import type { JobView } from '../read-model.js';
+import type { JobView } from '../../core/read-model.js';
 import { errorReply, htmlReply, jsonReply, type MonitorRequest, type Reply, type Route } from '../routes.js';
 
 /** Bytes of process.log on the job page at first, and per live-tail request at most. */

@@ -6,13 +6,15 @@ import { allowedActions } from '../actions.js';
 import { NOTES, type MonitorContext } from '../context.js';
 import { health } from '../metrics.js';
 import { homePage } from '../pages/home.js';
-import { ownerStats, periodOf, statsPage } from '../pages/stats.js';
+import { periodOf, statsPage } from '../pages/stats.js';
 import { messagePage } from '../pages/confirm.js';
 import { errorReply, htmlReply, jsonReply, textReply, type MonitorRequest, type Route } from '../routes.js';
 import { layout } from '../pages/layout.js';
 import { html } from '../html.js';
 
 const PER_PAGE = 50;
+/** At most this many queued jobs are listed (the count is always exact). */
+const QUEUED_SHOWN = 500;
 const MAX_PER_PAGE = 1000;
 
 function positive(text: string | null, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -24,7 +26,7 @@ async function overview(ctx: MonitorContext, req: MonitorRequest) {
   const page = positive(req.query.get('page'), 1);
   const perPage = positive(req.query.get('per_page'), PER_PAGE, MAX_PER_PAGE);
   const [queued, running, done, workers] = await Promise.all([
-    ctx.model.queued(),
+    ctx.model.queued(QUEUED_SHOWN),
     ctx.model.running(),
     ctx.model.done(page, perPage),
     ctx.model.workers(),
@@ -58,7 +60,7 @@ export function listRoutes(ctx: MonitorContext): Route[] {
         const { queued, running, done, workers } = await overview(ctx, req);
         const now = Date.now();
         return jsonReply(200, {
-          queued: { total: queued.total, jobs: queued.jobs.map((q, i) => ({ position: i + 1, ...q, arriving: !q.job })) },
+          queued: { total: queued.total, jobs: queued.jobs.map((q, i) => ({ ...q, position: i + 1, arriving: !q.job })) },
           running: running.map((r) => ({ ...r, elapsed: (now - r.info.startedAt) / 1000 })),
           done,
           workers,
@@ -75,8 +77,7 @@ export function listRoutes(ctx: MonitorContext): Route[] {
         } catch (err) {
           return htmlReply(400, messagePage('Bad period', (err as Error).message, '/stats', req.nonce, true));
         }
-        const records = await ctx.model.doneBetween(period.fromMs, period.toMs);
-        return htmlReply(200, statsPage(period, ownerStats(records), req.nonce));
+        return htmlReply(200, statsPage(period, await ctx.model.ownerStats(period.fromMs, period.toMs), req.nonce));
       },
     },
     {
@@ -89,8 +90,7 @@ export function listRoutes(ctx: MonitorContext): Route[] {
         } catch (err) {
           return errorReply(req, 400, (err as Error).message);
         }
-        const records = await ctx.model.doneBetween(period.fromMs, period.toMs);
-        return jsonReply(200, { from: period.from, to: period.to, owners: ownerStats(records) });
+        return jsonReply(200, { from: period.from, to: period.to, owners: await ctx.model.ownerStats(period.fromMs, period.toMs) });
       },
     },
     {

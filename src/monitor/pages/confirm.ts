@@ -4,7 +4,7 @@
  */
 import { html, type Html } from '../html.js';
 import { ACTION_LABEL, type ActionName } from '../actions.js';
-import type { JobView } from '../read-model.js';
+import type { JobView } from '../../core/read-model.js';
 import { jobUrl } from './format.js';
 import { layout } from './layout.js';
 import { stateBadge } from './job.js';

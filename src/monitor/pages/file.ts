@@ -1,6 +1,6 @@
 /** One file of a job folder: text shown escaped, anything else offered for download. */
 import { html, type Html } from '../html.js';
-import type { JobView } from '../read-model.js';
+import type { JobView } from '../../core/read-model.js';
 import { encodePath, jobUrl, size } from './format.js';
 import { layout } from './layout.js';
 

@@ -7,7 +7,8 @@
 import { describeOutcome, type DoneRecord, type Outcome } from '../../core/status.js';
 import { html, type Html } from '../html.js';
 import type { ActionName } from '../actions.js';
-import type { DonePage, QueuedView, RunningView, WorkerBeat } from '../read-model.js';
+import type { DonePage, QueuedEntry as QueuedView, RunningEntry as RunningView } from '../../core/read-model.js';
+import type { Heartbeat as WorkerBeat } from '../../core/heartbeat.js';
 import { duration, jobUrl, when } from './format.js';
 import { layout } from './layout.js';
 
@@ -46,7 +47,7 @@ function queuedSection(d: HomeData): Html {
   const rows = d.queued.jobs.map((q, i) => {
     const job = q.job;
     const waiting = job ? duration((d.now - job.enqueuedAt) / 1000) : '';
-    const status = q.held ? html`<span class="badge run">starting</span>` : !job ? html`<span class="badge">arriving</span>` : '';
+    const status = q.phase === 'starting' ? html`<span class="badge run">starting</span>` : !job ? html`<span class="badge">arriving</span>` : '';
     return html`<tr><td class="num">${i + 1}</td><td class="name"><a href="${jobUrl(q.name, q.id)}">${q.name}</a> ${status}</td>
 <td class="num">${job?.priority ?? ''}</td><td class="num">${job?.nbProc ?? ''}</td>${detailCells(d.details, job?.email, job?.info)}
 <td class="num">${waiting}</td><td class="act">${actionLinks(q.name, q.id, d.actionsFor(q))}</td></tr>`;

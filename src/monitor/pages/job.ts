@@ -7,7 +7,7 @@ import path from 'node:path';
 import { html, type Html } from '../html.js';
 import { ACTION_LABEL, type ActionName } from '../actions.js';
 import type { FileEntry } from '../files.js';
-import type { JobView } from '../read-model.js';
+import type { JobView } from '../../core/read-model.js';
 import { duration, encodePath, jobUrl, size, when } from './format.js';
 import { outcomeBadge } from './home.js';
 import { layout } from './layout.js';
@@ -28,7 +28,7 @@ export interface JobPageData {
 export function stateBadge(view: JobView): Html {
   if (view.state === 'done') return outcomeBadge(view.record.outcome);
   if (view.state === 'running') return html`<span class="badge run">running</span>`;
-  return html`<span class="badge">${view.job ? (view.held ? 'queued, next' : 'queued') : 'arriving'}</span>`;
+  return html`<span class="badge">${view.job ? (view.phase === 'starting' ? 'queued, next' : 'queued') : 'arriving'}</span>`;
 }
 
 function facts(view: JobView, folder: string, now: number): [string, Html | string][] {

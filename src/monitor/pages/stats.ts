@@ -1,38 +1,11 @@
 /**
  * `/stats`: per owner (e_mail), over a chosen period, the number of jobs,
- * total and mean elapsed time and CPU time, from the done records.
+ * total and mean elapsed time and CPU time (core/read-model.ts ownerStats).
  */
-import type { DoneRecord } from '../../core/status.js';
+import type { OwnerStats } from '../../core/read-model.js';
 import { html, type Html } from '../html.js';
 import { duration } from './format.js';
 import { layout } from './layout.js';
-
-export interface OwnerStats {
-  owner: string;
-  jobs: number;
-  succeeded: number;
-  elapsed: number;
-  cpu: number;
-  /** jobs that ran (have an elapsed time): the mean is over them */
-  ran: number;
-}
-
-export function ownerStats(records: DoneRecord[]): OwnerStats[] {
-  const byOwner = new Map<string, OwnerStats>();
-  for (const r of records) {
-    const owner = r.email ?? '';
-    const s = byOwner.get(owner) ?? { owner, jobs: 0, succeeded: 0, elapsed: 0, cpu: 0, ran: 0 };
-    s.jobs += 1;
-    if (r.outcome.kind === 'success') s.succeeded += 1;
-    if (r.elapsed !== undefined) {
-      s.ran += 1;
-      s.elapsed += r.elapsed;
-      s.cpu += r.cpu ?? 0;
-    }
-    byOwner.set(owner, s);
-  }
-  return [...byOwner.values()].sort((a, b) => b.jobs - a.jobs || a.owner.localeCompare(b.owner));
-}
 
 export interface Period {
   /** YYYY-MM-DD, local, inclusive */
@@ -77,16 +50,18 @@ function badDay(key: string, value: string): never {
   throw new Error(`${key}=${value}: expected a date like 2026-01-31`);
 }
 
-function row(s: OwnerStats, label: Html | string): Html {
+function row(s: Totals, label: Html | string): Html {
   const mean = (total: number) => (s.ran ? duration(total / s.ran) : '');
   return html`<tr><td>${label}</td><td class="num">${s.jobs}</td><td class="num">${s.succeeded}</td>
-<td class="num">${duration(s.elapsed)}</td><td class="num">${mean(s.elapsed)}</td><td class="num">${duration(s.cpu)}</td><td class="num">${mean(s.cpu)}</td></tr>`;
+<td class="num">${duration(s.elapsedSeconds)}</td><td class="num">${mean(s.elapsedSeconds)}</td><td class="num">${duration(s.cpuSeconds)}</td><td class="num">${mean(s.cpuSeconds)}</td></tr>`;
 }
 
+type Totals = Pick<OwnerStats, 'jobs' | 'succeeded' | 'ran' | 'elapsedSeconds' | 'cpuSeconds'>;
+
 export function statsPage(period: Period, stats: OwnerStats[], nonce: string): Html {
-  const total = stats.reduce<OwnerStats>(
-    (t, s) => ({ owner: '', jobs: t.jobs + s.jobs, succeeded: t.succeeded + s.succeeded, elapsed: t.elapsed + s.elapsed, cpu: t.cpu + s.cpu, ran: t.ran + s.ran }),
-    { owner: '', jobs: 0, succeeded: 0, elapsed: 0, cpu: 0, ran: 0 },
+  const total = stats.reduce<Totals>(
+    (t, s) => ({ jobs: t.jobs + s.jobs, succeeded: t.succeeded + s.succeeded, ran: t.ran + s.ran, elapsedSeconds: t.elapsedSeconds + s.elapsedSeconds, cpuSeconds: t.cpuSeconds + s.cpuSeconds }),
+    { jobs: 0, succeeded: 0, ran: 0, elapsedSeconds: 0, cpuSeconds: 0 },
   );
   const rows = stats.map((s) => row(s, s.owner || html`<span class="muted">no e_mail</span>`));
   const body = html`<h1>Statistics per owner</h1>

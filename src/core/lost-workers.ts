@@ -15,22 +15,20 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { newJobId, type JobStore } from '../core/jobstore.js';
-import { exists, isIgnoredName, moveToLostFound, type Layout } from '../core/folders.js';
-import type { Logger } from '../core/log.js';
-import { finishUnlessAway } from '../core/redis.js';
-import type { Settings } from '../core/settings-types.js';
-import type { DoneRecord, RunningInfo } from '../core/status.js';
-import { HEARTBEAT_MS, OwnerWatch } from './liveness.js';
-import { killLeftovers, runIdOf } from './sweep.js';
-import { requeueCount, requeueInRedis } from './requeue.js';
+import { exists, isIgnoredName } from './folders.js';
+import type { Logger } from './log.js';
+import type { Settings } from './settings-types.js';
+import type { RunningInfo } from './status.js';
+import { HEARTBEAT_MS } from './heartbeat.js';
+import { OwnerWatch } from './liveness.js';
+import { killLeftovers, runIdOf } from './leftovers.js';
+import type { Lifecycle } from './lifecycle.js';
 
 const REAP_MS = HEARTBEAT_MS;
 const UNOWNED_MS = 20_000;
 
 export interface ReaperContext {
-  store: JobStore;
-  layout: Layout;
+  lifecycle: Lifecycle;
   settings: Settings;
   log: Logger;
   /** who holds the lock while moving a job (for debugging) */
@@ -44,7 +42,7 @@ export class OrphanReaper {
   private pass: Promise<void> | undefined;
 
   constructor(private readonly ctx: ReaperContext) {
-    this.watch = new OwnerWatch(ctx.store.redis);
+    this.watch = new OwnerWatch(ctx.lifecycle.store);
   }
 
   start(): void {
@@ -63,12 +61,13 @@ export class OrphanReaper {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     // a pass stuck on an unreachable Redis is dropped: the next process does it again
-    if (this.pass) await finishUnlessAway(this.ctx.store.redis, [this.pass], 0);
+    if (this.pass && this.ctx.lifecycle.store.connected) await this.pass;
   }
 
   private async run(): Promise<void> {
-    const { store, log } = this.ctx;
-    if (store.redis.status !== 'ready') return;
+    const { log } = this.ctx;
+    const { store } = this.ctx.lifecycle;
+    if (!store.connected) return;
     const infos = await store.running();
     const verdicts = await this.watch.judge(infos);
     for (const info of infos) {
@@ -83,7 +82,8 @@ export class OrphanReaper {
 
   /** Moves the job of a lost worker per on_worker_loss (one process does it). */
   private async settle(info: RunningInfo, why: string): Promise<void> {
-    const { store, layout, log } = this.ctx;
+    const { lifecycle, log } = this.ctx;
+    const { store, layout } = lifecycle;
     if (!(await store.lockLostJob(info.id, this.ctx.holder))) return;
     try {
       const current = await store.runningInfo(info.id);
@@ -100,68 +100,17 @@ export class OrphanReaper {
       }
       const folder = path.join(layout.running, info.name);
       if (!(await exists(folder))) {
-        // the worker died after moving the folder on, before recording it
-        await store.forgetRunning(info.id);
-        await this.completeInBullmq(info, { lost: why });
+        await lifecycle.forgetVanished(info, why);
         log.info({ job: info.name }, `${why} after its folder left QM_Jobs: running record dropped`);
         return;
       }
       const reason = `worker lost: ${why} while running it (started ${new Date(info.startedAt).toISOString()})`;
-      await fs
-        .appendFile(path.join(folder, 'process.log'), `Job lost at: ${new Date().toISOString()}: ${reason}\n`)
-        .catch(() => undefined);
-      if (this.ctx.settings.server.onWorkerLoss === 'requeue' && (await requeueCount(store, info.id)) === 0) {
-        if (await this.requeue(info, folder, reason)) return;
-      }
-      await this.lose(info, folder, reason);
+      const requeues = (await store.job(info.id).catch(() => undefined))?.data.requeues ?? 0;
+      if (this.ctx.settings.server.onWorkerLoss === 'requeue' && requeues === 0 && (await lifecycle.putBack(info, reason))) return;
+      await lifecycle.lose(undefined, info, folder, reason);
     } finally {
       await store.unlockLostJob(info.id).catch(() => undefined);
     }
-  }
-
-  /** Back to QM_qJobs; false when a queued job of that name is in the way. */
-  private async requeue(info: RunningInfo, folder: string, reason: string): Promise<boolean> {
-    try {
-      await fs.rename(folder, path.join(this.ctx.layout.queued, info.name));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
-      throw err;
-    }
-    await requeueInRedis(this.ctx.store, info, true);
-    this.ctx.log.warn({ job: info.name }, `${reason}; requeued (once)`);
-    return true;
-  }
-
-  private async lose(info: RunningInfo, folder: string, reason: string): Promise<void> {
-    const { store, layout, log } = this.ctx;
-    const target = await moveToLostFound(layout, folder, info.name, reason);
-    const job = await store.job(info.id).catch(() => undefined);
-    const record: DoneRecord = {
-      id: info.id,
-      name: info.name,
-      info: info.info,
-      email: info.email,
-      nbProc: info.nbProc,
-      priority: job?.data.priority ?? 0,
-      worker: info.worker,
-      host: info.host,
-      enqueuedAt: info.enqueuedAt,
-      startedAt: info.startedAt,
-      endedAt: Date.now(),
-      folder: path.relative(layout.root, target),
-      outcome: { kind: 'lost', reason },
-    };
-    await store.recordDone(record);
-    await this.completeInBullmq(info, { lost: reason });
-    log.warn({ job: info.name }, `${reason}; moved to ${record.folder}`);
-  }
-
-  /** With the lost worker's token; if its lock lapsed, the job comes back and its claim finds it done. */
-  private async completeInBullmq(info: RunningInfo, result: object): Promise<void> {
-    if (!info.token) return;
-    const job = await this.ctx.store.job(info.id).catch(() => undefined);
-    await job?.moveToCompleted(result, info.token, false).catch(() => undefined);
   }
 
   /**
@@ -170,7 +119,7 @@ export class OrphanReaper {
    */
   private async backUnstarted(folder: string, name: string): Promise<boolean> {
     try {
-      await fs.rename(folder, path.join(this.ctx.layout.queued, name));
+      await fs.rename(folder, path.join(this.ctx.lifecycle.layout.queued, name));
     } catch {
       return false; // a queued job of that name is in the way
     }
@@ -180,7 +129,8 @@ export class OrphanReaper {
 
   /** Folders in QM_Jobs that no running entry names, long enough while Redis is steady. */
   private async unowned(infos: RunningInfo[]): Promise<void> {
-    const { store, layout, log } = this.ctx;
+    const { lifecycle } = this.ctx;
+    const { store, layout } = lifecycle;
     const now = Date.now();
     if (!this.watch.steady(now)) {
       this.unownedSince.clear();
@@ -200,18 +150,7 @@ export class OrphanReaper {
         if ((await store.running()).some((r) => r.name === name) || !(await exists(folder))) continue;
         this.unownedSince.delete(name);
         if (!(await exists(path.join(folder, 'process.log'))) && (await this.backUnstarted(folder, name))) continue;
-        const reason = `worker lost: no worker runs it any more (its running record was lost from Redis)`;
-        const target = await moveToLostFound(layout, folder, name, reason);
-        await store.recordDone({
-          id: `lost-${newJobId()}`,
-          name,
-          nbProc: 1,
-          priority: 0,
-          endedAt: Date.now(),
-          folder: path.relative(layout.root, target),
-          outcome: { kind: 'lost', reason },
-        });
-        log.warn({ job: name }, `${reason}; moved to ${path.relative(layout.root, target)}`);
+        await lifecycle.loseUnowned(name, 'worker lost: no worker runs it any more (its running record was lost from Redis)');
       } finally {
         await store.unlockLostJob(lock).catch(() => undefined);
       }

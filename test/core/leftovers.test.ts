@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BatchedSweep, RunIndex, killLeftovers } from '../../src/worker/sweep.js';
+import { BatchedSweep, RunIndex, killLeftovers } from '../../src/core/leftovers.js';
 import { waitFor } from '../helpers/wait.js';
 
 const started: ChildProcess[] = [];

@@ -1,16 +1,17 @@
-/** Issue 3: the choice of the next job, against a real Redis and BullMQ queue. */
+/** Issue 3: the choice of the next job (JobStore.pick), against a real Redis and BullMQ queue. */
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Job } from 'bullmq';
-import { bullPriority, keys } from '../../src/core/redis.js';
-import { JobPicker, jobFromHash, type JobHash, type Pick } from '../../src/worker/pick.js';
+import { keys } from '../../src/core/redis.js';
+import { bullPriority } from '../../src/core/bullmq-internals.js';
+import { JobStore, type Pick } from '../../src/core/jobstore.js';
 import { lastEventId, testQueue } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
 const t = testQueue();
-let picker: JobPicker;
+let store: JobStore;
 
 beforeAll(() => {
-  picker = new JobPicker(t.redis, t.queue.keys);
+  store = new JobStore(t.redis, t.queue, 100);
 });
 
 beforeEach(async () => {
@@ -27,7 +28,7 @@ async function alive(worker: string, budget: number): Promise<void> {
 }
 
 function pick(worker: string, free: number, budget: number): Promise<Pick> {
-  return picker.pick({ worker, token: `${worker}-token`, lockMs: 20_000, free, budget });
+  return store.pick({ worker, token: `${worker}-token`, lockMs: 20_000, free, budget });
 }
 
 /** Picks until nothing is left for that worker; the ids taken. */
@@ -114,7 +115,7 @@ describe('BullMQ states', () => {
     const p = await pick('w', 1, 1);
     expect(p).toMatchObject({ kind: 'taken', id: 'job' });
     // the job as taken comes with the pick: the worker needs no second read
-    const taken = jobFromHash(t.queue, (p as { job: JobHash }).job, 'job')!;
+    const taken = (p as { job: Job }).job;
     const read = (await Job.fromId(t.queue, 'job'))!;
     for (const field of ['id', 'name', 'data', 'opts', 'timestamp', 'processedOn', 'processedBy', 'attemptsStarted', 'attemptsMade'] as const) {
       expect(taken[field], field).toEqual(read[field]);

@@ -1,6 +1,6 @@
 /** Which finished jobs get a mail (Slurm's --mail-type), and what it says. */
 import { describe, expect, it } from 'vitest';
-import { mailBody, mailSubject, wantsMail } from '../../src/worker/mail.js';
+import { mailBody, mailSubject, wantsMail } from '../../src/core/mail.js';
 import type { DoneRecord, Outcome } from '../../src/core/status.js';
 
 const OUTCOMES: Record<string, Outcome> = {

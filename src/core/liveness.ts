@@ -12,13 +12,11 @@
  * Also: a worker starting under a name that a live worker uses is refused.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
-import type { Redis } from 'ioredis';
-import { keys } from '../core/redis.js';
-import type { Logger } from '../core/log.js';
-import type { RunningInfo } from '../core/status.js';
+import type { JobStore } from './jobstore.js';
+import type { Logger } from './log.js';
+import type { RunningInfo } from './status.js';
+import { HEARTBEAT_MS, HEARTBEAT_TTL_S, type Heartbeat } from './heartbeat.js';
 
-export const HEARTBEAT_MS = 2_000;
-export const HEARTBEAT_TTL_S = 10;
 /**
  * A heartbeat missing this long (Redis reachable) means its worker is gone.
  * The key expires HEARTBEAT_TTL_S after the last beat; the margin covers a
@@ -29,23 +27,6 @@ const MISSING_MS = 2 * HEARTBEAT_MS + 1_000;
 const MISSING_ALIVE_PID_MS = 3 * HEARTBEAT_TTL_S * 1000;
 /** A job its live worker has not listed for this long is not running there. */
 const UNLISTED_MS = 15_000;
-
-export interface Heartbeat {
-  name: string;
-  instance: string;
-  host: string;
-  pid: number;
-  /** boot id and pid namespace: where `pid` means something (see pidSpace) */
-  pidSpace: string;
-  budget: number;
-  inUse: number;
-  /** ids of the jobs it runs */
-  jobs: string[];
-  /** when this worker process started, ms */
-  startedAt: number;
-  /** when this heartbeat was written, ms (the worker's clock) */
-  beatAt: number;
-}
 
 /**
  * This machine's boot and pid namespace: two processes with the same value
@@ -71,48 +52,18 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Since when this connection has been usable without interruption. */
-export class RedisUptime {
-  private readySince: number | undefined;
-
-  constructor(redis: Redis) {
-    if (redis.status === 'ready') this.readySince = Date.now();
-    redis.on('ready', () => (this.readySince = Date.now()));
-    redis.on('close', () => (this.readySince = undefined));
-  }
-
-  steadyFor(ms: number, now = Date.now()): boolean {
-    return this.readySince !== undefined && now - this.readySince >= ms;
-  }
-}
-
 export type Verdict = { state: 'alive' } | { state: 'unknown' } | { state: 'gone'; why: string };
 
 /** Judges the owners of running jobs from their heartbeats; keeps what it saw between calls. */
 export class OwnerWatch {
   /** `name/instance` → when its heartbeat was first seen missing */
   private readonly missingSince = new Map<string, number>();
-  private readonly uptime: RedisUptime;
 
-  constructor(private readonly redis: Redis) {
-    this.uptime = new RedisUptime(redis);
-  }
-
-  async heartbeats(names: string[]): Promise<Map<string, Heartbeat>> {
-    const unique = [...new Set(names)];
-    const found = new Map<string, Heartbeat>();
-    if (unique.length === 0) return found;
-    const values = await this.redis.mget(...unique.map((n) => keys.worker(n)));
-    values.forEach((raw, i) => {
-      const hb = raw ? parseHeartbeat(raw) : undefined;
-      if (hb) found.set(unique[i]!, hb);
-    });
-    return found;
-  }
+  constructor(private readonly store: JobStore) {}
 
   /** Verdicts for the owners of `infos`, by job id. */
   async judge(infos: RunningInfo[], now = Date.now()): Promise<Map<string, Verdict>> {
-    const beats = await this.heartbeats(infos.map((i) => i.worker));
+    const beats = await this.store.heartbeats(infos.map((i) => i.worker));
     const seen = new Set<string>();
     const verdicts = new Map<string, Verdict>();
     for (const info of infos) {
@@ -126,7 +77,7 @@ export class OwnerWatch {
 
   /** Has this process reached Redis without a break for a heartbeat's lifetime? */
   steady(now = Date.now()): boolean {
-    return this.uptime.steadyFor(HEARTBEAT_TTL_S * 1000, now);
+    return this.store.steadyFor(HEARTBEAT_TTL_S * 1000, now);
   }
 
   private verdict(info: RunningInfo, hb: Heartbeat | undefined, owner: string, now: number): Verdict {
@@ -155,15 +106,6 @@ export class OwnerWatch {
   }
 }
 
-export function parseHeartbeat(raw: string): Heartbeat | undefined {
-  try {
-    const hb = JSON.parse(raw) as Partial<Heartbeat>;
-    return typeof hb.instance === 'string' ? ({ jobs: [], pidSpace: '', beatAt: 0, ...hb } as Heartbeat) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export class WorkerNameTaken extends Error {}
 
 /**
@@ -171,18 +113,16 @@ export class WorkerNameTaken extends Error {}
  * heartbeat is ignored (same machine) or left to lapse (elsewhere); a live
  * one's makes this throw WorkerNameTaken.
  */
-export async function takeWorkerName(redis: Redis, name: string, instance: string, log: Logger): Promise<void> {
-  const key = keys.worker(name);
+export async function takeWorkerName(store: JobStore, name: string, instance: string, log: Logger): Promise<void> {
   const deadline = Date.now() + (HEARTBEAT_TTL_S + 2) * 1000;
   let lastTtl = Number.POSITIVE_INFINITY;
   let told = false;
   for (;;) {
-    const raw = await redis.get(key);
-    const hb = raw ? parseHeartbeat(raw) : undefined;
-    if (!hb || hb.instance === instance) return;
+    const beat = await store.heartbeatOf(name);
+    if (!beat || beat.hb.instance === instance) return;
+    const { hb, ttlMs: ttl } = beat;
     const local = hb.pidSpace !== '' && hb.pidSpace === pidSpace;
     if (local && !pidAlive(hb.pid)) return;
-    const ttl = await redis.pttl(key);
     const taken = () =>
       new WorkerNameTaken(
         `worker_name ${name} is in use by a running worker (${hb.host}, pid ${hb.pid}); give each worker its own name`,

@@ -10,10 +10,10 @@
  */
 import path from 'node:path';
 import type { Transporter } from 'nodemailer';
-import type { Logger } from '../core/log.js';
-import type { Settings } from '../core/settings-types.js';
-import { describeOutcome, exitCodeOf, type DoneRecord, type Outcome } from '../core/status.js';
-import { formatSeconds } from '../core/format.js';
+import type { Logger } from './log.js';
+import type { Settings } from './settings-types.js';
+import { describeOutcome, exitCodeOf, type DoneRecord, type Outcome } from './status.js';
+import { formatSeconds } from './format.js';
 
 const DEFAULT_SMTP_URL = 'smtp://localhost:25';
 

@@ -1,0 +1,363 @@
+/**
+ * Every transition of a job's life, each one function that does the whole
+ * step in a fixed order: the folder move (the commit point), QM's lines in
+ * process.log, the record, the Redis write (one script), the BullMQ
+ * acknowledgement (Completed for a success, Failed with the outcome as its
+ * reason for every other end), the mail.
+ *   queue → claim → start → finish          (a run)
+ *   queue → cancelQueued | notRun           (ended before it ran)
+ *   running → lose | putBack                (its worker vanished, or shutdown = requeue)
+ *   queued | done → delete                  (the monitor's delete)
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Job } from 'bullmq';
+import type { JobStore } from './jobstore.js';
+import { newJobId } from './jobstore.js';
+import { moveStamped, moveToLostFound, type Layout } from './folders.js';
+import { DEPENDENCY_RECHECK_MS, dependencyVerdict } from './dependencies.js';
+import type { Logger } from './log.js';
+import type { JobMailer } from './mail.js';
+import { appendFooter, appendLine, cancelledLine, checkWritable, logPathOf, lostLine, notRunLine, type RunEnd } from './process-log.js';
+import { reportedTimeIn } from './progress.js';
+import { doneRecord, runOutcome } from './records.js';
+import { describeOutcome, succeeded, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
+
+/** A job the queue handed to this process: active in BullMQ under `token`. */
+export interface Held {
+  job: Job<QueuedJob>;
+  token: string;
+}
+
+/** A run that has ended, as the worker saw it. */
+export interface EndedRun {
+  held: Held;
+  info: RunningInfo;
+  end: RunEnd;
+  cpu: number | undefined;
+  /** true when another process took the job from this worker meanwhile (it must not touch the folder) */
+  abandoned: boolean;
+}
+
+export type ClaimResult = 'claimed' | 'busy' | 'gone' | { refused: string };
+
+/** How long a lock taken to end a queued job unrun lasts. */
+const END_LOCK_MS = 30_000;
+
+export class Lifecycle {
+  constructor(
+    readonly store: JobStore,
+    readonly layout: Layout,
+    private readonly log: Logger,
+    private readonly mailer?: JobMailer,
+  ) {}
+
+  // --- a run -------------------------------------------------------------------
+
+  /**
+   * Queue (ingest, `qm submit`): its id, or undefined when a job of that name
+   * is queued already. One whose `after` jobs are still pending is put aside
+   * until the first of them ends; one whose dependency failed is queued as
+   * usual: the worker that picks it ends it (notRun).
+   */
+  async queue(job: QueuedJob): Promise<string | undefined> {
+    const verdict = job.after.length > 0 ? await dependencyVerdict(this.store, this.layout, job.after) : { kind: 'run' as const };
+    if (verdict.kind !== 'wait') return this.store.enqueue(job);
+    const id = await this.store.enqueue(job, { until: verdict.name, delayMs: DEPENDENCY_RECHECK_MS });
+    // it may have ended between the check and the registration, before it could wake this job
+    if (id && (await dependencyVerdict(this.store, this.layout, job.after)).kind !== 'wait') await (await this.store.job(id))?.promote().catch(() => undefined);
+    return id;
+  }
+
+  /** Claim: the rename QM_qJobs/NAME → QM_Jobs/NAME. `busy`: a job of that name runs; `gone`: not queued any more. */
+  async claim(name: string): Promise<ClaimResult> {
+    try {
+      await fs.rename(path.join(this.layout.queued, name), path.join(this.layout.running, name));
+      return 'claimed';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'busy';
+      if (code === 'ENOENT') return 'gone';
+      return { refused: (err as Error).message };
+    }
+  }
+
+  /**
+   * Start: the claimed job is running (its entry in Redis). A folder whose
+   * process.log cannot be written goes to QM_lost+found at once, with why;
+   * false then.
+   */
+  async start(held: Held, info: RunningInfo): Promise<boolean> {
+    const folder = path.join(this.layout.running, info.name);
+    try {
+      await checkWritable(folder);
+    } catch (err) {
+      await this.lose(held, info, folder, (err as Error).message);
+      return false;
+    }
+    await this.store.markRunning(info);
+    return true;
+  }
+
+  /**
+   * Finish: the footer, the folder to QM_dJobs (back to QM_qJobs when it was
+   * stopped to be requeued), the record, the acknowledgement, the mail.
+   * Returns the record; undefined when the job went back to the queue.
+   */
+  async finish(run: EndedRun): Promise<DoneRecord | undefined> {
+    const { info, end } = run;
+    const dir = path.join(this.layout.running, info.name);
+    const tail = await appendFooter(logPathOf(dir), end);
+    if (end.stop?.kind === 'abandoned' || run.abandoned) {
+      throw new Error('declared lost while this worker could not reach Redis: its folder was moved on by another process, nothing recorded here');
+    }
+    if (end.stop?.kind === 'requeue' && (await this.backInQueue(dir, info.name))) {
+      const same = await this.requeueInRedis(run.held, info, false);
+      this.log.info({ job: info.name }, `stopped and put back in QM_qJobs${same ? '' : ' (to be queued again)'}`);
+      return undefined;
+    }
+    const target = await moveStamped(dir, this.layout.done, info.name, end.endedAt).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      throw new Error('its folder left QM_Jobs while it ran (declared lost while this worker was unreachable, or moved by hand): not recorded');
+    });
+    const data = run.held.job.data;
+    const record = doneRecord({
+      id: info.id,
+      name: info.name,
+      job: data,
+      run: { startedAt: info.startedAt, worker: info.worker, host: info.host, nbProc: info.nbProc },
+      endedAt: end.endedAt.getTime(),
+      cpu: run.cpu,
+      reportedTime: reportedTimeIn(tail),
+      folder: this.relative(target),
+      outcome: runOutcome(end.code, end.stop),
+    });
+    await this.ended(record, run.held, data.mailType);
+    return record;
+  }
+
+  // --- ended before it ran ---------------------------------------------------------
+
+  /**
+   * Cancel before start: QM_qJobs → QM_dJobs with `Job cancelled by`. Undefined
+   * when the folder was not in QM_qJobs (a worker claimed it a moment ago).
+   */
+  async cancelQueued(name: string, by: string): Promise<DoneRecord | undefined> {
+    const id = await this.store.queuedId(name);
+    // taken first (active under a lock of its own): neither a worker's pick nor ingest's unqueue can touch it now
+    const token = `cancel:${randomBytes(6).toString('hex')}`;
+    const taken = id ? await this.store.takeQueued(id, token, END_LOCK_MS) : undefined;
+    const held = taken && { job: taken, token };
+    const job = taken ?? (id ? await this.store.job(id) : undefined);
+    const now = new Date();
+    let target: string;
+    try {
+      target = await moveStamped(path.join(this.layout.queued, name), this.layout.done, name, now);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // claimed by a worker a moment before (then not taken here), or deleted
+      if (held) await this.drop(held);
+      return undefined;
+    }
+    await appendLine(target, cancelledLine(by, now));
+    const record = doneRecord({
+      id: id ?? `cancelled-${newJobId()}`,
+      name,
+      job: job?.data,
+      endedAt: now.getTime(),
+      folder: this.relative(target),
+      outcome: { kind: 'cancelled', by },
+    });
+    await this.ended(record, held, job?.data.mailType ?? []);
+    return record;
+  }
+
+  /** Not run: a dependency failed. The line is written before the move, so the folder is never seen without it. */
+  async notRun(held: Held, dependency: string, why: string): Promise<DoneRecord | undefined> {
+    const data = held.job.data;
+    const now = new Date();
+    const folder = path.join(this.layout.queued, data.name);
+    let target: string;
+    try {
+      await appendLine(folder, notRunLine(dependency, why, now));
+      target = await moveStamped(folder, this.layout.done, data.name, now);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await this.drop(held);
+      return undefined;
+    }
+    const record = doneRecord({
+      id: held.job.id!,
+      name: data.name,
+      job: data,
+      endedAt: now.getTime(),
+      folder: this.relative(target),
+      outcome: { kind: 'dependencyFailed', dependency },
+    });
+    await this.ended(record, held, data.mailType);
+    this.log.info({ job: data.name }, `not run: dependency ${dependency} ${why} → ${record.folder}`);
+    return record;
+  }
+
+  /**
+   * A held job whose folder left QM_qJobs before its claim (cancelled, deleted,
+   * or handed back by BullMQ after it ended): acknowledged as its record says,
+   * or removed when it has none. `stillRunning`: BullMQ handed back a job
+   * that runs elsewhere; its lock is let go and its run acknowledges nothing more.
+   */
+  async drop(held: Held, stillRunning = false): Promise<void> {
+    const { job, token } = held;
+    await this.store.forgetName(job.data.name, job.id!);
+    const [record] = await this.store.records([job.id!]);
+    if (record) return this.acknowledge(held, record);
+    await job.moveToCompleted({ dropped: true }, token, false).catch(() => undefined);
+    if (!stillRunning) await this.store.removeJob(job.id!);
+  }
+
+  // --- its worker vanished, or it is put back --------------------------------------
+
+  /** Lose: `Job lost at:`, QM_REASON.txt, QM_lost+found, the record, Failed in BullMQ. */
+  async lose(held: Held | undefined, info: RunningInfo, folder: string, reason: string): Promise<DoneRecord> {
+    await appendLine(folder, lostLine(reason, new Date())).catch(() => undefined);
+    const target = await moveToLostFound(this.layout, folder, info.name, reason);
+    const job = held?.job ?? (await this.store.job(info.id).catch(() => undefined));
+    const record = doneRecord({
+      id: info.id,
+      name: info.name,
+      job: job?.data ?? info,
+      run: { startedAt: info.startedAt, worker: info.worker, host: info.host, nbProc: info.nbProc },
+      endedAt: Date.now(),
+      folder: this.relative(target),
+      outcome: { kind: 'lost', reason },
+    });
+    const token = held?.token ?? info.token;
+    await this.ended(record, job && token ? { job, token } : undefined, job?.data.mailType ?? []);
+    this.log.warn({ job: info.name }, `${reason}; moved to ${record.folder}`);
+    return record;
+  }
+
+  /** A folder in QM_Jobs that no running entry names any more (Redis lost it): to QM_lost+found, with a record. */
+  async loseUnowned(name: string, reason: string): Promise<void> {
+    const target = await moveToLostFound(this.layout, path.join(this.layout.running, name), name, reason);
+    const record = doneRecord({ id: `lost-${newJobId()}`, name, endedAt: Date.now(), folder: this.relative(target), outcome: { kind: 'lost', reason } });
+    await this.store.recordEnd(record);
+    this.log.warn({ job: name }, `${reason}; moved to ${record.folder}`);
+  }
+
+  /**
+   * Put back: a running job's folder to QM_qJobs (its worker was lost, with
+   * on_worker_loss = requeue); false when a queued job of that name is in the way.
+   */
+  async putBack(info: RunningInfo, reason: string): Promise<boolean> {
+    if (!(await this.backInQueue(path.join(this.layout.running, info.name), info.name))) return false;
+    await appendLine(path.join(this.layout.queued, info.name), lostLine(reason, new Date())).catch(() => undefined);
+    const job = await this.store.job(info.id).catch(() => undefined);
+    await this.requeueInRedis(job && info.token ? { job, token: info.token } : undefined, info, true);
+    this.log.warn({ job: info.name }, `${reason}; requeued (once)`);
+    return true;
+  }
+
+  /** The worker died after moving the folder on, before recording it: its entry and BullMQ job are let go. */
+  async forgetVanished(info: RunningInfo, why: string): Promise<void> {
+    await this.store.forgetRunning(info.id);
+    const job = await this.store.job(info.id).catch(() => undefined);
+    if (job && info.token) await job.moveToFailed(failure(`lost: ${why}`), info.token, false).catch(() => undefined);
+  }
+
+  // --- the monitor's delete --------------------------------------------------------
+
+  /** A queued job and its folder (renamed hidden first: that wins or loses against a claim). False when it had left. */
+  async deleteQueued(name: string): Promise<boolean> {
+    const trash = path.join(this.layout.queued, `.deleting-${randomBytes(4).toString('hex')}-${name}`);
+    try {
+      await fs.rename(path.join(this.layout.queued, name), trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      return false;
+    }
+    await this.store.dropQueued(name);
+    await fs.rm(trash, { recursive: true, force: true });
+    return true;
+  }
+
+  /** A done job: its folder (in QM_dJobs or QM_lost+found), its record and its BullMQ job. */
+  async deleteDone(record: DoneRecord, folder: string): Promise<void> {
+    const parent = path.dirname(folder);
+    const trash = path.join(parent, `.deleting-${randomBytes(4).toString('hex')}-${path.basename(folder)}`);
+    const moved = await fs.rename(folder, trash).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
+    await this.store.forgetDone(record);
+    await this.store.removeJob(record.id);
+    if (moved) await fs.rm(trash, { recursive: true, force: true });
+  }
+
+  // --- shared steps ----------------------------------------------------------------
+
+  /** The record written, BullMQ told, the mail sent: the end of every transition that ends a job. */
+  private async ended(record: DoneRecord, held: Held | undefined, mailType: string[]): Promise<void> {
+    await this.store.recordEnd(record);
+    if (held) await this.acknowledge(held, record);
+    this.mailer?.notify(record, mailType);
+  }
+
+  /** Completed for a success; Failed, with the outcome as its reason, for every other end. */
+  private async acknowledge(held: Held, record: DoneRecord): Promise<void> {
+    const { job, token } = held;
+    const acked = succeeded(record.outcome)
+      ? job.moveToCompleted(record, token, false)
+      : job.moveToFailed(failure(describeOutcome(record.outcome)), token, false);
+    await acked.catch((err: Error) => this.log.debug({ job: record.name }, `bullmq acknowledgement: ${err.message}`));
+  }
+
+  /** Renames the folder back into QM_qJobs; false when a queued job of that name is there. */
+  private async backInQueue(dir: string, name: string): Promise<boolean> {
+    try {
+      await fs.rename(dir, path.join(this.layout.queued, name));
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Its folder back in QM_qJobs: the same BullMQ job goes back to waiting while
+   * its lock holds (counting the requeue when its worker was lost:
+   * on_worker_loss requeues once); otherwise its name is forgotten and ingest
+   * queues the folder anew. True when the same job waits again.
+   */
+  private async requeueInRedis(held: Held | undefined, info: RunningInfo, afterLoss: boolean): Promise<boolean> {
+    await this.store.forgetRunning(info.id);
+    if (held) {
+      try {
+        const { job } = held;
+        if (afterLoss) await job.updateData({ ...job.data, requeues: (job.data.requeues ?? 0) + 1 } satisfies QueuedJob);
+        await job.moveToWait(held.token);
+        await this.store.markQueued(info.name, info.id);
+        return true;
+      } catch {
+        // the lock lapsed meanwhile: a new job
+      }
+    }
+    await this.store.forgetName(info.name, info.id);
+    return false;
+  }
+
+  private relative(target: string): string {
+    return path.relative(this.layout.root, target);
+  }
+}
+
+/** The error BullMQ keeps as a failed job's reason; no JS stack (it would be QM's, not the job's). */
+function failure(reason: string): Error {
+  const err = new Error(reason);
+  err.stack = '';
+  return err;
+}

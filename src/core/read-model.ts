@@ -1,0 +1,261 @@
+/**
+ * What QM shows of its jobs, read from Redis and the job folders, no writes:
+ * the one read model of `qm status`, `qm stats`, the monitor's pages and
+ * API, Bull Board's additions and `/metrics`.
+ * 1. queued jobs in run order (held by a worker, waiting, prioritized), then
+ *    those put aside for their `after` jobs, then folders still settling in
+ *    QM_qJobs, each with the reason it waits;
+ * 2. running jobs (`qm:running`) with their progress from process.log;
+ * 3. done jobs, one page at a time (never a folder scan), and per owner;
+ * 4. one job by name (and id, which follows it from queued to running to done);
+ * 5. the live workers, and the counts of jobs by state.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import { exists, isIgnoredName, type Layout } from './folders.js';
+import type { JobStore } from './jobstore.js';
+import type { Heartbeat } from './heartbeat.js';
+import type { DoneRecord, QueuedJob, RunningInfo } from './status.js';
+import { readLogReport, type Progress } from './progress.js';
+import { logPathOf } from './process-log.js';
+
+/** starting: a worker is taking it; queued; after: waits for its `after` jobs; settling: folder not queued yet */
+export type QueuedPhase = 'starting' | 'queued' | 'after' | 'settling';
+
+export interface QueuedEntry {
+  state: 'queued';
+  phase: QueuedPhase;
+  /** 1 = runs next; undefined for jobs not in the run order (after, settling) */
+  position: number | undefined;
+  name: string;
+  id: string | undefined;
+  /** the descriptor as queued; undefined while the folder is still settling */
+  job: QueuedJob | undefined;
+  /** the worker taking a `starting` job */
+  worker: string | undefined;
+  /** why it is not running yet, as squeue's REASON says it */
+  reason: string;
+}
+
+export interface RunningEntry {
+  state: 'running';
+  name: string;
+  id: string;
+  info: RunningInfo;
+  progress: Progress | undefined;
+  /** seconds, the job's last `time: N` line */
+  reportedTime: number | undefined;
+}
+
+export interface DoneEntry {
+  state: 'done';
+  name: string;
+  id: string;
+  record: DoneRecord;
+}
+
+export type JobView = QueuedEntry | RunningEntry | DoneEntry;
+
+export interface DonePage {
+  page: number;
+  pages: number;
+  perPage: number;
+  total: number;
+  records: DoneRecord[];
+}
+
+/** Per owner (the jobs' e_mail; null without one), over done records. */
+export interface OwnerStats {
+  owner: string | null;
+  jobs: number;
+  succeeded: number;
+  failed: number;
+  /** over the jobs that ran (have an elapsed time) */
+  ran: number;
+  elapsedSeconds: number;
+  meanElapsedSeconds: number | null;
+  cpuSeconds: number;
+  meanCpuSeconds: number | null;
+}
+
+export interface JobCounts {
+  queued: number;
+  running: number;
+  done: number;
+}
+
+export class ReadModel {
+  constructor(
+    readonly store: JobStore,
+    readonly layout: Layout,
+  ) {}
+
+  /** Queued jobs in run order, at most `limit` listed (the total is exact). */
+  async queued(limit: number): Promise<{ total: number; jobs: QueuedEntry[] }> {
+    const last = Number.isFinite(limit) ? limit - 1 : -1;
+    const store = this.store;
+    const [counts, active, waiting, prioritized, delayed, running, entries, names, workers, paused] = await Promise.all([
+      store.counts(),
+      store.jobsIn('active', 0, -1),
+      store.jobsIn('waiting', 0, last),
+      store.jobsIn('prioritized', 0, last),
+      store.jobsIn('delayed', 0, last),
+      store.running(),
+      fs.readdir(this.layout.queued).catch(() => [] as string[]),
+      store.queuedNames(),
+      store.liveWorkers(),
+      store.isPaused(),
+    ]);
+    const runningIds = new Set(running.map((r) => r.id));
+    // active in BullMQ and not running yet: a worker is claiming it
+    const starting = active.filter((j) => !runningIds.has(j.id ?? ''));
+    const why = reasons(workers, paused);
+    const inOrder = [...starting.map((j) => ({ j, s: 'starting' as const })), ...[...waiting, ...prioritized].map((j) => ({ j, s: 'queued' as const }))];
+    const jobs: QueuedEntry[] = inOrder.map(({ j, s }, i) => entryOf(j, s, i + 1, why));
+    jobs.push(...delayed.map((j) => entryOf(j, 'after', undefined, why)));
+    const known = new Set(jobs.map((v) => v.name));
+    const settling = entries.filter((n) => !isIgnoredName(n) && !known.has(n) && !names.has(n)).sort();
+    for (const name of settling) {
+      jobs.push({ state: 'queued', phase: 'settling', position: undefined, name, id: undefined, job: undefined, worker: undefined, reason: 'Settling' });
+    }
+    const total = starting.length + counts.waiting + counts.prioritized + counts.delayed + settling.length;
+    return { total, jobs: jobs.slice(0, Number.isFinite(limit) ? limit : undefined) };
+  }
+
+  async running(): Promise<RunningEntry[]> {
+    const infos = (await this.store.running()).sort((a, b) => a.startedAt - b.startedAt);
+    return Promise.all(infos.map((info) => this.runningEntry(info)));
+  }
+
+  /** Page `page` (from 1) of the done jobs, newest first. */
+  async done(page: number, perPage: number): Promise<DonePage> {
+    const total = await this.store.doneCount();
+    const pages = Math.max(1, Math.ceil(total / perPage));
+    const current = Math.min(Math.max(1, page), pages);
+    const records = await this.store.doneRecords((current - 1) * perPage, perPage);
+    return { page: current, pages, perPage, total, records };
+  }
+
+  /** Done records that ended in [from, to] (ms). */
+  doneBetween(from: number | '-inf', to: number | '+inf' = '+inf'): Promise<DoneRecord[]> {
+    return this.store.doneBetween(from, to);
+  }
+
+  /** Per owner over the done records that ended in [from, to], the busiest first. */
+  async ownerStats(from: number | '-inf' = '-inf', to: number | '+inf' = '+inf'): Promise<OwnerStats[]> {
+    return ownerStats(await this.doneBetween(from, to));
+  }
+
+  /** The job `name`; with `id`, that very job (which may be an older done job of the same name). */
+  async find(name: string, id?: string): Promise<JobView | undefined> {
+    if (!id) return this.current(name);
+    const info = await this.store.runningInfo(id);
+    if (info?.name === name) return this.runningEntry(info);
+    const [record] = await this.store.records([id]);
+    if (record?.name === name) return { state: 'done', name, id, record };
+    const current = await this.current(name);
+    return current && current.state === 'queued' && current.id === id ? current : undefined;
+  }
+
+  /** The current job of that name: queued first, then running, then its latest done record. */
+  async current(name: string): Promise<JobView | undefined> {
+    if (await exists(path.join(this.layout.queued, name))) {
+      const id = await this.store.queuedId(name);
+      const job = id ? await this.store.job(id) : undefined;
+      if (!job) return { state: 'queued', phase: 'settling', position: undefined, name, id, job: undefined, worker: undefined, reason: 'Settling' };
+      const state = await job.getState();
+      const s = state === 'active' ? 'starting' : state === 'delayed' ? 'after' : 'queued';
+      return entryOf(job, s, undefined, reasons(await this.store.liveWorkers(), await this.store.isPaused()));
+    }
+    const info = (await this.store.running()).find((r) => r.name === name);
+    if (info) return this.runningEntry(info);
+    const record = await this.store.lastDone(name);
+    return record && { state: 'done', name, id: record.id, record };
+  }
+
+  private async runningEntry(info: RunningInfo): Promise<RunningEntry> {
+    const { progress, reportedTime } = await readLogReport(logPathOf(path.join(this.layout.running, info.name)));
+    return { state: 'running', name: info.name, id: info.id, info, progress, reportedTime };
+  }
+
+  /** The job's folder now; undefined when a record points outside QM_FOLDER. */
+  folderOf(view: JobView): string | undefined {
+    if (view.state === 'queued') return path.join(this.layout.queued, view.name);
+    if (view.state === 'running') return path.join(this.layout.running, view.name);
+    const folder = path.resolve(this.layout.root, view.record.folder);
+    return folder.startsWith(this.layout.root + path.sep) ? folder : undefined;
+  }
+
+  workers(): Promise<Heartbeat[]> {
+    return this.store.liveWorkers();
+  }
+
+  /** Jobs by state: held by a worker not yet running counts as queued. */
+  async counts(): Promise<JobCounts> {
+    const [counts, running, done] = await Promise.all([this.store.counts(), this.store.running(), this.store.doneCount()]);
+    const held = Math.max(0, counts.active - running.length);
+    return { queued: held + counts.waiting + counts.prioritized + counts.delayed, running: running.length, done };
+  }
+}
+
+/** Why a queued job waits: the largest live budget tells a job too big for now from one behind others. */
+function reasons(workers: Heartbeat[], paused: boolean) {
+  const free = workers.reduce((most, w) => Math.max(most, w.budget - w.inUse), 0);
+  return (job: QueuedJob, state: QueuedPhase, position: number | undefined): string => {
+    if (state === 'starting') return 'Starting';
+    if (state === 'after') return `Dependency: ${job.after.join(',')}`;
+    if (paused) return 'Paused';
+    if (position === 1 && job.nbProc > free) return `Resources: needs ${job.nbProc} CPUs, ${free} free`;
+    return 'Priority';
+  };
+}
+
+function entryOf(
+  j: Job<QueuedJob>,
+  phase: QueuedPhase,
+  position: number | undefined,
+  why: (job: QueuedJob, phase: QueuedPhase, position: number | undefined) => string,
+): QueuedEntry {
+  return {
+    state: 'queued',
+    phase,
+    position,
+    name: j.data.name,
+    id: j.id,
+    job: j.data,
+    worker: phase === 'starting' ? j.processedBy : undefined,
+    reason: why(j.data, phase, position),
+  };
+}
+
+export function ownerStats(records: DoneRecord[]): OwnerStats[] {
+  const byOwner = new Map<string | null, DoneRecord[]>();
+  for (const r of records) {
+    const owner = r.email ?? null;
+    const list = byOwner.get(owner) ?? [];
+    if (list.length === 0) byOwner.set(owner, list);
+    list.push(r);
+  }
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  return [...byOwner]
+    .map(([owner, recs]): OwnerStats => {
+      const ran = recs.filter((r) => r.elapsed !== undefined);
+      const withCpu = recs.filter((r) => r.cpu !== undefined);
+      const elapsedSeconds = sum(ran.map((r) => r.elapsed!));
+      const cpuSeconds = sum(withCpu.map((r) => r.cpu!));
+      const succeeded = recs.filter((r) => r.outcome.kind === 'success').length;
+      return {
+        owner,
+        jobs: recs.length,
+        succeeded,
+        failed: recs.length - succeeded,
+        ran: ran.length,
+        elapsedSeconds,
+        meanElapsedSeconds: ran.length > 0 ? elapsedSeconds / ran.length : null,
+        cpuSeconds,
+        meanCpuSeconds: withCpu.length > 0 ? cpuSeconds / withCpu.length : null,
+      };
+    })
+    .sort((a, b) => b.jobs - a.jobs || (a.owner ?? '').localeCompare(b.owner ?? ''));
+}

@@ -1,0 +1,98 @@
+/**
+ * The Redis scripts of QM's own keys (JobStore runs them): one script per
+ * step that changes more than one key, so that a step is all or nothing.
+ * (The scripts that touch BullMQ's keys are in bullmq-internals.ts.)
+ */
+
+/**
+ * A job starts: it is running, and no longer queued under its name.
+ * KEYS[1] qm:running  KEYS[2] qm:names
+ * ARGV[1] id  ARGV[2] RunningInfo JSON  ARGV[3] name
+ */
+export const START_SCRIPT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[2], ARGV[3]) end
+return 1`;
+
+/**
+ * A job has ended (any outcome): its record is written and indexed, it is no
+ * longer running nor queued, the finished counter counts it, the records are
+ * trimmed to keep_done, and the jobs put aside until it ended are handed back.
+ * A record read back from its folder meanwhile (Redis wiped while this waited
+ * to be written) gives way.
+ * KEYS[1] its record  KEYS[2] qm:done  KEYS[3] qm:done:names  KEYS[4] qm:running
+ * KEYS[5] qm:names  KEYS[6] qm:after:NAME (its dependents)  KEYS[7] the found record of its folder
+ * KEYS[8] qm:finished
+ * ARGV[1] id  ARGV[2] DoneRecord JSON  ARGV[3] end time (ms)  ARGV[4] name  ARGV[5] keep_done
+ * ARGV[6] the found record's id  ARGV[7] record key prefix  ARGV[8] outcome kind
+ * Returns the ids of its dependents.
+ */
+export const FINISH_SCRIPT = `
+local call, id, name = redis.call, ARGV[1], ARGV[4]
+call('DEL', KEYS[7])
+call('ZREM', KEYS[2], ARGV[6])
+call('SET', KEYS[1], ARGV[2])
+call('ZADD', KEYS[2], ARGV[3], id)
+call('HSET', KEYS[3], name, id)
+call('HDEL', KEYS[4], id)
+if call('HGET', KEYS[5], name) == id then call('HDEL', KEYS[5], name) end
+call('HINCRBY', KEYS[8], ARGV[8], 1)
+local dependents = call('SMEMBERS', KEYS[6])
+call('DEL', KEYS[6])
+local excess = call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
+if excess > 0 then
+  local popped = call('ZPOPMIN', KEYS[2], excess)
+  for i = 1, #popped, 2 do call('DEL', ARGV[7] .. popped[i]) end
+end
+return dependents`;
+
+/**
+ * A done record is forgotten (the monitor's delete): its name no longer points at it.
+ * KEYS[1] its record  KEYS[2] qm:done  KEYS[3] qm:done:names
+ * ARGV[1] id  ARGV[2] name
+ */
+export const FORGET_DONE_SCRIPT = `
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[3], ARGV[2]) end
+return 1`;
+
+/**
+ * Deletes a hash field only if it still holds ARGV[2] (a newer job of that name keeps its own).
+ * KEYS[1] the hash  ARGV[1] field  ARGV[2] value
+ */
+export const DELETE_IF_EQUAL_SCRIPT = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0`;
+
+/**
+ * Puts a running job back in the running table unless it is there, or over
+ * (its done record exists), or declared lost for this worker instance (then
+ * returns -1): after a wipe, a live worker's jobs reappear; a worker that was
+ * unreachable learns which of its jobs others have moved on.
+ * KEYS[1] qm:running  KEYS[2] the job's done record  KEYS[3] its lost mark
+ * ARGV[1] id  ARGV[2] RunningInfo JSON  ARGV[3] the worker instance
+ */
+export const REASSERT_RUNNING_SCRIPT = `
+if redis.call('GET', KEYS[3]) == ARGV[3] then
+  return -1
+end
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return 0
+end
+return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])`;
+
+/**
+ * Records of folders found in QM_dJobs, and the mark that QM_dJobs was read.
+ * KEYS[1] qm:done  KEYS[2] qm:done:scanned
+ * ARGV[1] record key prefix  ARGV[2] now (ms), or '' when more records follow  ARGV[3..] id, end time, JSON, repeated
+ */
+export const ADD_FOUND_SCRIPT = `
+for i = 3, #ARGV, 3 do
+  redis.call('SET', ARGV[1] .. ARGV[i], ARGV[i + 2])
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
+end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
+return 1`;
