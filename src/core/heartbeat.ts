@@ -14,8 +14,15 @@ export interface Heartbeat {
   pid: number;
   /** boot id and pid namespace: where `pid` means something (see liveness.ts pidSpace) */
   pidSpace: string;
+  /** processors: the pool and what running jobs hold of it */
   budget: number;
   inUse: number;
+  /** GPU ids it hands out (SPEC §8), and those running jobs hold */
+  gpus?: string[];
+  gpusInUse?: string[];
+  /** memory pool and what running jobs reserved, MB */
+  memoryMb?: number;
+  memoryInUseMb?: number;
   /** ids of the jobs it runs */
   jobs: string[];
   /** when this worker process started, ms */

@@ -41,6 +41,7 @@ export function mailSubject(rec: DoneRecord): string {
     killed: 'cancelled',
     cancelled: 'cancelled',
     timedOut: 'timed out',
+    outOfMemory: 'out of memory',
     dependencyFailed: 'failed',
     failedToSpawn: 'failed',
     lost: 'failed',

@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readDescriptor } from './descriptor.js';
+import { ownerOf } from './users.js';
 import type { QueuedJob } from './status.js';
 
 export interface ReadJob {
@@ -19,7 +20,7 @@ export interface ReadJob {
 /** Reads `dir`'s descriptor; throws a DescriptorError when it cannot be used. */
 export async function readQueuedJob(dir: string, name: string, jobFile: string, now = Date.now()): Promise<ReadJob> {
   const d = await readDescriptor(dir, jobFile);
-  const descriptorMtime = (await fs.stat(path.join(dir, d.file))).mtimeMs;
+  const [descriptorMtime, owner] = await Promise.all([fs.stat(path.join(dir, d.file)).then((st) => st.mtimeMs), ownerOf(dir)]);
   const job: QueuedJob = {
     name,
     script: d.script,
@@ -35,6 +36,7 @@ export async function readQueuedJob(dir: string, name: string, jobFile: string, 
     keys: d.keys,
     enqueuedAt: now,
     descriptorMtime,
+    owner,
   };
   return { job, warnings: d.warnings, jobName: d.jobName };
 }

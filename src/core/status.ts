@@ -25,6 +25,55 @@ export interface QueuedJob {
   descriptorMtime: number;
   /** times it was put back in the queue after its worker was lost */
   requeues?: number;
+
+  // --- the job model of SPEC §8–§10 (all optional: a QM 1.0 record still reads) ---
+  /** GPUs asked (nb_gpu, --gres/--gpus...); 0 or absent = none. Never clamped. */
+  nbGpu?: number;
+  /** memory reserved, MB; absent = none reserved; 0 = all of the worker's (Slurm's --mem=0). Never clamped. */
+  memoryMb?: number;
+  /** Slurm tasks (-n); nbProc = ntasks × cpus per task. Absent = 1. */
+  ntasks?: number;
+  /** the Unix owner of the job's folder: who may cancel, hold, requeue it, and who it runs as under a root worker */
+  owner?: JobOwner;
+  /** set on each task of an array: task `array.index` of the array named `array.name` */
+  array?: ArrayTask;
+  /** held (`-H`, `qm hold`): not picked until `qm release` */
+  held?: boolean;
+  /** ms since epoch: not picked before (`--begin`) */
+  beginAt?: number;
+  /** one `QM:` line each, written at the top of process.log when it starts (options not honoured, clamps, limits not enforced) */
+  notices?: string[];
+  /** where `qm submit` ran and on which host (SLURM_SUBMIT_DIR / _HOST); absent for a dropped folder */
+  submitDir?: string;
+  submitHost?: string;
+}
+
+/** Who a job belongs to: the owner of its folder when it was queued. */
+export interface JobOwner {
+  user: string;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * A task of a job array (SPEC §9). Each task is a job of its own, named
+ * `NAME_i`, with its own folder: QM_qJobs/NAME holds the array's folder until
+ * its last task has started; task i's folder QM_Jobs/NAME_i is made from it
+ * when the task is claimed, then moves to QM_dJobs like any job's.
+ */
+export interface ArrayTask {
+  /** the array's name (SLURM_JOB_NAME, SLURM_ARRAY_JOB_ID's job) */
+  name: string;
+  /** the array's id (SLURM_ARRAY_JOB_ID) */
+  id: string;
+  /** this task's index (SLURM_ARRAY_TASK_ID) */
+  index: number;
+  count: number;
+  min: number;
+  max: number;
+  step: number;
+  /** at most this many tasks of the array run at once, over all workers (`%K`) */
+  limit?: number;
 }
 
 /** Where a running job runs; kept in Redis while it runs. */
@@ -46,6 +95,12 @@ export interface RunningInfo {
   enqueuedAt: number;
   info?: string;
   email?: string;
+  /** GPU ids handed to it (CUDA_VISIBLE_DEVICES) */
+  gpus?: string[];
+  /** memory reserved for it, MB (0 = none) */
+  memoryMb?: number;
+  owner?: JobOwner;
+  array?: ArrayTask;
 }
 
 export type Outcome =
@@ -54,6 +109,8 @@ export type Outcome =
   /** killed on request (qm cancel, monitor kill, shutdown) */
   | { kind: 'killed'; code: number; by: string }
   | { kind: 'timedOut'; code: number; limit: number }
+  /** killed by the kernel for going over its memory limit (MB) */
+  | { kind: 'outOfMemory'; code: number; limitMb: number }
   /** cancelled before it started */
   | { kind: 'cancelled'; by: string }
   | { kind: 'dependencyFailed'; dependency: string }
@@ -94,6 +151,11 @@ export interface DoneRecord {
   /** where the folder is now, relative to QM_FOLDER (e.g. `QM_dJobs/2026-...-NAME`) */
   folder: string;
   outcome: Outcome;
+  nbGpu?: number;
+  gpus?: string[];
+  memoryMb?: number;
+  owner?: JobOwner;
+  array?: ArrayTask;
 }
 
 /** The id of a record read back from folder QM_dJobs/ENTRY (ingest/done-folders.ts). */
@@ -113,6 +175,7 @@ export function exitCodeOf(outcome: Outcome): number {
     case 'failed':
     case 'killed':
     case 'timedOut':
+    case 'outOfMemory':
       return outcome.code;
     default:
       return 1;
@@ -129,6 +192,8 @@ export function describeOutcome(outcome: Outcome): string {
       return `killed by ${outcome.by} (code ${outcome.code})`;
     case 'timedOut':
       return `timed out after ${outcome.limit} s (code ${outcome.code})`;
+    case 'outOfMemory':
+      return `out of memory (limit ${outcome.limitMb} MB)`;
     case 'cancelled':
       return `cancelled by ${outcome.by}`;
     case 'dependencyFailed':
