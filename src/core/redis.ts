@@ -1,12 +1,17 @@
 /**
  * The one module that makes Redis connections and names keys.
- * 1. Turns `redis_url` (redis://, rediss://, unix://) into ioredis options.
- * 2. Opens connections that retry forever and log an outage once.
+ * 1. Turns `redis_url` (redis://, rediss://, unix://, redis+sentinel://) into
+ *    ioredis options; a malformed URL is one line saying what is wrong.
+ * 2. Opens connections that retry forever and log an outage once; through
+ *    Sentinel they follow the primary across a failover.
  * 3. Names the BullMQ queue and QM's own keys.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import type { Logger } from './log.js';
+import { redisOptions } from './redis-url.js';
+
+export { RedisUrlError, displayUrl, redisOptions } from './redis-url.js';
 
 /** BullMQ prefix and queue name: keys `bull:qm:*`. */
 export const BULL_PREFIX = 'bull';
@@ -41,6 +46,10 @@ export const keys = {
   lostMark: (id: string) => `qm:lost:${id}`,
   /** hash: outcome kind → jobs that ended so (a counter that only grows, for /metrics) */
   finished: 'qm:finished',
+  /** string with TTL: the active ingest (IngestLease JSON); the others stand by */
+  ingestLease: 'qm:ingest:lease',
+  /** string: the monitors' CSRF secret (hex), shared by every monitor on this Redis */
+  csrfSecret: 'qm:monitor:csrf',
 } as const;
 
 /**
@@ -54,26 +63,22 @@ export function connectClient(url: string): Redis {
     connectTimeout: 5_000,
     connectionName: 'qm-client',
     retryStrategy: (attempt) => (attempt > 3 ? null : attempt * 200),
+    // through Sentinel: every sentinel unreachable is an error too, not a wait
+    sentinelRetryStrategy: (attempt) => (attempt > 3 ? null : attempt * 200),
+    reconnectOnError,
   });
   redis.on('error', () => undefined); // reported by the failing command
   return redis;
 }
 
-export function redisOptions(url: string): RedisOptions {
-  if (url.startsWith('unix://') || url.startsWith('/')) {
-    return { path: url.startsWith('unix://') ? url.slice('unix://'.length) : url };
-  }
-  const u = new URL(url);
-  const options: RedisOptions = {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port ? Number(u.port) : 6379,
-  };
-  if (u.username) options.username = decodeURIComponent(u.username);
-  if (u.password) options.password = decodeURIComponent(u.password);
-  const db = u.pathname.replace(/^\//, '');
-  if (db) options.db = Number(db);
-  if (u.protocol === 'rediss:') options.tls = {};
-  return options;
+/**
+ * After a failover a connection may still reach the old primary, now a
+ * replica: its writes fail with READONLY and its blocking reads are ended
+ * with UNBLOCKED. Reconnecting (through Sentinel: to the new primary) and
+ * sending the command again is right for both.
+ */
+function reconnectOnError(err: Error): 2 | false {
+  return /^(READONLY|UNBLOCKED)/.test(err.message) ? 2 : false;
 }
 
 /**
@@ -87,6 +92,7 @@ export function connect(url: string, log: Logger, purpose: string): Redis {
     enableReadyCheck: true,
     connectionName: `qm-${purpose}`,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    reconnectOnError,
   });
   watchOutage(redis, log, purpose);
   return redis;

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { getSection, IniSyntaxError, parseIni, type IniDoc } from './configparser.js';
 import type { Settings } from './settings-types.js';
+import { RedisUrlError, redisOptions } from './redis-url.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -118,11 +119,18 @@ const nonEmpty = (expected: string) => matching(/./, expected);
 
 /** Empty = embedded redis; src/core/redis.ts also takes unix:// and a bare socket path. */
 const redisUrl: Parser<string> = {
-  expected: 'empty, redis://[user:password@]host[:port][/db], rediss://..., unix:///socket or /socket',
+  expected:
+    'empty, redis://[user:password@]host[:port][/db], rediss://..., ' +
+    'redis+sentinel://[:password@]host:port[,host:port...]/master, unix:///socket or /socket',
   parse: (raw) => {
     if (raw === '' || /^(unix:\/\/)?\/./i.test(raw)) return raw;
-    const url = /^rediss?:\/\//i.test(raw) && URL.canParse(raw) ? new URL(raw) : undefined;
-    return url?.hostname && /^\/?\d*$/.test(url.pathname) ? raw : INVALID;
+    try {
+      redisOptions(raw);
+      return raw;
+    } catch (err) {
+      if (err instanceof RedisUrlError) return INVALID;
+      throw err;
+    }
   },
 };
 

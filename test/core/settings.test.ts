@@ -171,6 +171,8 @@ password = p;a#s%s
     expect(web).toMatchObject({ refreshRate: 2.5, displayDetails: false, deleteJobs: true, user: 'admin', password: 'p;a#s%s' });
     expect(withKey('QMServer', 'redis_url = unix:///run/redis.sock').server.redisUrl).toBe('unix:///run/redis.sock');
     expect(withKey('QMServer', 'redis_url = /run/redis.sock').server.redisUrl).toBe('/run/redis.sock');
+    const sentinel = 'redis+sentinel://:pw@s1:26379,[::1]:26380,s3/qm';
+    expect(withKey('QMServer', `redis_url = ${sentinel}`).server.redisUrl).toBe(sentinel);
     expect(withKey('QMServer', 'pin_cpus = TRUE').server.pinCpus).toBe(true);
     expect(withKey('QMServer', 'pin_cpus = auto').server.pinCpus).toBeUndefined();
   });
@@ -194,7 +196,9 @@ password = p;a#s%s
   });
 
   it('names file, line, section, key, value and expected form in one line', () => {
-    const REDIS_FORM = 'empty, redis://[user:password@]host[:port][/db], rediss://..., unix:///socket or /socket';
+    const REDIS_FORM =
+      'empty, redis://[user:password@]host[:port][/db], rediss://..., ' +
+      'redis+sentinel://[:password@]host:port[,host:port...]/master, unix:///socket or /socket';
     const cases: Array<[string, string, string]> = [
       ['QMServer', 'MaxNbProcessors = abc', '[QMServer] MaxNbProcessors = "abc": expected an integer >= 1'],
       ['QMServer', 'MaxNbProcessors = 0', '[QMServer] MaxNbProcessors = "0": expected an integer >= 1'],
@@ -206,6 +210,9 @@ password = p;a#s%s
       ['QMServer', 'QM_FOLDER =', '[QMServer] QM_FOLDER = "": expected a folder path'],
       ['QMServer', 'redis_url = http://x', `[QMServer] redis_url = "http://x": expected ${REDIS_FORM}`],
       ['QMServer', 'redis_url = redis://host/db1', `[QMServer] redis_url = "redis://host/db1": expected ${REDIS_FORM}`],
+      ['QMServer', 'redis_url = redis+sentinel://s1:26379,s2:26379', `[QMServer] redis_url = "redis+sentinel://s1:26379,s2:26379": expected ${REDIS_FORM}`],
+      ['QMServer', 'redis_url = redis+sentinel://s1:port/qm', `[QMServer] redis_url = "redis+sentinel://s1:port/qm": expected ${REDIS_FORM}`],
+      ['QMServer', 'redis_url = redis+sentinel://s1,,s2/qm', `[QMServer] redis_url = "redis+sentinel://s1,,s2/qm": expected ${REDIS_FORM}`],
       ['QMServer', 'settle_time = -1', '[QMServer] settle_time = "-1": expected a number of seconds >= 0'],
       ['QMServer', 'watch_mode = inotify', '[QMServer] watch_mode = "inotify": expected events or polling'],
       ['QMServer', 'poll_interval = 0', '[QMServer] poll_interval = "0": expected a number of seconds > 0'],
