@@ -10,7 +10,7 @@ import { ensureLayout, layoutOf } from '../core/folders.js';
 import { checkStorage, StorageError } from '../core/filesystems.js';
 import { logger } from '../core/log.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../core/embedded-redis.js';
-import { IngestRole } from '../ingest/ingest.js';
+import { LeasedIngest } from '../ingest/standby.js';
 import { WorkerRole } from '../worker/worker.js';
 import { MonitorStartError, startMonitor, type MonitorServer } from '../monitor/server.js';
 import { WorkerNameTaken } from '../core/liveness.js';
@@ -86,7 +86,7 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
   }
 
   if (roles.ingest) {
-    const ingest = new IngestRole(settings, redisUrl, !roles.worker);
+    const ingest = new LeasedIngest(settings, redisUrl, !roles.worker);
     await ingest.start();
     parts.push({ stop: () => ingest.stop() });
   }

@@ -10,6 +10,7 @@
  *    keep_done), the jobs put aside until a job ends, the finished counter.
  * 3. Workers: heartbeats, lost marks, the lock on a lost job, kill requests.
  * 4. Reads for the read model, dependencies and the roles.
+ * 5. The ingest lease (one active ingest).
  */
 import type { Redis } from 'ioredis';
 import type { Job, JobType, Queue } from 'bullmq';
@@ -20,8 +21,10 @@ import {
   takeQueuedKeys, type PickReply,
 } from './bullmq-internals.js';
 import {
-  ADD_FOUND_SCRIPT, DELETE_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT, START_SCRIPT,
+  ADD_FOUND_SCRIPT, DELETE_IF_EQUAL_SCRIPT, DELETE_KEY_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT,
+  START_SCRIPT, TAKE_LEASE_SCRIPT,
 } from './store-scripts.js';
+import { parseLease, type IngestLease } from './ingest-lease.js';
 import { foundRecordId, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
 import { parseHeartbeat, type Heartbeat } from './heartbeat.js';
 
@@ -303,6 +306,31 @@ export class JobStore {
   /** Asks whichever worker runs job `id` to kill it (SIGTERM, SIGKILL after kill_grace). */
   async requestKill(id: string, by: string): Promise<void> {
     await this.redis.publish(keys.control, JSON.stringify({ type: 'kill', id, by }));
+  }
+
+  // --- the ingest lease -----------------------------------------------------------
+
+  /**
+   * Takes the ingest lease for `lease` (JSON), or renews it, for `ttlMs`; also
+   * from `deadHolder`, a holder known to be dead. The holder's JSON after the
+   * call: `lease` itself when this ingest is the active one.
+   */
+  async takeIngestLease(lease: string, ttlMs: number, deadHolder = ''): Promise<string> {
+    return (await this.evalScript(TAKE_LEASE_SCRIPT, 1, keys.ingestLease, lease, ttlMs, deadHolder)) as string;
+  }
+
+  /** The active ingest stops: its lease is free at once. */
+  async giveBackIngestLease(lease: string): Promise<void> {
+    await this.evalScript(DELETE_KEY_IF_EQUAL_SCRIPT, 1, keys.ingestLease, lease);
+  }
+
+  /** The active ingest's lease (and as stored), and how long before it lapses (ms). */
+  async activeIngest(): Promise<{ lease: IngestLease; raw: string; ttlMs: number } | undefined> {
+    const [[, raw], [, ttl]] = ((await this.redis.multi().get(keys.ingestLease).pttl(keys.ingestLease).exec()) ?? []) as [
+      [unknown, string | null], [unknown, number],
+    ];
+    const lease = raw ? parseLease(raw) : undefined;
+    return lease && raw ? { lease, raw, ttlMs: ttl } : undefined;
   }
 
   // --- reads -------------------------------------------------------------------

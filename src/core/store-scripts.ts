@@ -96,3 +96,26 @@ for i = 3, #ARGV, 3 do
 end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
 return 1`;
+
+/**
+ * The ingest lease (one active ingest): taken when free, held by ARGV[1], or
+ * held by ARGV[3] (a holder known dead); then (re)set to ARGV[1] for ARGV[2]
+ * ms. Returns the holder after the call: ARGV[1] when this one has it.
+ * KEYS[1] qm:ingest:lease
+ * ARGV[1] the caller's lease JSON  ARGV[2] time to live (ms)  ARGV[3] a dead holder's JSON, or ''
+ */
+export const TAKE_LEASE_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] or (ARGV[3] ~= '' and holder == ARGV[3]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+return holder`;
+
+/**
+ * Deletes a key only if it still holds ARGV[1] (a lease given back by its holder).
+ * KEYS[1] the key  ARGV[1] value
+ */
+export const DELETE_KEY_IF_EQUAL_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
