@@ -10,7 +10,7 @@
  *    keep_done), the jobs put aside until a job ends, the finished counter.
  * 3. Workers: heartbeats, lost marks, the lock on a lost job, kill requests.
  * 4. Reads for the read model, dependencies and the roles.
- * 5. The ingest lease (one active ingest).
+ * 5. The ingest lease (one active ingest) and the monitors' shared CSRF secret.
  */
 import type { Redis } from 'ioredis';
 import type { Job, JobType, Queue } from 'bullmq';
@@ -22,7 +22,7 @@ import {
 } from './bullmq-internals.js';
 import {
   ADD_FOUND_SCRIPT, DELETE_IF_EQUAL_SCRIPT, DELETE_KEY_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT,
-  START_SCRIPT, TAKE_LEASE_SCRIPT,
+  SHARED_SECRET_SCRIPT, START_SCRIPT, TAKE_LEASE_SCRIPT,
 } from './store-scripts.js';
 import { parseLease, type IngestLease } from './ingest-lease.js';
 import { foundRecordId, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
@@ -308,7 +308,7 @@ export class JobStore {
     await this.redis.publish(keys.control, JSON.stringify({ type: 'kill', id, by }));
   }
 
-  // --- the ingest lease -----------------------------------------------------------
+  // --- the ingest lease, shared secrets ------------------------------------------
 
   /**
    * Takes the ingest lease for `lease` (JSON), or renews it, for `ttlMs`; also
@@ -331,6 +331,11 @@ export class JobStore {
     ];
     const lease = raw ? parseLease(raw) : undefined;
     return lease && raw ? { lease, raw, ttlMs: ttl } : undefined;
+  }
+
+  /** The monitors' CSRF secret: the one on this Redis, else `candidate` becomes it. */
+  async csrfSecret(candidate: string): Promise<string> {
+    return (await this.evalScript(SHARED_SECRET_SCRIPT, 1, keys.csrfSecret, candidate)) as string;
   }
 
   // --- reads -------------------------------------------------------------------

@@ -119,3 +119,12 @@ return holder`;
 export const DELETE_KEY_IF_EQUAL_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+/**
+ * A secret shared by every process on this Redis: the one there, else
+ * ARGV[1] becomes it.
+ * KEYS[1] the secret's key  ARGV[1] this process's candidate
+ */
+export const SHARED_SECRET_SCRIPT = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])`;

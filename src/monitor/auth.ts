@@ -2,8 +2,10 @@
  * Who may use the monitor and its actions (SPEC §7).
  * 1. Basic auth when `password` is set (and `user`, when set, must match).
  * 2. Actions are off on a non-loopback Host without a password.
- * 3. CSRF tokens: an HMAC of the action and the job under a per-process
- *    secret, so a form only works for what it was made for.
+ * 3. CSRF tokens: an HMAC of the action and the job, so a form only works
+ *    for what it was made for, under a secret shared by every monitor on the
+ *    same Redis (SPEC §11): a form made by one monitor is taken by another,
+ *    behind a load balancer or after a restart.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
@@ -46,14 +48,27 @@ export function actionsOffReason(web: WebSettings): string | undefined {
   return `Host ${web.host} is reachable from other machines and no password is set`;
 }
 
-export class CsrfTokens {
-  private readonly secret = randomBytes(32);
+/** Where the secret is kept: given a candidate, the secret in force (the candidate if there was none). */
+export type SecretStore = (candidate: string) => Promise<string>;
 
-  token(action: string, name: string, id: string): string {
-    return createHmac('sha256', this.secret).update(`${action}\0${name}\0${id}`).digest('base64url');
+export class CsrfTokens {
+  /** this monitor's secret until the store says which one is shared; offered again should the store lose it */
+  private secret = randomBytes(32).toString('hex');
+
+  constructor(private readonly store: SecretStore) {}
+
+  async token(action: string, name: string, id: string): Promise<string> {
+    this.secret = await this.store(this.secret);
+    return this.sign(action, name, id);
   }
 
-  check(token: string | null, action: string, name: string, id: string): boolean {
-    return token !== null && sameText(token, this.token(action, name, id));
+  async check(token: string | null, action: string, name: string, id: string): Promise<boolean> {
+    if (token === null) return false;
+    this.secret = await this.store(this.secret);
+    return sameText(token, this.sign(action, name, id));
+  }
+
+  private sign(action: string, name: string, id: string): string {
+    return createHmac('sha256', this.secret).update(`${action}\0${name}\0${id}`).digest('base64url');
   }
 }

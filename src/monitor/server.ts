@@ -90,7 +90,7 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
   if (offReason) log.warn(`actions (cancel, kill, delete) are disabled: ${offReason}; set a password in [WEB_QMserver] to enable them`);
   const ctx: MonitorContext = {
     model, web, jobFile: settings.server.jobFile, policy: { web, offReason },
-    csrf: new CsrfTokens(), metrics: new Metrics(model), log, lifecycle: new Lifecycle(store, layout, log, mailer),
+    csrf: new CsrfTokens((candidate) => store.csrfSecret(candidate)), metrics: new Metrics(model), log, lifecycle: new Lifecycle(store, layout, log, mailer),
   };
   const routes = [...listRoutes(ctx), ...jobRoutes(ctx), ...actionRoutes(ctx)];
 

@@ -87,14 +87,16 @@ describe('who may do what', () => {
     expect(basicAuthUser(b('anyone:p:w'), web({ password: 'p:w' }))).toBe('anyone');
   });
 
-  it('binds a CSRF token to its action and job', () => {
-    const csrf = new CsrfTokens();
-    const t = csrf.token('kill', 'a', '1');
-    expect(csrf.check(t, 'kill', 'a', '1')).toBe(true);
-    expect(csrf.check(t, 'delete', 'a', '1')).toBe(false);
-    expect(csrf.check(t, 'kill', 'b', '1')).toBe(false);
-    expect(csrf.check(null, 'kill', 'a', '1')).toBe(false);
-    expect(new CsrfTokens().check(t, 'kill', 'a', '1')).toBe(false);
+  it('binds a CSRF token to its action and job, under the secret its store keeps', async () => {
+    /** a store of its own: the secret is this instance's */
+    const own = () => new CsrfTokens(async (candidate) => candidate);
+    const csrf = own();
+    const t = await csrf.token('kill', 'a', '1');
+    expect(await csrf.check(t, 'kill', 'a', '1')).toBe(true);
+    expect(await csrf.check(t, 'delete', 'a', '1')).toBe(false);
+    expect(await csrf.check(t, 'kill', 'b', '1')).toBe(false);
+    expect(await csrf.check(null, 'kill', 'a', '1')).toBe(false);
+    expect(await own().check(t, 'kill', 'a', '1')).toBe(false);
   });
 });
 

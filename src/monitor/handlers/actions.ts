@@ -40,7 +40,7 @@ export function actionRoutes(ctx: MonitorContext): Route[] {
   const confirm = forAction(async (req, view, action) => {
     const no = refusal(ctx.policy, action, view);
     if (no) return refused(req, no.status, no.message, jobUrl(view.name, view.id));
-    return htmlReply(200, confirmPage(action, view, ctx.csrf.token(action, view.name, view.id ?? ''), req.nonce));
+    return htmlReply(200, confirmPage(action, view, await ctx.csrf.token(action, view.name, view.id ?? ''), req.nonce));
   });
 
   const act = forAction(async (req, view, action) => {
@@ -48,7 +48,7 @@ export function actionRoutes(ctx: MonitorContext): Route[] {
     const no = refusal(ctx.policy, action, view);
     if (no?.status === 403) return refused(req, 403, no.message, back);
     const id = req.form.get('id') ?? '';
-    if (!sameOrigin(req) || !ctx.csrf.check(req.form.get('csrf'), action, view.name, id)) {
+    if (!sameOrigin(req) || !(await ctx.csrf.check(req.form.get('csrf'), action, view.name, id))) {
       return refused(req, 403, 'this form is not valid here (missing or stale CSRF token): open the action again from the job page', back);
     }
     if (no) return refused(req, no.status, no.message, back);
