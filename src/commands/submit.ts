@@ -22,6 +22,7 @@ import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js'
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { withClient, type Client } from './client.js';
 import { UserError } from './context.js';
+import { submitFromStdin } from './submit-stdin.js';
 
 export interface SubmitOptions {
   nbProc?: string;
@@ -35,8 +36,9 @@ export interface SubmitOptions {
 
 const WAIT_POLL_MS = 100;
 
-/** Returns the exit code: 0, or the job's own with --wait. */
+/** Returns the exit code: 0, or the job's own with --wait. `-`: a tar stream on stdin (submit-stdin.ts). */
 export async function submit(settings: Settings, source: string, opts: SubmitOptions): Promise<number> {
+  if (source === '-') return submitFromStdin(settings, (entry) => submit(settings, entry, { ...opts, move: true }));
   const overrides = overridesOf(opts);
   if (opts.name !== undefined) checkName(opts.name);
   if (opts.wait && settings.server.keepDone === 0) {
