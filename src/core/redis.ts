@@ -74,11 +74,14 @@ export function connectClient(url: string): Redis {
 /**
  * After a failover a connection may still reach the old primary, now a
  * replica: its writes fail with READONLY and its blocking reads are ended
- * with UNBLOCKED. Reconnecting (through Sentinel: to the new primary) and
- * sending the command again is right for both.
+ * with UNBLOCKED. A primary cut off from its replicas while the sentinels
+ * promote another refuses writes with NOREPLICAS (with min-replicas-to-write
+ * set, as README "Redis Sentinel" advises): none of them was applied.
+ * Reconnecting (through Sentinel: to the primary in force) and sending the
+ * command again is right for all three.
  */
 function reconnectOnError(err: Error): 2 | false {
-  return /^(READONLY|UNBLOCKED)/.test(err.message) ? 2 : false;
+  return /^(READONLY|UNBLOCKED|NOREPLICAS)/.test(err.message) ? 2 : false;
 }
 
 /**
