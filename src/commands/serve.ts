@@ -5,6 +5,7 @@
  * (SIGTERM, SIGKILL after kill_grace). Exit code 0.
  */
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import type { Settings } from '../core/settings-types.js';
 import { ensureLayout, layoutOf } from '../core/folders.js';
 import { checkStorage, StorageError } from '../core/filesystems.js';
@@ -44,7 +45,7 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
     await ensureLayout(layout);
     await fs.access(layout.queued, fs.constants.W_OK);
   } catch (err) {
-    throw new UserError(`QM_FOLDER ${layout.root} is not usable: ${(err as Error).message}`, 2);
+    throw new UserError(`QM_FOLDER ${layout.root} is not usable: ${(err as Error).message}${await ownerHint(layout.root, err)}`, 2);
   }
   try {
     await checkStorage(layout, roles.ingest ? settings.server.watchMode : undefined, log);
@@ -123,4 +124,17 @@ export async function serve(settings: Settings, roles: Roles): Promise<void> {
   await monitor?.close();
   if (embedded) await embedded.stop();
   log.info('stopped');
+}
+
+/** For a permission error: who owns the folder, who QM runs as, and what to run (e.g. a QM_DATA folder Docker made as root). */
+async function ownerHint(root: string, err: unknown): Promise<string> {
+  if ((err as NodeJS.ErrnoException).code !== 'EACCES' || !process.getuid) return '';
+  let dir = root;
+  let stat = await fs.stat(dir).catch(() => undefined);
+  while (!stat && path.dirname(dir) !== dir) {
+    dir = path.dirname(dir);
+    stat = await fs.stat(dir).catch(() => undefined);
+  }
+  if (!stat || stat.uid === process.getuid()) return '';
+  return ` (${dir} belongs to uid ${stat.uid}, QM runs as uid ${process.getuid()}: run "chown ${process.getuid()}:${process.getgid!()} ${dir}" as root)`;
 }
