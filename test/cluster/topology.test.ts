@@ -24,7 +24,11 @@ describe('docker/compose.yaml', () => {
   const compose: ComposeFile = loadCompose(envExample());
 
   it('wires every QM service to one QM folder, one Redis, in order, restarting', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['ingest', 'monitor', 'redis', 'worker']);
+    // profile ha's services (replicas, sentinels) are in the file, off unless asked for
+    const always = Object.entries(compose.services).filter(([, s]) => !(s as { profiles?: string[] }).profiles).map(([n]) => n);
+    expect(always.sort()).toEqual(['ingest', 'monitor', 'qm-folder', 'redis', 'worker']);
+    const ha = Object.entries(compose.services).filter(([, s]) => (s as { profiles?: string[] }).profiles?.includes('ha')).map(([n]) => n);
+    expect(ha.sort()).toEqual(['redis-replica-1', 'redis-replica-2', 'sentinel-1', 'sentinel-2', 'sentinel-3']);
     const volumes = new Set<string>();
     for (const name of QM_SERVICES) {
       const s = compose.services[name]!;
@@ -35,12 +39,15 @@ describe('docker/compose.yaml', () => {
       volumes.add(mounts[0]!.split(':')[0]!);
       expect(s.environment?.QM_REDIS_URL).toBe('redis://:@redis:6379');
       expect(s.depends_on?.redis?.condition).toBe('service_healthy');
+      expect(s.depends_on?.['qm-folder']?.condition).toBe('service_completed_successfully');
       expect(s.restart).toBe('unless-stopped');
     }
     expect([...volumes]).toEqual(['qm-data']);
     expect(Object.keys(compose.volumes ?? {})).toContain('qm-data');
     const redis = compose.services.redis!;
-    expect(redis.command).toEqual(['redis-server', '--appendonly', 'yes', '--requirepass', '']);
+    expect(redis.command).toEqual([
+      'redis-server', '--appendonly', 'yes', '--requirepass', '', '--masterauth', '', '--replica-announce-ip', 'redis', '--min-replicas-to-write', '0',
+    ]);
     expect(redis.healthcheck?.test).toEqual(['CMD-SHELL', 'redis-cli ping | grep -q PONG']);
     expect(redis.ports).toEqual(['127.0.0.1:16379:6379']);
     // one name per replica comes from its hostname (the container id): nothing may fix it
@@ -57,7 +64,7 @@ describe('docker/compose.yaml', () => {
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/^services:$/m);
-      for (const name of ['redis', 'ingest', 'worker', 'monitor']) expect(r.stdout).toMatch(new RegExp(`^  ${name}:$`, 'm'));
+      for (const name of ['qm-folder', 'redis', 'ingest', 'worker', 'monitor']) expect(r.stdout).toMatch(new RegExp(`^  ${name}:$`, 'm'));
     }
   });
   if (!has('docker-compose')) console.warn('docker-compose not installed: "docker-compose config" not checked');
