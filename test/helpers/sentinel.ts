@@ -85,7 +85,8 @@ export class TestSentinels {
         `sentinel failover-timeout ${MASTER} 10000`,
         `sentinel parallel-syncs ${MASTER} 1`, '',
       ].join('\n'));
-      this.sentinels.push({ port, child: spawn('redis-sentinel', [conf], { stdio: 'ignore' }) });
+      // redis-server in sentinel mode: no redis-sentinel package needed
+      this.sentinels.push({ port, child: spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' }) });
     }
     // a failover needs each sentinel to know the replicas and a majority of its peers
     for (const s of this.sentinels) {
