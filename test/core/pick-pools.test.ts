@@ -97,7 +97,7 @@ describe('the pick across three pools', () => {
     expect(later.split).toBe('Resources: needs 1 GPU and 3000 MB of memory; no worker has both');
   });
 
-  it('the pick's cost with three pools against one (measured, not asserted)', async () => {
+  it('the cost of a pick with three pools against one (measured, not asserted)', async () => {
     const workers = 8;
     const fleet = async () => {
       for (let w = 0; w < workers; w++) await alive(`w${w}`, { budget: w === 0 ? 4 : 8, gpus: w % 2 ? 4 : 0, memoryMb: 8192 });

@@ -52,7 +52,7 @@ describe('several workers with different pools', () => {
     for (const [i, name] of Object.keys(WORKERS).entries()) await procs[i + 1]!.waitForOutput(new RegExp(`worker ${name} ready`));
 
     const tl = path.join(qm.base, 'timeline');
-    const asks = [
+    const asks: Array<Record<string, string | number>> = [
       { nb_gpu: 2, memory: '600M' }, { nb_gpu: 1 }, { memory: '1500M', nb_proc: 3 }, {}, { nb_gpu: 1, memory: '400M' },
       { nb_proc: 2 }, { nb_gpu: 2 }, { memory: '900M' }, { nb_gpu: 1, nb_proc: 2 }, { memory: '300M' },
     ];
@@ -93,9 +93,9 @@ describe('several workers with different pools', () => {
       expect(u.mem, `${e.worker} memory`).toBeLessThanOrEqual(pools.memory);
       if (e.kind === 'start') ranOn.set(e.name, e.worker);
     }
-    const gpuJobs = names.filter((_, i) => (asks[i % asks.length] as { nb_gpu?: number }).nb_gpu);
+    const gpuJobs = names.filter((_, i) => asks[i % asks.length]!.nb_gpu);
     for (const n of gpuJobs) expect(ranOn.get(n), n).not.toBe('cpu');
-    const twoGpuJobs = names.filter((_, i) => (asks[i % asks.length] as { nb_gpu?: number }).nb_gpu === 2);
+    const twoGpuJobs = names.filter((_, i) => asks[i % asks.length]!.nb_gpu === 2);
     for (const n of twoGpuJobs) expect(ranOn.get(n), n).toBe('gpu2');
     expect(new Set(ranOn.values()).size).toBe(3);
 
