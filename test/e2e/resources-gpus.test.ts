@@ -4,7 +4,7 @@
  * see, no id held by two running jobs at once, a 3-GPU job not starved by a
  * stream of 1-GPU jobs, and a job no worker could hold passed over with its reason.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cfgDescriptor, doneEntries, dropJob, qmStartPerTest, runQm, waitDone } from '../helpers/qm.js';
@@ -39,6 +39,19 @@ describe('GPUs', () => {
     expect(two).toContain(`slurm=${ids} qm=${ids}`);
     expect(readFileSync(path.join(await waitDone(qm, 'none'), 'process.log'), 'utf8')).toMatch(/^cvd=\[\] order= slurm= qm=$/m);
     expect(readFileSync(path.join(await waitDone(qm, 'sbatch'), 'process.log'), 'utf8')).toMatch(/^cvd=\[\d\] order=PCI_BUS_ID/m);
+  });
+
+  it('qm submit --gpus, --mem and -n ask for GPUs, memory and tasks; a bad value is one clear line', async () => {
+    const { qm } = await startWith({ MaxNbProcessors: 8, gpus: '0-3', memory: '1G' });
+    const src = path.join(qm.base, 'train.sh');
+    writeFileSync(src, '#!/bin/bash\n#SBATCH -c 2\necho "cvd=$CUDA_VISIBLE_DEVICES ntasks=$SLURM_NTASKS cpt=$SLURM_CPUS_PER_TASK nb=$NB_PROC omp=$OMP_NUM_THREADS mem=$SLURM_MEM_PER_NODE"\n');
+    const submitted = await runQm(['submit', src, '--gpus', '1', '--mem', '200M', '-n', '2', '--wait', '-c', qm.cfg]);
+    expect(submitted.code).toBe(0);
+    const log = readFileSync(path.join(await waitDone(qm, 'train'), 'process.log'), 'utf8');
+    expect(log).toMatch(/^cvd=\d ntasks=2 cpt=2 nb=4 omp=2 mem=200$/m);
+    const bad = await runQm(['submit', src, '--mem', 'lots', '-c', qm.cfg]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/^qm: --mem "lots": expected a size like 500M or 16G.*\n$/);
   });
 
   it('no two running jobs share an id, and a 3-GPU job is not starved by a stream of 1-GPU jobs', async () => {

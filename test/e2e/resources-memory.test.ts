@@ -8,15 +8,24 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { QM_BIN, QmProcess, cfgDescriptor, doneEntries, dropJob, makeQmDir, qmStartPerTest, runQm, waitDone } from '../helpers/qm.js';
 import { peakUse, readTimeline, timedScript } from '../helpers/timeline.js';
 import { waitFor } from '../helpers/wait.js';
 import { recordMeasure } from './budget-measure.js';
+import { TestRedis } from '../helpers/redis.js';
+import { startSmtp } from '../helpers/smtp.js';
+import { Queue } from 'bullmq';
+import { BULL_PREFIX, QUEUE_NAME } from '../../src/core/redis.js';
 
 const startWith = qmStartPerTest();
+/** what a test started besides QM, stopped after the test (which stops QM first) */
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const stop of cleanups.splice(0)) await stop();
+});
 
-interface DoneJson { name: string; outcome: { kind: string; limitMb?: number }; startedAt: string; endedAt: string; exitCode: number }
+interface DoneJson { id: string; name: string; outcome: { kind: string; limitMb?: number }; startedAt: string; endedAt: string; exitCode: number }
 
 async function doneJobs(cfg: string): Promise<DoneJson[]> {
   return (JSON.parse((await runQm(['status', '--json', '--all', '-c', cfg])).stdout) as { done: DoneJson[] }).done;
@@ -26,10 +35,13 @@ async function doneJobs(cfg: string): Promise<DoneJson[]> {
 const hog = (mb: number) => `python3 -c "import time; print('allocating at', int(time.time() * 1000), flush=True); b = bytearray(${mb} * 1024 * 1024); time.sleep(30)"`;
 
 describe('memory', () => {
-  it('a job going over its memory limit ends outOfMemory within seconds while its neighbour runs on', async () => {
-    const { qm } = await startWith({ MaxNbProcessors: 4, memory: '1G' });
+  it('a job going over its memory limit ends outOfMemory within seconds while its neighbour runs on; mailed as a failure, Failed in BullMQ', async () => {
+    const redis = await TestRedis.start();
+    const smtp = await startSmtp();
+    cleanups.push(() => redis.stop(), () => smtp.close());
+    const { qm, proc } = await startWith({ MaxNbProcessors: 4, memory: '1G', MailActive: 'True', redis_url: redis.url }, { QM_SMTP_URL: smtp.url });
     await dropJob(qm, 'neighbour', { 'proc_config.cfg': cfgDescriptor({ memory: '100M', script: 'sleep 4; echo still here' }) });
-    await dropJob(qm, 'hog', { 'proc_config.cfg': cfgDescriptor({ memory: '100M', script: hog(300) }) });
+    await dropJob(qm, 'hog', { 'proc_config.cfg': cfgDescriptor({ memory: '100M', script: hog(300), e_mail: 'ann@example.org', mail_type: 'FAIL' }) });
     const hogDone = await waitDone(qm, 'hog', 20_000);
     const endedAt = Date.now();
     const log = readFileSync(path.join(hogDone, 'process.log'), 'utf8');
@@ -46,6 +58,17 @@ describe('memory', () => {
     const allocating = Number(/allocating at (\d+)/.exec(log)![1]);
     const detectedMs = new Date(hogRecord.endedAt).getTime() - allocating;
     expect(detectedMs).toBeLessThan(5_000);
+    const mail = await waitFor(() => smtp.mails.find((m) => m.subject.includes(' hog ')), { what: 'mail for hog' });
+    expect(mail.subject).toBe('QM Job - hog - out of memory');
+    const client = redis.client();
+    const queue = new Queue(QUEUE_NAME, { connection: client, prefix: BULL_PREFIX });
+    const bullJob = await queue.getJob(hogRecord.id);
+    expect(await bullJob?.getState()).toBe('failed');
+    expect(bullJob?.failedReason).toBe('out of memory (limit 100 MB)');
+    await queue.close();
+    client.disconnect();
+    // QM stops before its Redis does
+    expect(await proc.stop()).toBe(0);
     recordMeasure('outOfMemory', { fromAllocationToRecordedEndMs: detectedMs, folderSeenInQmDJobsMs: endedAt - allocating });
   });
 
