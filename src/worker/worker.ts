@@ -158,6 +158,7 @@ export class WorkerRole {
         `${formatMb(b.memoryMb)} of memory, ${this.settings.server.launchType}` +
         (this.settings.server.debug ? ` (instance ${this.instance})` : ''),
     );
+    if (process.getuid?.() === 0) this.log.info('running as root: each job runs as the owner of its folder (setpriv)');
     this.loopDone = this.loop();
   }
 
