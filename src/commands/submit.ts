@@ -19,7 +19,7 @@ import { DescriptorError } from '../core/descriptor-types.js';
 import { readQueuedJob } from '../core/queued-job.js';
 import { unknownDependencies } from '../core/dependencies.js';
 import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js';
-import { MEMORY_FORM, parseMemoryMb } from '../core/resources.js';
+import { MEMORY_FORM, neverHeld, parseMemoryMb } from '../core/resources.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { withClient, type Client } from './client.js';
 import { UserError } from './context.js';
@@ -226,6 +226,9 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
       return undefined;
     },
   );
+  // queued all the same (a worker that can hold it may join), as squeue would show it pending
+  const never = neverHeld(job, await store.liveWorkers());
+  if (never) process.stderr.write(`qm: warning: ${name} waits: it ${never}\n`);
   return { name, id };
 }
 

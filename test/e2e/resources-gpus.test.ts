@@ -49,6 +49,9 @@ describe('GPUs', () => {
     expect(submitted.code).toBe(0);
     const log = readFileSync(path.join(await waitDone(qm, 'train'), 'process.log'), 'utf8');
     expect(log).toMatch(/^cvd=\d ntasks=2 cpt=2 nb=4 omp=2 mem=200$/m);
+    const tooMany = await runQm(['submit', src, '--gpus', '5', '--name', 'five', '-c', qm.cfg]);
+    expect(tooMany.code).toBe(0);
+    expect(tooMany.stderr).toBe('qm: warning: five waits: it needs 5 GPUs; the largest worker has 4\n');
     const bad = await runQm(['submit', src, '--mem', 'lots', '-c', qm.cfg]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/^qm: --mem "lots": expected a size like 500M or 16G.*\n$/);
