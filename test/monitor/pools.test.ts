@@ -38,7 +38,7 @@ describe('a worker\'s pools, shown', () => {
     expect(metrics).toMatch(new RegExp(`^qm_worker_memory_budget_bytes\\{.*\\} ${2 * 1024 ** 3}$`, 'm'));
   });
 
-  it('the monitor\'s workers line and qm status show each worker\'s pools', async () => {
+  it('the monitor\'s workers line, its job page and qm status show the pools and what a job holds', async () => {
     await waitFor(async () => (await get(m.port, '/')).text.includes('GPUs 2/4'), { what: 'GPUs in use on the page' });
     expect((await get(m.port, '/')).text).toMatch(/: 1\/4 · GPUs 2\/4 · 1 GB\/2 GB/);
     const text = (await runQm(['status', '-c', m.qm.cfg])).stdout;
@@ -51,5 +51,9 @@ describe('a worker\'s pools, shown', () => {
     expect(json.running[0]!.gpus).toHaveLength(2);
     expect(json.workers[0]).toMatchObject({ gpus: { ids: ['0', '1', '2', '3'] }, memoryMb: { inUse: 1024, total: 2048 } });
     expect(json.workers[0]!.gpus.inUse).toEqual(json.running[0]!.gpus);
+    const page = (await get(m.port, '/job/trainer')).text;
+    expect(page).toContain(`<dt>GPUs</dt><dd>${json.running[0]!.gpus.join(',')}</dd>`);
+    expect(page).toContain('<dt>Memory</dt><dd>1 GB</dd>');
+    expect(page).toContain('<dt>User</dt><dd>root</dd>');
   });
 });
