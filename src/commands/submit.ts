@@ -19,12 +19,16 @@ import { DescriptorError } from '../core/descriptor-types.js';
 import { readQueuedJob } from '../core/queued-job.js';
 import { unknownDependencies } from '../core/dependencies.js';
 import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js';
+import { MEMORY_FORM, neverHeld, parseMemoryMb } from '../core/resources.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { withClient, type Client } from './client.js';
 import { UserError } from './context.js';
 
 export interface SubmitOptions {
   nbProc?: string;
+  ntasks?: string;
+  gpus?: string;
+  mem?: string;
   priority?: string;
   name?: string;
   after?: string[];
@@ -65,6 +69,9 @@ export async function submit(settings: Settings, source: string, opts: SubmitOpt
 function overridesOf(opts: SubmitOptions): Overrides {
   const overrides: Overrides = {};
   if (opts.nbProc !== undefined) overrides.nb_proc = String(integerOption('--nb-proc', opts.nbProc, 1, 100_000));
+  if (opts.ntasks !== undefined) overrides.ntasks = String(integerOption('-n/--ntasks', opts.ntasks, 1, 100_000));
+  if (opts.gpus !== undefined) overrides.nb_gpu = String(integerOption('--gpus', opts.gpus, 0, 1024));
+  if (opts.mem !== undefined) overrides.memory = memoryOption(opts.mem);
   if (opts.priority !== undefined) overrides.priority = String(integerOption('--priority', opts.priority, -1_000_000, 1_000_000));
   if (opts.time !== undefined) overrides.time_limit = timeOption(opts.time);
   if (opts.after && opts.after.length > 0) {
@@ -79,6 +86,12 @@ function integerOption(option: string, text: string, min: number, max: number): 
   const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : NaN;
   if (!(value >= min && value <= max)) throw new UserError(`${option} ${JSON.stringify(text)}: expected an integer from ${min} to ${max}`);
   return value;
+}
+
+function memoryOption(text: string): string {
+  const mb = parseMemoryMb(text);
+  if (mb === undefined) throw new UserError(`--mem ${JSON.stringify(text)}: expected ${MEMORY_FORM}`);
+  return `${mb}M`;
 }
 
 /** sbatch's --time: a bare number is minutes; 0 or UNLIMITED removes the limit (''). */
@@ -213,6 +226,9 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
       return undefined;
     },
   );
+  // queued all the same (a worker that can hold it may join), as squeue would show it pending
+  const never = neverHeld(job, await store.liveWorkers());
+  if (never) process.stderr.write(`qm: warning: ${name} waits: it ${never}\n`);
   return { name, id };
 }
 

@@ -13,11 +13,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { getSection, IniSyntaxError, parseIni } from './configparser.js';
 import { DescriptorError, type Descriptor, type DescriptorFormat } from './descriptor-types.js';
+import { resourcesOf, sbatchResource, type RawKey, type RawKeys } from './descriptor-resources.js';
 
 const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
 /** Shell mode reads only the head of the script: directives come first. */
 const SCRIPT_HEAD_BYTES = 64 * 1024;
-const MAX_NB_PROC = 100_000;
 const MAX_PRIORITY = 1_000_000;
 const QM_SECTION = 'QMOptions';
 const MAIL_TYPES = ['NONE', 'BEGIN', 'END', 'FAIL', 'REQUEUE', 'ALL', 'INVALID_DEPEND', 'STAGE_OUT',
@@ -27,9 +27,6 @@ const DURATION_FORMS = {
   min: 'a number of minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS',
 };
 
-/** A key as written: where (`file` or `file line N`), under which name (`nb_proc`, `#SBATCH -c`). */
-type RawKey = { value: string; where: string; label: string };
-type RawKeys = Map<string, RawKey>;
 
 /** What a format knows besides its keys; `script` only in shell mode (the .sh file itself). */
 type Frame = { format: DescriptorFormat; file: string; script?: string; jobName?: string; warnings: string[] };
@@ -176,9 +173,11 @@ async function readShellMode(dir: string, jobFile: string): Promise<Descriptor> 
 }
 
 /** #SBATCH option -> descriptor key, or what else it sets. */
-const SBATCH_OPTIONS = new Map([['-c', 'nb_proc'], ['--cpus-per-task', 'nb_proc'], ['-J', 'job_name'],
+const SBATCH_OPTIONS = new Map([['-c', 'cpus_per_task'], ['--cpus-per-task', 'cpus_per_task'], ['-J', 'job_name'],
   ['--job-name', 'job_name'], ['-t', 'time'], ['--time', 'time'], ['--mail-user', 'e_mail'],
-  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency']]);
+  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency'], ['-n', 'ntasks'], ['--ntasks', 'ntasks'],
+  ['--gres', 'resource'], ['--gpus', 'resource'], ['-G', 'resource'], ['--gpus-per-node', 'resource'], ['--gpus-per-task', 'resource'],
+  ['--mem', 'resource'], ['--mem-per-cpu', 'resource'], ['--mem-per-gpu', 'resource']]);
 
 /** `#QM key=value` and `#SBATCH` lines of the leading comment block, as raw keys. */
 function directiveKeys(text: string, frame: Frame): RawKeys {
@@ -220,6 +219,7 @@ function sbatchOptions(text: string, where: string, keys: RawKeys, frame: Frame)
     if (target === 'job_name') frame.jobName = raw.value;
     else if (target === 'time') setTime(raw, keys);
     else if (target === 'dependency') setDependency(raw, keys, frame);
+    else if (target === 'resource') sbatchResource(option!, raw, keys, frame.warnings);
     else keys.set(target, raw);
   }
 }
@@ -248,11 +248,12 @@ function setDependency(raw: RawKey, keys: RawKeys, frame: Frame): void {
 function build(keys: RawKeys, frame: Frame): Descriptor {
   // An empty value counts as not given: the key takes its default.
   const given = (...names: string[]) => names.map((n) => keys.get(n)).find((raw) => raw && raw.value.trim() !== '');
+  const resources = resourcesOf(given, check);
   return {
     format: frame.format,
     file: frame.file,
     script: frame.script ?? requiredScript(keys.get('script'), frame.file),
-    nbProc: check(given('nb_proc'), integerIn(1, MAX_NB_PROC), `an integer >= 1 (at most ${MAX_NB_PROC})`) ?? 1,
+    ...resources,
     email: check(given('e_mail', 'e-mail'), emails, 'an e-mail address like me@example.org'),
     info: given('info')?.value.trim(),
     priority: check(given('priority'), integerIn(-MAX_PRIORITY, MAX_PRIORITY), `an integer from -${MAX_PRIORITY} to ${MAX_PRIORITY}`) ?? 0,
@@ -266,7 +267,7 @@ function build(keys: RawKeys, frame: Frame): Descriptor {
   };
 }
 
-function check<T>(raw: RawKey | undefined, parse: (text: string) => T | undefined, expected: string): T | undefined {
+export function check<T>(raw: RawKey | undefined, parse: (text: string) => T | undefined, expected: string): T | undefined {
   if (!raw) return undefined;
   const value = parse(raw.value.trim());
   if (value === undefined) throw new DescriptorError(`${raw.where}: ${raw.label} = ${quote(raw.value)}: expected ${expected}`);

@@ -19,6 +19,7 @@ import type { Heartbeat } from './heartbeat.js';
 import type { DoneRecord, QueuedJob, RunningInfo } from './status.js';
 import { readLogReport, type Progress } from './progress.js';
 import { logPathOf } from './process-log.js';
+import { neverHeld, shortOfRoom } from './resources.js';
 
 /** starting: a worker is taking it; queued; after: waits for its `after` jobs; settling: folder not queued yet */
 export type QueuedPhase = 'starting' | 'queued' | 'after' | 'settling';
@@ -206,7 +207,11 @@ function reasons(workers: Heartbeat[], paused: boolean) {
     if (state === 'starting') return 'Starting';
     if (state === 'after') return `Dependency: ${job.after.join(',')}`;
     if (paused) return 'Paused';
+    const never = neverHeld(job, workers);
+    if (never) return `Resources: ${never}`;
     if (position === 1 && job.nbProc > free) return `Resources: needs ${job.nbProc} CPUs, ${free} free`;
+    const short = position === 1 ? shortOfRoom(job, workers) : undefined;
+    if (short) return `Resources: ${short}`;
     return 'Priority';
   };
 }

@@ -60,7 +60,7 @@ describe('sbatch-style scripts (shell mode)', () => {
     expect(log).toContain('  part 4 / 4\n');
     expect(log.trim().split('\n').at(-1)).toMatch(/with code 0$/);
     // unsupported options are logged and ignored
-    for (const option of ['--output', '--partition', '--mem-per-cpu']) {
+    for (const option of ['--output', '--partition']) {
       expect(env.proc.output).toMatch(new RegExp(`sumsq: sumsq\\.sh line \\d+: unknown #SBATCH option ${option} ignored`));
     }
     const status = JSON.parse((await env.qmRun('status', '--json')).stdout) as { done: { name: string; info: string; owner: string }[] };
