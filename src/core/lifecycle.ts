@@ -15,8 +15,10 @@ import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
-import { moveStamped, moveToLostFound, type Layout } from './folders.js';
-import { DEPENDENCY_RECHECK_MS, dependencyVerdict } from './dependencies.js';
+import { exists, moveStamped, moveToLostFound, type Layout } from './folders.js';
+import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from './dependencies.js';
+import { claimTask, isArrayTemplate, queueArray, taskLeftQueue } from './arrays.js';
+import { resolveSingleton } from './singleton.js';
 import type { Logger } from './log.js';
 import type { JobMailer } from './mail.js';
 import { appendFooter, appendLine, cancelledLine, checkWritable, logPathOf, lostLine, notRunLine, type RunEnd } from './process-log.js';
@@ -62,16 +64,26 @@ export class Lifecycle {
    * usual: the worker that picks it ends it (notRun).
    */
   async queue(job: QueuedJob): Promise<string | undefined> {
-    const verdict = job.after.length > 0 ? await dependencyVerdict(this.store, this.layout, job.after) : { kind: 'run' as const };
+    await resolveSingleton(this.store, this.layout, job);
+    // an array: its tasks, each put aside (if need be) when a worker picks it
+    if (isArrayTemplate(job)) return queueArray(this.store, this.layout, job);
+    const dependency = dependencyOf(job);
+    const verdict = hasDependencies(job) ? await dependencyVerdict(this.store, this.layout, dependency) : { kind: 'run' as const };
     if (verdict.kind !== 'wait') return this.store.enqueue(job);
     const id = await this.store.enqueue(job, { until: verdict.name, delayMs: DEPENDENCY_RECHECK_MS });
+    for (const name of verdict.names.slice(1)) if (id) await this.store.addDependent(name, id);
     // it may have ended between the check and the registration, before it could wake this job
-    if (id && (await dependencyVerdict(this.store, this.layout, job.after)).kind !== 'wait') await (await this.store.job(id))?.promote().catch(() => undefined);
+    if (id && (await dependencyVerdict(this.store, this.layout, dependency)).kind !== 'wait') await (await this.store.job(id))?.promote().catch(() => undefined);
     return id;
   }
 
-  /** Claim: the rename QM_qJobs/NAME → QM_Jobs/NAME. `busy`: a job of that name runs; `gone`: not queued any more. */
-  async claim(name: string): Promise<ClaimResult> {
+  /**
+   * Claim: the rename QM_qJobs/NAME → QM_Jobs/NAME (an array's task: its
+   * folder made from the template). `busy`: a job of that name runs; `gone`:
+   * not queued any more.
+   */
+  async claim(name: string, task?: { job: QueuedJob; id: string }): Promise<ClaimResult> {
+    if (task?.job.array) return claimTask(this.store, this.layout, task.job, task.id).catch((err: Error) => ({ refused: err.message }));
     try {
       await fs.rename(path.join(this.layout.queued, name), path.join(this.layout.running, name));
       return 'claimed';
@@ -97,6 +109,8 @@ export class Lifecycle {
       return false;
     }
     await this.store.markRunning(info);
+    // the jobs waiting for it to start (`after`)
+    await this.store.wakeDependents(info.name);
     return true;
   }
 
@@ -173,11 +187,35 @@ export class Lifecycle {
     return record;
   }
 
+  /**
+   * Cancel a queued task of an array: it never had a folder of its own; its
+   * record points at the array's. Undefined when a worker took it meanwhile.
+   */
+  async cancelQueuedTask(name: string, by: string): Promise<DoneRecord | undefined> {
+    const id = await this.store.queuedId(name);
+    const token = `cancel:${randomBytes(6).toString('hex')}`;
+    const job = id ? await this.store.takeQueued(id, token, END_LOCK_MS) : undefined;
+    const array = job?.data.array;
+    if (!job || !array) return undefined;
+    const record = doneRecord({
+      id: id!,
+      name,
+      job: job.data,
+      endedAt: Date.now(),
+      folder: path.relative(this.layout.root, path.join(this.layout.queued, array.name)),
+      outcome: { kind: 'cancelled', by },
+    });
+    await this.ended(record, { job, token }, job.data.mailType);
+    await taskLeftQueue(this.store, this.layout, array.name, array.id, by);
+    return record;
+  }
+
   /** Not run: a dependency failed. The line is written before the move, so the folder is never seen without it. */
   async notRun(held: Held, dependency: string, why: string): Promise<DoneRecord | undefined> {
     const data = held.job.data;
     const now = new Date();
     const folder = path.join(this.layout.queued, data.name);
+    if (data.array && !(await exists(folder))) return this.taskNotRun(held, dependency, why, now);
     let target: string;
     try {
       await appendLine(folder, notRunLine(dependency, why, now));
@@ -197,6 +235,24 @@ export class Lifecycle {
     });
     await this.ended(record, held, data.mailType);
     this.log.info({ job: data.name }, `not run: dependency ${dependency} ${why} → ${record.folder}`);
+    return record;
+  }
+
+  /** A task whose dependency failed: recorded without a folder of its own (it never had one). */
+  private async taskNotRun(held: Held, dependency: string, why: string, now: Date): Promise<DoneRecord> {
+    const data = held.job.data;
+    const array = data.array!;
+    const record = doneRecord({
+      id: held.job.id!,
+      name: data.name,
+      job: data,
+      endedAt: now.getTime(),
+      folder: path.relative(this.layout.root, path.join(this.layout.queued, array.name)),
+      outcome: { kind: 'dependencyFailed', dependency },
+    });
+    await this.ended(record, held, data.mailType);
+    await taskLeftQueue(this.store, this.layout, array.name, array.id, `dependency failed: ${dependency} ${why}`);
+    this.log.info({ job: data.name }, `not run: dependency ${dependency} ${why}`);
     return record;
   }
 
@@ -303,6 +359,8 @@ export class Lifecycle {
   private async ended(record: DoneRecord, held: Held | undefined, mailType: string[]): Promise<void> {
     await this.store.recordEnd(record);
     if (held) await this.acknowledge(held, record);
+    // `after ARRAY` waits for every task
+    if (record.array) await this.store.wakeDependents(record.array.name);
     this.mailer?.notify(record, mailType);
   }
 

@@ -13,6 +13,8 @@ import { headerLines, logPathOf, type RunEnd } from '../core/process-log.js';
 import type { QueuedJob, StopReason } from '../core/status.js';
 import type { Launcher, LaunchedJob } from './launch.js';
 import { runIdOf } from '../core/leftovers.js';
+import { jobTmpDir, removeJobTmpDir, slurmVariables } from './slurm-env.js';
+import { withOutputFiles } from './slurm-output.js';
 
 export interface JobRun {
   id: string;
@@ -34,9 +36,9 @@ const THREAD_VARIABLES = [
   'SLURM_CPUS_PER_TASK',
 ];
 
-/** What a job's environment adds to its worker's (SPEC §3). */
-export function jobVariables(run: JobRun, dir: string): Record<string, string> {
-  const env: Record<string, string> = {};
+/** What a job's environment adds to its worker's (SPEC §3, §9); `tmpDir`: its TMPDIR. */
+export function jobVariables(run: JobRun, dir: string, tmpDir: string): Record<string, string> {
+  const env: Record<string, string> = slurmVariables({ id: run.id, job: run.job, dir, host: run.host, tmpDir });
   for (const name of THREAD_VARIABLES) env[name] = String(run.nbProc);
   // a thread count the descriptor sets itself wins (e.g. omp_num_threads = 1 for an MPI job);
   // NB_PROC is always the processors granted (the descriptor's nb_proc may have been clamped)
@@ -65,13 +67,14 @@ export type { StopReason };
 export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGrace: number): ActiveJob {
   const dir = path.join(layout.running, run.job.name);
   const runId = runIdOf(run.worker, run.startedAt.getTime(), run.id);
+  const tmpDir = jobTmpDir(run.id);
   const proc = launcher.run({
     run: runId,
-    script: run.job.script,
+    script: withOutputFiles(run.job.script, { id: run.id, job: run.job, host: run.host, dir }),
     cwd: dir,
-    vars: jobVariables(run, dir),
+    vars: jobVariables(run, dir, tmpDir),
     logPath: logPathOf(dir),
-    header: headerLines({ notices: [], clampedTo: run.nbProc < run.job.nbProc ? run.nbProc : undefined, startedAt: run.startedAt }),
+    header: headerLines({ notices: run.job.notices ?? [], clampedTo: run.nbProc < run.job.nbProc ? run.nbProc : undefined, startedAt: run.startedAt }),
     cpus: run.cpus,
     killGrace,
   });
@@ -85,6 +88,7 @@ export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGr
   const timer = limit ? longTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
   const ended = proc.done.then(({ code, cpu, leftovers, note }) => {
     timer?.clear();
+    removeJobTmpDir(tmpDir);
     return { end: { code, endedAt: new Date(), stop: stopReason, note, leftovers }, cpu };
   });
   return { run, process: proc, stop, ended };

@@ -239,6 +239,7 @@ export class WorkerRole {
       enqueuedAt: data.enqueuedAt,
       info: data.info,
       email: data.email,
+      ...(data.array ? { array: data.array } : {}),
     };
     if (!(await this.lifecycle.start(held, info))) {
       clearInterval(held.lockTimer);
