@@ -18,7 +18,19 @@ import { newJobId } from './jobstore.js';
 import { exists, moveStamped, type Layout } from './folders.js';
 import { arrayTasks, parseArraySpec, splitTaskName, taskName } from './job-array.js';
 import { appendLine, cancelledLine } from './process-log.js';
-import type { QueuedJob } from './status.js';
+import type { ArrayTask, QueuedJob } from './status.js';
+
+/** In a task's folder: its ArrayTask. */
+export const TASK_MARK = '.qm-array-task.json';
+
+/** The task a folder was made for, if it was. */
+export async function taskMarkOf(dir: string): Promise<ArrayTask | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(dir, TASK_MARK), 'utf8')) as ArrayTask;
+  } catch {
+    return undefined;
+  }
+}
 
 /** What Redis keeps of an array under its name. */
 export interface ArrayInfo {
@@ -82,6 +94,8 @@ export async function claimTask(store: JobStore, layout: Layout, job: QueuedJob,
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
     throw err;
   }
+  // a task's folder says it is one: put back in QM_qJobs and read again (a wiped Redis), it is this task, not a new array
+  await fs.writeFile(path.join(staging, TASK_MARK), JSON.stringify(array));
   const claimed = await renameInto(staging, target, () => fs.rm(staging, { recursive: true, force: true }));
   if (claimed === 'claimed') await taskLeftQueue(store, layout, array.name, array.id, undefined);
   return claimed;

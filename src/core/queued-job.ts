@@ -8,6 +8,7 @@ import path from 'node:path';
 import { readDescriptor, type ReadOptions } from './descriptor.js';
 import { ownerOf } from './users.js';
 import type { QueuedJob } from './status.js';
+import { taskMarkOf } from './arrays.js';
 
 export interface ReadJob {
   job: QueuedJob;
@@ -42,5 +43,7 @@ export async function readQueuedJob(dir: string, name: string, jobFile: string, 
   // where `qm submit` ran (SLURM_SUBMIT_DIR), written into the folder so that a rebuilt queue keeps it
   if (d.keys.submit_dir) job.submitDir = d.keys.submit_dir;
   if (d.keys.submit_host) job.submitHost = d.keys.submit_host;
+  const task = d.keys.array ? await taskMarkOf(dir) : undefined;
+  if (task) job.array = task;
   return { job, warnings: d.warnings, jobName: d.jobName };
 }
