@@ -71,6 +71,9 @@ export interface DoneView {
   folder: string;
   owner: string | null;
   info: string | null;
+  /** a task of an array: the array's id and this task's index */
+  arrayId?: string;
+  arrayIndex?: number;
 }
 
 export interface StatusView {
@@ -168,5 +171,6 @@ function doneView(r: DoneRecord): DoneView {
     folder: r.folder,
     owner: r.email ?? null,
     info: r.info ?? null,
+    ...(r.array ? { arrayId: r.array.id, arrayIndex: r.array.index } : {}),
   };
 }

@@ -13,7 +13,7 @@ import { headerLines, logPathOf, type RunEnd } from '../core/process-log.js';
 import type { QueuedJob, StopReason } from '../core/status.js';
 import type { Launcher, LaunchedJob } from './launch.js';
 import { runIdOf } from '../core/leftovers.js';
-import { jobTmpDir, removeJobTmpDir, slurmVariables } from './slurm-env.js';
+import { jobTmpDir, removeJobTmpDir, slurmVariables, withSrunFunction } from './slurm-env.js';
 import { withOutputFiles } from './slurm-output.js';
 
 export interface JobRun {
@@ -70,7 +70,7 @@ export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGr
   const tmpDir = jobTmpDir(run.id);
   const proc = launcher.run({
     run: runId,
-    script: withOutputFiles(run.job.script, { id: run.id, job: run.job, host: run.host, dir }),
+    script: withOutputFiles(run.job.format === 'sh' ? withSrunFunction(run.job.script) : run.job.script, { id: run.id, job: run.job, host: run.host, dir }),
     cwd: dir,
     vars: jobVariables(run, dir, tmpDir),
     logPath: logPathOf(dir),

@@ -5,7 +5,8 @@
  *    SLURM_JOB_NUM_NODES=1, the SLURM_ARRAY_* of a task;
  * 2. TMPDIR and SLURM_TMPDIR: a folder of the job's own, made before it
  *    starts and removed after it;
- * 3. a small `srun` first on the PATH when the worker's PATH has none.
+ * 3. a small `srun` first on the PATH when the worker's PATH has none (and,
+ *    for a bash login shell that sets its own PATH, an exported function).
  * The resource variables (SLURM_NTASKS, SLURM_MEM_PER_NODE, SLURM_JOB_GPUS...)
  * are not set here.
  */
@@ -81,6 +82,18 @@ let srunDir: string | null | undefined;
 function srunFolder(): string | undefined {
   if (srunDir === undefined) srunDir = hasRealSrun() ? null : writeSrun();
   return srunDir ?? undefined;
+}
+
+/**
+ * A script's command line (`INTERPRETER ./FILE ARGS`) that also gives a bash
+ * login shell (`#!/bin/bash -l`, which sets its PATH anew) QM's srun, as an
+ * exported function; passed by `env`, as /bin/sh drops such variables.
+ */
+export function withSrunFunction(command: string): string {
+  const srun = srunFolder();
+  if (!srun || !/^\S*bash -l/.test(command)) return command;
+  const fn = `() {  ${path.join(srun, 'srun')} "$@"\n}`;
+  return `env 'BASH_FUNC_srun%%=${fn.replace(/'/g, `'\\''`)}' ${command}`;
 }
 
 function hasRealSrun(): boolean {
