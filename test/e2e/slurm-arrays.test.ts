@@ -76,6 +76,10 @@ describe('job arrays', () => {
     expect(status.stdout).toMatch(/big\s+array 0-9%1: 9 queued, 1 running, 0 done, 0 failed/);
     const all = await qmRun('status', '--all');
     expect(all.stdout).toMatch(/big_5/);
+    // a task held back by %K says so (Slurm's reason)
+    const json = JSON.parse((await qmRun('status', '--json')).stdout) as { queued: Array<{ name: string; reason: string }>; arrays: Array<{ name: string; queued: number }> };
+    expect(json.queued.find((q) => q.name === 'big_1')?.reason).toBe('ArrayTaskLimit');
+    expect(json.arrays).toMatchObject([{ name: 'big', queued: 9 }]);
     const one = await qmRun('cancel', 'big_5');
     expect(one.stdout).toMatch(/big_5: cancelled before it started/);
     const whole = await qmRun('cancel', 'big');
