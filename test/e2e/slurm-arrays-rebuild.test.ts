@@ -50,7 +50,8 @@ describe('arrays at scale and after a wipe', () => {
     client.disconnect();
     const queueing = (Number(last) - Number(first)) / 1000;
     console.log(`qm submit --array 0-9999: tasks queued in ${queueing.toFixed(2)} s; the whole command ${command.toFixed(2)} s`);
-    expect(queueing).toBeLessThan(2);
+    // about 1.2 s on an idle 2-core machine; 2.9 s under the whole test suite in parallel (one add at a time took over 10 s)
+    expect(queueing).toBeLessThan(4);
     expect(readdirSync(qm.queued)).toEqual(['many']);
     const status = await runQm(['status', '-c', qm.cfg]);
     expect(status.stdout).toMatch(/many\s+array 0-9999%64: 10000 queued, 0 running, 0 done, 0 failed/);

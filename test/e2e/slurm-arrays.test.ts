@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { doneEntries, makeQmDir, runQm, startQm, waitDone, type QmDir, type QmProcess } from '../helpers/qm.js';
+import { cfgDescriptor, doneEntries, dropJob, makeQmDir, runQm, startQm, waitDone, type QmDir, type QmProcess } from '../helpers/qm.js';
 import { readLog, writeScript } from '../helpers/cli.js';
 import { TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
@@ -87,6 +87,16 @@ describe('job arrays', () => {
     expect(whole.stdout).toMatch(/big_0: killed by/);
     await waitFor(() => !existsSync(path.join(qm.queued, 'big')), { timeout: 10_000 });
     expect(doneEntries(qm, 'big')).toHaveLength(1);
+  });
+
+  it('a dropped folder job with the key array: each task runs the cfg script in a copy of the folder', async () => {
+    await dropJob(qm, 'sweep', { 'proc_config.cfg': cfgDescriptor({ array: '0-20:10', script: 'echo "$SLURM_ARRAY_TASK_ID $SLURM_ARRAY_TASK_STEP" > id.txt; cat input.txt' }), 'input.txt': 'shared input\n' });
+    for (const i of [0, 10, 20]) {
+      const folder = await waitDone(qm, `sweep_${i}`);
+      expect(readFileSync(path.join(folder, 'id.txt'), 'utf8')).toBe(`${i} 10\n`);
+      expect(readLog(folder)).toContain('shared input\n');
+    }
+    await waitFor(() => !existsSync(path.join(qm.queued, 'sweep')), { timeout: 10_000 });
   });
 
   it('after NAME waits for every task of the array', async () => {
