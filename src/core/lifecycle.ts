@@ -64,7 +64,7 @@ export class Lifecycle {
    * usual: the worker that picks it ends it (notRun).
    */
   async queue(job: QueuedJob): Promise<string | undefined> {
-    await resolveSingleton(this.store, this.layout, job);
+    await resolveSingleton(this.store, job);
     // an array: its tasks, each put aside (if need be) when a worker picks it
     if (isArrayTemplate(job)) return queueArray(this.store, this.layout, job);
     const dependency = dependencyOf(job);

@@ -8,11 +8,10 @@
  * no two wait for each other.
  */
 import type { JobStore } from './jobstore.js';
-import type { Layout } from './folders.js';
 import { familyOf, parseDependency } from './dependencies.js';
 import type { QueuedJob } from './status.js';
 
-export async function resolveSingleton(store: JobStore, _layout: Layout, job: QueuedJob): Promise<void> {
+export async function resolveSingleton(store: JobStore, job: QueuedJob): Promise<void> {
   const expr = job.keys.dependency?.trim();
   if (!expr || !parseDependency(expr).singleton) return;
   const family = familyOf(job.name);

@@ -38,5 +38,9 @@ describe('monitor: arrays', () => {
     expect(task).toContain('grid_1');
     const api = JSON.parse((await get(m.port, '/api/jobs')).body.toString()) as { arrays: Array<{ name: string; running: number }> };
     expect(api.arrays).toMatchObject([{ name: 'grid', running: 2 }]);
+    // Bull Board lists the tasks, each a job of its own
+    const board = (await get(m.port, '/queues/api/queues?activeQueue=qm&status=active&page=1')).body.toString();
+    expect(board).toContain('"name":"grid_1"');
+    expect(board).toContain('"name":"grid_2"');
   });
 });
