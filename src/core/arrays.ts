@@ -8,7 +8,9 @@
  * 2. claim: task i's folder QM_Jobs/NAME_i is made from the template (a copy
  *    under a hidden name, then the rename: the commit point);
  * 3. a task started or cancelled: counted; the last one takes the template
- *    out of QM_qJobs (removed, or to QM_dJobs when the last was cancelled).
+ *    out of QM_qJobs (removed, or to QM_dJobs when the last was cancelled);
+ * 4. a queued task ended unrun (cancelled, its dependency failed): its record
+ *    points at the array's folder, as it never had one of its own.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +20,9 @@ import { newJobId } from './jobstore.js';
 import { exists, moveStamped, type Layout } from './folders.js';
 import { arrayTasks, parseArraySpec, splitTaskName, taskName } from './job-array.js';
 import { appendLine, cancelledLine } from './process-log.js';
-import type { ArrayTask, QueuedJob } from './status.js';
+import type { ArrayTask, DoneRecord, QueuedJob } from './status.js';
+import { doneRecord } from './records.js';
+import type { Held } from './lifecycle.js';
 
 /** In a task's folder: its ArrayTask. */
 export const TASK_MARK = '.qm-array-task.json';
@@ -135,4 +139,50 @@ async function removeTemplate(store: JobStore, layout: Layout, name: string, id:
   }
   await store.forgetArrayCount(name, id);
   await store.wakeDependents(name);
+}
+
+/** What ending a task unrun needs: the lifecycle's last step (record, acknowledgement, mail). */
+export interface TaskEnds {
+  store: JobStore;
+  layout: Layout;
+  ended(record: DoneRecord, held: Held, mailType: string[]): Promise<void>;
+}
+
+/** Cancels queued task `name`: taken from the queue first, so a worker's pick cannot start it meanwhile. */
+export async function cancelTask(ends: TaskEnds, name: string, by: string, lockMs: number): Promise<DoneRecord | undefined> {
+  const { store, layout } = ends;
+  const id = await store.queuedId(name);
+  const token = `cancel:${randomBytes(6).toString('hex')}`;
+  const job = id ? await store.takeQueued(id, token, lockMs) : undefined;
+  const array = job?.data.array;
+  if (!job || !array) return undefined;
+  const record = doneRecord({
+    id: id!,
+    name,
+    job: job.data,
+    endedAt: Date.now(),
+    folder: path.relative(layout.root, path.join(layout.queued, array.name)),
+    outcome: { kind: 'cancelled', by },
+  });
+  await ends.ended(record, { job, token }, job.data.mailType);
+  await taskLeftQueue(store, layout, array.name, array.id, by);
+  return record;
+}
+
+/** A queued task whose dependency failed. */
+export async function taskNotRun(ends: TaskEnds, held: Held, dependency: string, why: string, now: Date): Promise<DoneRecord> {
+  const { store, layout } = ends;
+  const data = held.job.data;
+  const array = data.array!;
+  const record = doneRecord({
+    id: held.job.id!,
+    name: data.name,
+    job: data,
+    endedAt: now.getTime(),
+    folder: path.relative(layout.root, path.join(layout.queued, array.name)),
+    outcome: { kind: 'dependencyFailed', dependency },
+  });
+  await ends.ended(record, held, data.mailType);
+  await taskLeftQueue(store, layout, array.name, array.id, `dependency failed: ${dependency} ${why}`);
+  return record;
 }

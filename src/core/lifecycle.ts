@@ -17,7 +17,7 @@ import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
 import { exists, moveStamped, moveToLostFound, type Layout } from './folders.js';
 import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from './dependencies.js';
-import { claimTask, isArrayTemplate, queueArray, taskLeftQueue } from './arrays.js';
+import { cancelTask, claimTask, isArrayTemplate, queueArray, taskNotRun, type TaskEnds } from './arrays.js';
 import { resolveSingleton } from './singleton.js';
 import type { Logger } from './log.js';
 import type { JobMailer } from './mail.js';
@@ -188,26 +188,11 @@ export class Lifecycle {
   }
 
   /**
-   * Cancel a queued task of an array: it never had a folder of its own; its
-   * record points at the array's. Undefined when a worker took it meanwhile.
+   * Cancel a queued task of an array (it has no folder of its own yet).
+   * Undefined when a worker took it meanwhile.
    */
   async cancelQueuedTask(name: string, by: string): Promise<DoneRecord | undefined> {
-    const id = await this.store.queuedId(name);
-    const token = `cancel:${randomBytes(6).toString('hex')}`;
-    const job = id ? await this.store.takeQueued(id, token, END_LOCK_MS) : undefined;
-    const array = job?.data.array;
-    if (!job || !array) return undefined;
-    const record = doneRecord({
-      id: id!,
-      name,
-      job: job.data,
-      endedAt: Date.now(),
-      folder: path.relative(this.layout.root, path.join(this.layout.queued, array.name)),
-      outcome: { kind: 'cancelled', by },
-    });
-    await this.ended(record, { job, token }, job.data.mailType);
-    await taskLeftQueue(this.store, this.layout, array.name, array.id, by);
-    return record;
+    return cancelTask(this.taskEnds(), name, by, END_LOCK_MS);
   }
 
   /** Not run: a dependency failed. The line is written before the move, so the folder is never seen without it. */
@@ -215,7 +200,10 @@ export class Lifecycle {
     const data = held.job.data;
     const now = new Date();
     const folder = path.join(this.layout.queued, data.name);
-    if (data.array && !(await exists(folder))) return this.taskNotRun(held, dependency, why, now);
+    if (data.array && !(await exists(folder))) {
+      this.log.info({ job: data.name }, `not run: dependency ${dependency} ${why}`);
+      return taskNotRun(this.taskEnds(), held, dependency, why, now);
+    }
     let target: string;
     try {
       await appendLine(folder, notRunLine(dependency, why, now));
@@ -235,24 +223,6 @@ export class Lifecycle {
     });
     await this.ended(record, held, data.mailType);
     this.log.info({ job: data.name }, `not run: dependency ${dependency} ${why} → ${record.folder}`);
-    return record;
-  }
-
-  /** A task whose dependency failed: recorded without a folder of its own (it never had one). */
-  private async taskNotRun(held: Held, dependency: string, why: string, now: Date): Promise<DoneRecord> {
-    const data = held.job.data;
-    const array = data.array!;
-    const record = doneRecord({
-      id: held.job.id!,
-      name: data.name,
-      job: data,
-      endedAt: now.getTime(),
-      folder: path.relative(this.layout.root, path.join(this.layout.queued, array.name)),
-      outcome: { kind: 'dependencyFailed', dependency },
-    });
-    await this.ended(record, held, data.mailType);
-    await taskLeftQueue(this.store, this.layout, array.name, array.id, `dependency failed: ${dependency} ${why}`);
-    this.log.info({ job: data.name }, `not run: dependency ${dependency} ${why}`);
     return record;
   }
 
@@ -354,6 +324,11 @@ export class Lifecycle {
   }
 
   // --- shared steps ----------------------------------------------------------------
+
+  /** What the ends of an array's tasks without a folder (arrays.ts) need of this lifecycle. */
+  private taskEnds(): TaskEnds {
+    return { store: this.store, layout: this.layout, ended: (record, held, mailType) => this.ended(record, held, mailType) };
+  }
 
   /** The record written, BullMQ told, the mail sent: the end of every transition that ends a job. */
   private async ended(record: DoneRecord, held: Held | undefined, mailType: string[]): Promise<void> {

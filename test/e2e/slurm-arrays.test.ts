@@ -99,6 +99,18 @@ describe('job arrays', () => {
     await waitFor(() => !existsSync(path.join(qm.queued, 'sweep')), { timeout: 10_000 });
   });
 
+  it('an array whose dependency failed: no task runs, each is recorded so, the array folder goes to QM_dJobs', async () => {
+    const bad = await writeScript(qm, 'bad.sh', '#!/bin/sh\nexit 2\n');
+    expect((await qmRun('submit', '--wait', bad)).code).toBe(2);
+    const arr = await writeScript(qm, 'never.sh', '#!/bin/sh\n#SBATCH --array=1-3\n#SBATCH -d afterok:bad\necho ran\n');
+    const waited = await qmRun('submit', '--wait', arr);
+    expect(waited.stdout).toMatch(/never ended: 3 task\(s\), 0 succeeded, 3 did not; worst code 1/);
+    const json = JSON.parse((await qmRun('status', '--json', '--all')).stdout) as { done: Array<{ name: string; result: string }> };
+    for (const i of [1, 2, 3]) expect(json.done.find((d) => d.name === `never_${i}`)?.result).toBe('dependency failed: bad');
+    await waitFor(() => doneEntries(qm, 'never').length === 1, { timeout: 10_000 });
+    expect(readLog(path.join(qm.done, doneEntries(qm, 'never')[0]!))).toMatch(/dependency failed: bad/);
+  });
+
   it('after NAME waits for every task of the array', async () => {
     const arr = await writeScript(qm, 'fan.sh', '#!/bin/sh\n#SBATCH -a 1-3\nsleep 0.$SLURM_ARRAY_TASK_ID\ndate +%s.%N > "$SLURM_SUBMIT_DIR/fan_$SLURM_ARRAY_TASK_ID"\n');
     const join = await writeScript(qm, 'join.sh', '#!/bin/sh\n#SBATCH --dependency=afterok:fan\ndate +%s.%N > "$SLURM_SUBMIT_DIR/join"\n');
