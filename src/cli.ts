@@ -45,7 +45,7 @@ program
 
 program
   .command('submit [path] [args...]')
-  .description('queue a job folder or a *.sh script (copied; the original is not changed) and print its name')
+  .description('queue a job folder or a script with its arguments (copied; the original is not changed) and print its name; as sbatch')
   .option('--nb-proc <n>', 'processors the job uses (nb_proc)')
   .option('--priority <p>', 'priority: higher runs first (default 0)')
   .option('-J, --name <name>', 'the job\'s name (default: the folder or script name, or #SBATCH -J)')
