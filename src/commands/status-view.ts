@@ -10,7 +10,7 @@
  * 4. the live workers and their pools: processors, GPUs, memory.
  */
 import type { Progress } from '../core/progress.js';
-import type { QueuedEntry, RunningEntry } from '../core/read-model.js';
+import type { ArraySummary, QueuedEntry, RunningEntry } from '../core/read-model.js';
 import { describeOutcome, exitCodeOf, type DoneRecord, type Outcome } from '../core/status.js';
 import type { Client } from './client.js';
 
@@ -32,8 +32,10 @@ export interface QueuedView {
   enqueuedAt: string | null;
   /** the worker taking a `starting` job */
   worker: string | null;
-  /** why it is not running yet: Starting, Priority, Resources: ..., Dependency: A, Paused, Settling */
+  /** why it is not running yet: Starting, Priority, Resources: ..., Dependency: A, Paused, ArrayTaskLimit, Settling */
   reason: string;
+  /** a task of an array: the array's id */
+  arrayId?: string;
 }
 
 export interface RunningView {
@@ -53,6 +55,7 @@ export interface RunningView {
   reportedSeconds: number | null;
   owner: string | null;
   info: string | null;
+  arrayId?: string;
 }
 
 export interface DoneView {
@@ -75,6 +78,9 @@ export interface DoneView {
   folder: string;
   owner: string | null;
   info: string | null;
+  /** a task of an array: the array's id and this task's index */
+  arrayId?: string;
+  arrayIndex?: number;
 }
 
 export interface WorkerView {
@@ -90,6 +96,8 @@ export interface StatusView {
   version: 1;
   qmFolder: string;
   generatedAt: string;
+  /** the arrays with a task queued or running: one line each (their tasks are also in queued, running and done) */
+  arrays: ArraySummary[];
   queued: QueuedView[];
   queuedTotal: number;
   running: RunningView[];
@@ -107,14 +115,15 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 
 export async function statusView(client: Client, limits: Limits): Promise<StatusView> {
   const { model, layout } = client;
-  const [queued, running, done, workers] = await Promise.all([
-    model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done)), model.workers(),
+  const [queued, running, done, workers, arrays] = await Promise.all([
+    model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done)), model.workers(), model.arrays(),
   ]);
   const now = Date.now();
   return {
     version: 1,
     qmFolder: layout.root,
     generatedAt: new Date(now).toISOString(),
+    arrays,
     queued: queued.jobs.map(queuedView),
     queuedTotal: queued.total,
     running: running.map((r) => runningView(r, now)),
@@ -145,10 +154,11 @@ function queuedView(q: QueuedEntry): QueuedView {
     memoryMb: d?.memoryMb ?? null,
     owner: d?.email ?? null,
     info: d?.info ?? null,
-    after: d?.after ?? [],
+    after: d ? [...d.after, ...(d.keys.dependency ? [d.keys.dependency] : [])] : [],
     enqueuedAt: iso(d?.enqueuedAt),
     worker: q.worker ?? null,
     reason: q.reason,
+    ...(d?.array ? { arrayId: d.array.id } : {}),
   };
 }
 
@@ -169,6 +179,7 @@ function runningView(r: RunningEntry, now: number): RunningView {
     reportedSeconds: r.reportedTime ?? null,
     owner: info.email ?? null,
     info: info.info ?? null,
+    ...(info.array ? { arrayId: info.array.id } : {}),
   };
 }
 
@@ -190,5 +201,6 @@ function doneView(r: DoneRecord): DoneView {
     folder: r.folder,
     owner: r.email ?? null,
     info: r.info ?? null,
+    ...(r.array ? { arrayId: r.array.id, arrayIndex: r.array.index } : {}),
   };
 }

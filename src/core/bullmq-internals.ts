@@ -107,6 +107,7 @@ export function mayLetAJobStart(entries: Array<[string, string[]]>): boolean {
  * A job fits when its processors, GPUs and memory all do (SPEC §8); its
  * processors are clamped to the largest budget of the live workers that have
  * its GPUs and memory; one that no live worker could hold is passed over.
+ * ARGV[14] key prefix of an array's set of held tasks (`%K`: a task of a full array is passed over)
  * Returns {1, id, need, job hash}: taken to run; {3, id, job hash}: taken to recover (recorded as running);
  * {2, id, need, name, last event id}: this worker waits for room for it;
  * {0, next delayed time (ms) or 0, last event id}: nothing.
@@ -116,6 +117,7 @@ local call = redis.call
 local jobPrefix, beatPrefix, token, lockMs, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local free, budget, limit, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local freeGpus, gpus, freeMemory, memory = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local arrayActivePrefix = ARGV[14]
 
 -- the pools of the live workers, read from their heartbeats (this one's from ARGV): {budget, GPUs, memory}
 local pools, largest = {{budget, gpus, memory}}, budget
@@ -166,6 +168,23 @@ local function take(id, fromWaitList)
   return call('HGETALL', jobPrefix .. id)
 end
 
+-- %K: the tasks of an array held by workers (active in BullMQ), counted once a pick;
+-- a task that left the active list (ended, put back) is no longer counted
+local arrayHeld = {}
+local function arrayFull(array)
+  local limitK = type(array) == 'table' and tonumber(array.limit)
+  if not limitK then return false end
+  local key = arrayActivePrefix .. tostring(array.id)
+  if arrayHeld[key] == nil then
+    local n = 0
+    for _, member in ipairs(call('SMEMBERS', key)) do
+      if call('LPOS', KEYS[3], member) then n = n + 1 else call('SREM', key, member) end
+    end
+    arrayHeld[key] = n
+  end
+  return arrayHeld[key] >= limitK, key
+end
+
 local function consider(id, fromWaitList)
   -- handed back by BullMQ while recorded as running (its worker was lost): recovered, not run
   if call('HEXISTS', KEYS[9], id) == 1 then
@@ -173,6 +192,8 @@ local function consider(id, fromWaitList)
   end
   local ok, job = pcall(cjson.decode, call('HGET', jobPrefix .. id, 'data') or '')
   if not ok or type(job) ~= 'table' then job = {} end
+  local full, arrayKey = arrayFull(job.array)
+  if full then return nil end
   local nbGpu, mem = math.max(tonumber(job.nbGpu) or 0, 0), tonumber(job.memoryMb)
   local cap = largest
   if nbGpu > 0 or (mem and mem > 0) then
@@ -189,6 +210,7 @@ local function consider(id, fromWaitList)
   if need > free or nbGpu > freeGpus or memNeed > freeMemory then
     return {2, id, need, type(job.name) == 'string' and job.name or id, lastEvent()}
   end
+  if arrayKey then call('SADD', arrayKey, id) end
   return {1, id, need, take(id, fromWaitList)}
 end
 

@@ -15,6 +15,8 @@ import type { Launcher, LaunchedJob } from './launch.js';
 import { runIdOf } from '../core/leftovers.js';
 import { resourceVariables } from './resource-env.js';
 import type { RunAs } from './runner.js';
+import { jobTmpDir, removeJobTmpDir, slurmVariables, withSrunFunction } from './slurm-env.js';
+import { withOutputFiles } from './slurm-output.js';
 
 export interface JobRun {
   id: string;
@@ -35,9 +37,13 @@ export interface JobRun {
   startedAt: Date;
 }
 
-/** What a job's environment adds to its worker's (SPEC §3, §8). */
-export function jobVariables(run: JobRun, dir: string): Record<string, string> {
-  const env: Record<string, string> = { ...run.runAs?.env, ...resourceVariables(run) };
+/** What a job's environment adds to its worker's (SPEC §3, §8, §9); `tmpDir`: its TMPDIR. */
+export function jobVariables(run: JobRun, dir: string, tmpDir: string): Record<string, string> {
+  const env: Record<string, string> = {
+    ...run.runAs?.env,
+    ...slurmVariables({ id: run.id, job: run.job, dir, host: run.host, tmpDir }),
+    ...resourceVariables(run),
+  };
   env.QM_JOB_NAME = run.job.name;
   env.QM_JOB_ID = run.id;
   env.QM_JOB_DIR = dir;
@@ -59,13 +65,14 @@ export type { StopReason };
 export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGrace: number): ActiveJob {
   const dir = path.join(layout.running, run.job.name);
   const runId = runIdOf(run.worker, run.startedAt.getTime(), run.id);
+  const tmpDir = jobTmpDir(run.id, run.runAs);
   const proc = launcher.run({
     run: runId,
-    script: run.job.script,
+    script: withOutputFiles(run.job.format === 'sh' ? withSrunFunction(run.job.script) : run.job.script, { id: run.id, job: run.job, host: run.host, dir }),
     cwd: dir,
-    vars: jobVariables(run, dir),
+    vars: jobVariables(run, dir, tmpDir),
     logPath: logPathOf(dir),
-    header: headerLines({ notices: [], clampedTo: run.nbProc < run.job.nbProc ? run.nbProc : undefined, startedAt: run.startedAt }),
+    header: headerLines({ notices: run.job.notices ?? [], clampedTo: run.nbProc < run.job.nbProc ? run.nbProc : undefined, startedAt: run.startedAt }),
     cpus: run.cpus,
     ...(run.job.memoryMb !== undefined && { memoryLimitMb: run.memoryMb }),
     ...(run.runAs && { runAs: { uid: run.runAs.uid, gid: run.runAs.gid, groups: run.runAs.groups } }),
@@ -81,6 +88,7 @@ export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGr
   const timer = limit ? longTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
   const ended = proc.done.then(({ code, cpu, leftovers, note, outOfMemory }) => {
     timer?.clear();
+    removeJobTmpDir(tmpDir);
     const outOfMemoryMb = outOfMemory ? run.memoryMb : undefined;
     return { end: { code, endedAt: new Date(), stop: stopReason, note, leftovers, ...(outOfMemoryMb && { outOfMemoryMb }) }, cpu };
   });
