@@ -4,17 +4,24 @@
  * is loaded only when run, so short commands (`qm submit`) start fast;
  * errors a user must fix are one line on stderr and a non-zero exit.
  */
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { UserError, loadContext, type GlobalOptions } from './commands/context.js';
 
 const program = new Command('qm')
   .description('QM: a batch queue manager. Drop job folders into QM_qJobs (or qm submit them); QM runs them under a processor budget.')
+  .version(packageVersion(), '-V, --version', 'print QM\'s version')
   .option('-c, --config <file>', 'QMserv.cfg to use (default: $QM_CONFIG, else ./QMserv.cfg)')
   .configureOutput({
     // one line, like every other error: `qm: unknown option '--x' (qm --help for usage)`
     outputError: (text, write) => write(`qm: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (qm --help for usage)\n`),
   })
   .exitOverride();
+
+/** QM's version, from the package.json beside dist/ and src/. */
+function packageVersion(): string {
+  return `qm ${(createRequire(import.meta.url)('../package.json') as { version: string }).version}`;
+}
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 const context = () => loadContext(globals());
@@ -44,17 +51,23 @@ program
   .action(async () => (await import('./commands/serve.js')).serve(context(), { ingest: false, worker: true, monitor: false }));
 
 program
-  .command('submit <path>')
-  .description('queue a job folder or a *.sh script (copied; the original is not changed) and print its name; - reads one as a tar stream on stdin')
+  .command('submit [path] [args...]')
+  .description('queue a job folder or a script with its arguments (copied; the original is not changed) and print its name; as sbatch; - reads the job as a tar stream on stdin')
   .option('--nb-proc <n>', 'processors the job uses (nb_proc)')
+  .option('-n, --ntasks <n>', 'tasks, as sbatch -n: nb_proc = tasks × cpus per task')
+  .option('--gpus <n>', 'GPUs the job uses (nb_gpu)')
+  .option('--mem <size>', 'memory the job may use: 500M, 16G (a bare number is megabytes; 0 = all of the worker\'s)')
   .option('--priority <p>', 'priority: higher runs first (default 0)')
   .option('-J, --name <name>', 'the job\'s name (default: the folder or script name, or #SBATCH -J)')
-  .option('-d, --after <name>', 'run only after job NAME has finished with code 0 (repeat, or NAME,NAME)', collect)
+  .option('-d, --after <name>', 'run only after job NAME has finished with code 0 (repeat, or NAME,NAME); or a Slurm dependency: afterany:A, afterok:A?afternotok:B, singleton...', collect)
+  .option('--dependency <expr>', 'as sbatch --dependency (afterok, afterany, afternotok, after, singleton; "," all, "?" any)', collect)
+  .option('-a, --array <spec>', 'a job array: 0-15, 1,3,5-7, 0-20:5, with %K at most K tasks at once')
+  .option('--wrap <command>', 'the job is this command line (run by /bin/sh), as sbatch --wrap')
   .option('-t, --time <limit>', 'time limit as sbatch --time: minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]; 0 = none')
   .option('-W, --wait', 'wait until the job ends and exit with its exit code')
   .option('--move', 'move the folder or script into QM_qJobs instead of copying it')
-  .action(async (source: string, opts) => {
-    exitCode = await (await import('./commands/submit.js')).submit(context(), source, opts);
+  .action(async (source: string | undefined, args: string[], opts) => {
+    exitCode = await (await import('./commands/submit.js')).submit(context(), source, { ...opts, args });
   });
 
 program
@@ -94,9 +107,37 @@ program
   .description('serve the QM pages, Bull Board (/queues), the API and metrics on [WEB_QMserver] Host:The_Port')
   .action(async () => (await import('./commands/serve.js')).serve(context(), { ingest: false, worker: false, monitor: true }));
 
+/** `qm submit` options that take a value (the word after them is not the script). */
+const SUBMIT_VALUED = new Set(['--nb-proc', '--priority', '-J', '--name', '-d', '--after', '--dependency', '-a', '--array', '--wrap', '-t', '--time', '-c', '--config']);
+
+const SUBMIT_FLAGS = new Set(['-W', '--wait', '--move', '-h', '--help']);
+
+/**
+ * As with sbatch, the words after the script are the script's: from the
+ * first one after it that is not an option of qm submit, `--` is put before
+ * them so that none is read as an option of qm.
+ */
+function submitArgsApart(argv: string[]): string[] {
+  const at = argv.indexOf('submit', 2);
+  if (at < 0) return argv;
+  let seenPath = false;
+  for (let i = at + 1; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--') return argv;
+    const option = word.replace(/=.*$/, '');
+    if (SUBMIT_VALUED.has(option) || SUBMIT_FLAGS.has(option)) {
+      if (SUBMIT_VALUED.has(word)) i++;
+      continue;
+    }
+    if (seenPath) return [...argv.slice(0, i), '--', ...argv.slice(i)];
+    seenPath = true;
+  }
+  return argv;
+}
+
 async function main(): Promise<void> {
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(submitArgsApart(process.argv));
   } catch (err) {
     if (err instanceof CommanderError) {
       // commander already printed its message; --help and --version are not errors

@@ -43,6 +43,21 @@ async function cancelOne(client: Client, name: string, by: string): Promise<bool
     case 'cancelled':
       process.stdout.write(`${name}: cancelled before it started → ${path.relative(layout.root, result.folder)}\n`);
       return true;
+    case 'array': {
+      process.stdout.write(`${name}: ${result.cancelled} queued task(s) cancelled, ${result.killed.length} running task(s) to stop\n`);
+      let ok = true;
+      const deadline = Date.now() + settings.server.killGrace * 1000 + RECORD_MARGIN_MS;
+      for (const task of result.killed) {
+        let record: DoneRecord | undefined;
+        while (!record && Date.now() < deadline) {
+          record = (await store.records([task.id]))[0];
+          if (!record) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        }
+        if (record) process.stdout.write(`${task.name}: ${describeOutcome(record.outcome)} → ${record.folder}\n`);
+        else ok = false;
+      }
+      return ok;
+    }
     case 'kill-requested': {
       const deadline = Date.now() + settings.server.killGrace * 1000 + RECORD_MARGIN_MS;
       let record: DoneRecord | undefined;

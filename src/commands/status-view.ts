@@ -6,10 +6,11 @@
  *    `after` jobs, and folders not queued yet;
  * 2. running jobs with their progress (the last `i / n` of process.log),
  *    elapsed time, host and worker;
- * 3. the latest done records.
+ * 3. the latest done records;
+ * 4. the live workers and their pools: processors, GPUs, memory.
  */
 import type { Progress } from '../core/progress.js';
-import type { QueuedEntry, RunningEntry } from '../core/read-model.js';
+import type { ArraySummary, QueuedEntry, RunningEntry } from '../core/read-model.js';
 import { describeOutcome, exitCodeOf, type DoneRecord, type Outcome } from '../core/status.js';
 import type { Client } from './client.js';
 
@@ -22,14 +23,19 @@ export interface QueuedView {
   state: 'starting' | 'queued' | 'after' | 'settling';
   priority: number | null;
   nbProc: number | null;
+  /** GPUs and memory (MB; 0 = all of a worker's) asked */
+  nbGpu: number | null;
+  memoryMb: number | null;
   owner: string | null;
   info: string | null;
   after: string[];
   enqueuedAt: string | null;
   /** the worker taking a `starting` job */
   worker: string | null;
-  /** why it is not running yet: Starting, Priority, Resources: ..., Dependency: A, Paused, Settling */
+  /** why it is not running yet: Starting, Priority, Resources: ..., Dependency: A, Paused, ArrayTaskLimit, Settling */
   reason: string;
+  /** a task of an array: the array's id */
+  arrayId?: string;
 }
 
 export interface RunningView {
@@ -37,6 +43,9 @@ export interface RunningView {
   id: string;
   nbProc: number;
   cpus: number[];
+  /** GPU ids it holds, memory it reserved (MB) */
+  gpus: string[];
+  memoryMb: number | null;
   worker: string;
   host: string;
   startedAt: string;
@@ -46,6 +55,7 @@ export interface RunningView {
   reportedSeconds: number | null;
   owner: string | null;
   info: string | null;
+  arrayId?: string;
 }
 
 export interface DoneView {
@@ -68,17 +78,32 @@ export interface DoneView {
   folder: string;
   owner: string | null;
   info: string | null;
+  /** a task of an array: the array's id and this task's index */
+  arrayId?: string;
+  arrayIndex?: number;
+}
+
+export interface WorkerView {
+  name: string;
+  host: string;
+  processors: { inUse: number; total: number };
+  gpus: { inUse: string[]; ids: string[] };
+  /** null: a worker that does not publish its memory pool */
+  memoryMb: { inUse: number; total: number } | null;
 }
 
 export interface StatusView {
   version: 1;
   qmFolder: string;
   generatedAt: string;
+  /** the arrays with a task queued or running: one line each (their tasks are also in queued, running and done) */
+  arrays: ArraySummary[];
   queued: QueuedView[];
   queuedTotal: number;
   running: RunningView[];
   done: DoneView[];
   doneTotal: number;
+  workers: WorkerView[];
 }
 
 export interface Limits {
@@ -90,17 +115,27 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 
 export async function statusView(client: Client, limits: Limits): Promise<StatusView> {
   const { model, layout } = client;
-  const [queued, running, done] = await Promise.all([model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done))]);
+  const [queued, running, done, workers, arrays] = await Promise.all([
+    model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done)), model.workers(), model.arrays(),
+  ]);
   const now = Date.now();
   return {
     version: 1,
     qmFolder: layout.root,
     generatedAt: new Date(now).toISOString(),
+    arrays,
     queued: queued.jobs.map(queuedView),
     queuedTotal: queued.total,
     running: running.map((r) => runningView(r, now)),
     done: done.records.slice(0, limits.done).map(doneView),
     doneTotal: done.total,
+    workers: workers.map((w) => ({
+      name: w.name,
+      host: w.host,
+      processors: { inUse: w.inUse, total: w.budget },
+      gpus: { inUse: w.gpusInUse ?? [], ids: w.gpus ?? [] },
+      memoryMb: w.memoryMb === undefined ? null : { inUse: w.memoryInUseMb ?? 0, total: w.memoryMb },
+    })),
   };
 }
 
@@ -115,12 +150,15 @@ function queuedView(q: QueuedEntry): QueuedView {
     state: STATE_OF_PHASE[q.phase],
     priority: d?.priority ?? null,
     nbProc: d?.nbProc ?? null,
+    nbGpu: d ? (d.nbGpu ?? 0) : null,
+    memoryMb: d?.memoryMb ?? null,
     owner: d?.email ?? null,
     info: d?.info ?? null,
-    after: d?.after ?? [],
+    after: d ? [...d.after, ...(d.keys.dependency ? [d.keys.dependency] : [])] : [],
     enqueuedAt: iso(d?.enqueuedAt),
     worker: q.worker ?? null,
     reason: q.reason,
+    ...(d?.array ? { arrayId: d.array.id } : {}),
   };
 }
 
@@ -131,6 +169,8 @@ function runningView(r: RunningEntry, now: number): RunningView {
     id: r.id,
     nbProc: info.nbProc,
     cpus: info.cpus,
+    gpus: info.gpus ?? [],
+    memoryMb: info.memoryMb ?? null,
     worker: info.worker,
     host: info.host,
     startedAt: new Date(info.startedAt).toISOString(),
@@ -139,6 +179,7 @@ function runningView(r: RunningEntry, now: number): RunningView {
     reportedSeconds: r.reportedTime ?? null,
     owner: info.email ?? null,
     info: info.info ?? null,
+    ...(info.array ? { arrayId: info.array.id } : {}),
   };
 }
 
@@ -160,5 +201,6 @@ function doneView(r: DoneRecord): DoneView {
     folder: r.folder,
     owner: r.email ?? null,
     info: r.info ?? null,
+    ...(r.array ? { arrayId: r.array.id, arrayIndex: r.array.index } : {}),
   };
 }

@@ -1,15 +1,20 @@
 /**
- * `qm submit PATH` (SPEC §6), like `sbatch`:
- * 1. stages a copy of the folder or script (the original itself with --move)
- *    under a hidden name in QM_qJobs, and writes the command-line options into
- *    the staged descriptor (submit-overrides.ts);
- * 2. checks it as ingest would (descriptor, `after` names) and refuses a name
- *    that is already queued or running; on any error nothing is left behind;
+ * `qm submit PATH [ARG...]` (SPEC §6, §9), like `sbatch`:
+ * 1. stages a copy of the folder or script (the original itself with --move;
+ *    `--wrap CMD`: a script made of CMD) under a hidden name in QM_qJobs, and
+ *    writes the command-line options, the script's arguments and where it was
+ *    submitted into the staged descriptor (submit-overrides.ts);
+ * 2. checks it as ingest would (descriptor, dependencies); a name already
+ *    queued or running gets the first free NAME-2, NAME-3...; on any error
+ *    nothing is left behind;
  * 3. renames it into place and queues it at once — the folder is known to be
- *    complete, so there is no settle_time to wait — and prints the job name;
- * 4. --wait: blocks until the job has ended and exits with its code.
+ *    complete, so there is no settle_time to wait — and prints the job name
+ *    (and its QM: notices on stderr);
+ * 4. --wait: blocks until the job (every task of an array) has ended and
+ *    exits with its code (the worst of the tasks').
  */
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Settings } from '../core/settings-types.js';
@@ -19,6 +24,9 @@ import { DescriptorError } from '../core/descriptor-types.js';
 import { readQueuedJob } from '../core/queued-job.js';
 import { unknownDependencies } from '../core/dependencies.js';
 import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js';
+import { MEMORY_FORM, neverHeld, parseMemoryMb } from '../core/resources.js';
+import { parseArraySpec, taskName } from '../core/job-array.js';
+import { parseDependency } from '../core/dependencies.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { withClient, type Client } from './client.js';
 import { UserError } from './context.js';
@@ -26,32 +34,48 @@ import { submitFromStdin } from './submit-stdin.js';
 
 export interface SubmitOptions {
   nbProc?: string;
+  ntasks?: string;
+  gpus?: string;
+  mem?: string;
   priority?: string;
   name?: string;
   after?: string[];
   time?: string;
   wait?: boolean;
   move?: boolean;
+  dependency?: string[];
+  array?: string;
+  wrap?: string;
+  /** the script's arguments */
+  args?: string[];
 }
+
+/** Names tried after a taken one: NAME-2 ... NAME-1000. */
+const MAX_NAME_SUFFIX = 1000;
 
 const WAIT_POLL_MS = 100;
 
 /** Returns the exit code: 0, or the job's own with --wait. `-`: a tar stream on stdin (submit-stdin.ts). */
-export async function submit(settings: Settings, source: string, opts: SubmitOptions): Promise<number> {
+export async function submit(settings: Settings, source: string | undefined, opts: SubmitOptions): Promise<number> {
   if (source === '-') return submitFromStdin(settings, (entry) => submit(settings, entry, { ...opts, move: true }));
   const overrides = overridesOf(opts);
   if (opts.name !== undefined) checkName(opts.name);
   if (opts.wait && settings.server.keepDone === 0) {
     throw new UserError('--wait needs keep_done >= 1: the end of a job is read from its record');
   }
-  const src = path.resolve(source);
-  const kind = await sourceKind(src, source);
+  if (opts.wrap !== undefined && source !== undefined) throw new UserError('--wrap makes the script: give no PATH with it');
+  if (opts.wrap === undefined && source === undefined) throw new UserError('nothing to submit: give a job folder, a script, or --wrap "COMMAND"');
+  const wrapped = opts.wrap !== undefined ? await wrapScript(opts.wrap) : undefined;
+  const src = wrapped ?? path.resolve(source!);
+  const shown = source ?? '--wrap';
+  const kind = await sourceKind(src, shown);
+  if (kind === 'folder' && (opts.args ?? []).length > 0) throw new UserError(`${shown}: arguments are passed to a script, not to a job folder`);
   return withClient(settings, async (client) => {
-    refuseInsideQm(src, client.layout, source);
-    const staged = await stage(src, kind, client.layout, opts.move ?? false, source);
+    refuseInsideQm(src, client.layout, shown);
+    const staged = await stage(src, kind, client.layout, (opts.move ?? false) && !wrapped, shown).finally(() => wrapped && fs.rm(path.dirname(wrapped), { recursive: true, force: true }));
     let placed: { name: string; id: string | undefined };
     try {
-      placed = await place(client, staged, overrides, opts.name, source);
+      placed = await place(client, staged, overrides, opts.name, shown);
     } catch (err) {
       await staged.undo();
       throw err;
@@ -60,20 +84,56 @@ export async function submit(settings: Settings, source: string, opts: SubmitOpt
     process.stdout.write(`${placed.name}\n`);
     if (!opts.wait) return 0;
     if (!placed.id) throw new UserError(`${placed.name} is in QM_qJobs but could not be queued now: not waiting for it`);
+    const array = await client.store.arrayInfo(placed.name);
+    if (array?.id === placed.id) return waitForArray(client, placed.name, placed.id, array.indices);
     return waitForEnd(client, placed.name, placed.id);
   });
+}
+
+/** sbatch --wrap: a `#!/bin/sh` script of the command, in a folder of its own (removed once staged). */
+async function wrapScript(command: string): Promise<string> {
+  if (command.trim() === '') throw new UserError('--wrap: the command is empty');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'qm-wrap-'));
+  const file = path.join(dir, 'wrap.sh');
+  await fs.writeFile(file, `#!/bin/sh\n# made by qm submit --wrap\n${command}\n`, { mode: 0o755 });
+  return file;
 }
 
 function overridesOf(opts: SubmitOptions): Overrides {
   const overrides: Overrides = {};
   if (opts.nbProc !== undefined) overrides.nb_proc = String(integerOption('--nb-proc', opts.nbProc, 1, 100_000));
+  if (opts.ntasks !== undefined) overrides.ntasks = String(integerOption('-n/--ntasks', opts.ntasks, 1, 100_000));
+  if (opts.gpus !== undefined) overrides.nb_gpu = String(integerOption('--gpus', opts.gpus, 0, 1024));
+  if (opts.mem !== undefined) overrides.memory = memoryOption(opts.mem);
   if (opts.priority !== undefined) overrides.priority = String(integerOption('--priority', opts.priority, -1_000_000, 1_000_000));
   if (opts.time !== undefined) overrides.time_limit = timeOption(opts.time);
-  if (opts.after && opts.after.length > 0) {
-    const names = opts.after.flatMap((a) => a.split(/[\s,]+/)).filter(Boolean);
+  // -d takes names (afterok) as QM always did, or a Slurm expression as sbatch -d does
+  const expressions = [...(opts.dependency ?? []), ...(opts.after ?? []).filter((a) => a.includes(':') || a.trim() === 'singleton')];
+  const plain = (opts.after ?? []).filter((a) => !expressions.includes(a));
+  if (plain.length > 0) {
+    const names = plain.flatMap((a) => a.split(/[\s,]+/)).filter(Boolean);
     for (const name of names) checkName(name, '--after');
     overrides.after = names.join(',');
   }
+  if (expressions.length > 0) {
+    const expression = expressions.join(',');
+    try {
+      parseDependency(expression);
+    } catch (err) {
+      throw new UserError(`--dependency ${(err as Error).message}`);
+    }
+    overrides.dependency = expression;
+  }
+  if (opts.array !== undefined) {
+    try {
+      overrides.array = parseArraySpec(opts.array).text;
+    } catch (err) {
+      throw new UserError(`--array ${(err as Error).message}`);
+    }
+  }
+  if (opts.args && opts.args.length > 0) overrides.args = JSON.stringify(opts.args);
+  overrides.submit_dir = process.cwd();
+  overrides.submit_host = os.hostname();
   return overrides;
 }
 
@@ -81,6 +141,12 @@ function integerOption(option: string, text: string, min: number, max: number): 
   const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : NaN;
   if (!(value >= min && value <= max)) throw new UserError(`${option} ${JSON.stringify(text)}: expected an integer from ${min} to ${max}`);
   return value;
+}
+
+function memoryOption(text: string): string {
+  const mb = parseMemoryMb(text);
+  if (mb === undefined) throw new UserError(`--mem ${JSON.stringify(text)}: expected ${MEMORY_FORM}`);
+  return `${mb}M`;
 }
 
 /** sbatch's --time: a bare number is minutes; 0 or UNLIMITED removes the limit (''). */
@@ -106,8 +172,8 @@ async function sourceKind(src: string, source: string): Promise<'folder' | 'scri
   const stat = await fs.stat(src).catch(() => undefined);
   if (!stat) throw new UserError(`${source}: no such file or folder`);
   if (stat.isDirectory()) return 'folder';
-  if (stat.isFile() && src.endsWith('.sh')) return 'script';
-  throw new UserError(`${source}: not a job: expected a job folder or a *.sh script`);
+  if (stat.isFile()) return 'script';
+  throw new UserError(`${source}: not a job: expected a job folder or a script`);
 }
 
 function refuseInsideQm(src: string, layout: Layout, source: string): void {
@@ -135,7 +201,9 @@ interface Staged {
 
 async function stage(src: string, kind: 'folder' | 'script', layout: Layout, move: boolean, source: string): Promise<Staged> {
   const dir = path.join(layout.queued, `.submit-${randomBytes(6).toString('hex')}`);
-  const fileName = path.basename(src);
+  // a script is found in its folder by its .sh ending: `job.py` is staged as `job.sh` (it runs by its #! line)
+  const base = kind === 'folder' ? path.basename(src) : path.basename(src).replace(/\.[^.]*$/, '') || path.basename(src);
+  const fileName = kind === 'folder' || src.endsWith('.sh') ? path.basename(src) : `${base}.sh`;
   const inside = kind === 'folder' ? dir : path.join(dir, fileName);
   if (kind === 'script') await fs.mkdir(dir);
   let renamed = false;
@@ -150,7 +218,7 @@ async function stage(src: string, kind: 'folder' | 'script', layout: Layout, mov
   }
   const staged: Staged = {
     dir,
-    base: kind === 'folder' ? fileName : fileName.slice(0, -'.sh'.length),
+    base,
     async undo() {
       if (!renamed) return fs.rm(dir, { recursive: true, force: true });
       if (staged.patched) await fs.writeFile(staged.patched.file, staged.patched.original);
@@ -177,35 +245,25 @@ async function renameOnSameFilesystem(from: string, to: string): Promise<boolean
 
 /** Options written, checks passed, renamed into QM_qJobs and queued. */
 async function place(client: Client, staged: Staged, overrides: Overrides, givenName: string | undefined, source: string): Promise<{ name: string; id: string | undefined }> {
-  const { store, layout, settings } = client;
+  const { store, settings } = client;
   const jobFile = settings.server.jobFile;
   const descriptorError = (err: unknown) => {
     if (err instanceof DescriptorError) return new UserError(`${source}: ${err.message}`);
     return err;
   };
-  const descriptor = await readDescriptor(staged.dir, jobFile).catch((err) => Promise.reject(descriptorError(err)));
+  const descriptor = await readDescriptor(staged.dir, jobFile, { mailActive: settings.server.mailActive }).catch((err) => Promise.reject(descriptorError(err)));
   const descriptorFile = path.join(staged.dir, descriptor.file);
   const original = await writeOverrides(staged.dir, descriptor, overrides);
   if (original !== undefined) staged.patched = { file: descriptorFile, original };
-  const read = await readQueuedJob(staged.dir, '', jobFile).catch((err) => Promise.reject(descriptorError(err)));
+  const read = await readQueuedJob(staged.dir, '', jobFile, Date.now(), { mailActive: settings.server.mailActive }).catch((err) => Promise.reject(descriptorError(err)));
   for (const warning of read.warnings) process.stderr.write(`qm: warning: ${warning}\n`);
-  const name = givenName ?? read.jobName ?? staged.base;
-  checkName(name, givenName ? '--name' : read.jobName ? '#SBATCH -J' : 'job name');
-  await refuseTaken(client, name);
-  const unknown = await unknownDependencies(store, layout, read.job.after, name);
-  if (unknown) throw new UserError(unknown);
-
+  for (const notice of read.job.notices ?? []) process.stderr.write(`QM: ${notice}\n`);
+  const wanted = givenName ?? read.jobName ?? staged.base;
+  checkName(wanted, givenName ? '--name' : read.jobName ? '#SBATCH -J' : 'job name');
   // queue order is submission order, as for a folder dropped now (and after a rebuild from the folders)
   const now = new Date();
   await fs.utimes(descriptorFile, now, now);
-  const target = path.join(layout.queued, name);
-  try {
-    await fs.rename(staged.dir, target);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw taken(name, 'queued');
-    throw err;
-  }
+  const name = await placeUnderFreeName(client, staged.dir, wanted, read.job);
   // from here on the folder is queued: ingest would queue it if this process could not
   const job = { ...read.job, name, enqueuedAt: now.getTime(), descriptorMtime: now.getTime() };
   const id = await client.lifecycle.queue(job).then(
@@ -215,20 +273,58 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
       return undefined;
     },
   );
+  // queued all the same (a worker that can hold it may join), as squeue would show it pending
+  const never = neverHeld(job, await store.liveWorkers());
+  if (never) process.stderr.write(`qm: warning: ${name} waits: it ${never}\n`);
   return { name, id };
 }
 
-async function refuseTaken(client: Client, name: string): Promise<void> {
+/**
+ * Renames the staged folder to QM_qJobs/NAME, or NAME-2, NAME-3... when NAME
+ * is queued or running (the rename itself settles a race between two
+ * submissions); checks the dependencies under the name given. Returns it.
+ */
+async function placeUnderFreeName(client: Client, dir: string, wanted: string, job: Parameters<typeof unknownDependencies>[2]): Promise<string> {
   const { layout, store } = client;
-  const queued = [path.join(layout.queued, name), path.join(layout.queued, `${name}.sh`)];
-  if ((await Promise.all(queued.map(exists))).some(Boolean) || (await store.liveQueued([name])).size > 0) throw taken(name, 'queued');
-  if ((await exists(path.join(layout.running, name))) || (await store.running()).some((r) => r.name === name)) {
-    throw taken(name, 'running');
+  for (let k = 1; k <= MAX_NAME_SUFFIX; k++) {
+    const name = k === 1 ? wanted : `${wanted}-${k}`;
+    if (await isTaken(client, name)) continue;
+    const unknown = await unknownDependencies(store, layout, job, name);
+    if (unknown) throw new UserError(unknown);
+    try {
+      await fs.rename(dir, path.join(layout.queued, name));
+      return name;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
   }
+  throw new UserError(`${wanted} and ${wanted}-2 ... ${wanted}-${MAX_NAME_SUFFIX} are all queued or running: give this job another name with --name`);
 }
 
-function taken(name: string, state: string): UserError {
-  return new UserError(`a job named ${name} is already ${state}: give this one another name with --name`);
+/** Is a job (or an array) of this name queued or running? */
+async function isTaken(client: Client, name: string): Promise<boolean> {
+  const { layout, store } = client;
+  const folders = [path.join(layout.queued, name), path.join(layout.queued, `${name}.sh`), path.join(layout.running, name)];
+  if ((await Promise.all(folders.map(exists))).some(Boolean) || (await store.liveQueued([name])).size > 0) return true;
+  return (await store.running()).some((r) => r.name === name || r.array?.name === name);
+}
+
+/** Polls the records of every task of the array; prints how many ended how, and returns the worst exit code. */
+async function waitForArray(client: Client, name: string, id: string, indices: number[]): Promise<number> {
+  const names = indices.map((i) => taskName(name, i));
+  for (;;) {
+    const records = await client.store.lastDoneOf(names);
+    const ended = records.filter((r): r is DoneRecord => r?.array?.id === id);
+    if (ended.length === names.length) {
+      const codes = ended.map((r) => exitCodeOf(r.outcome));
+      const failed = ended.filter((r) => r.outcome.kind !== 'success').length;
+      const worst = Math.max(...codes);
+      process.stdout.write(`${name} ended: ${names.length} task(s), ${names.length - failed} succeeded, ${failed} did not; worst code ${worst}\n`);
+      return worst;
+    }
+    await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS * 5));
+  }
 }
 
 /** Polls the job's done record; prints how it ended and returns its exit code. */

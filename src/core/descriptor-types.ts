@@ -1,3 +1,5 @@
+import type { ArraySpec } from './job-array.js';
+
 /** What QM reads from a job's descriptor (SPEC §2), whatever its format. */
 export type DescriptorFormat = 'cfg' | 'xml' | 'sh';
 
@@ -9,6 +11,12 @@ export interface Descriptor {
   script: string;
   /** Processors asked for (>= 1, not yet clamped to the budget). */
   nbProc: number;
+  /** Slurm tasks (-n); nbProc is then ntasks × cpus per task. */
+  ntasks: number | undefined;
+  /** GPUs asked; 0 = none. */
+  nbGpu: number;
+  /** Memory asked, MB; undefined = none reserved; 0 = all of the worker's. */
+  memoryMb: number | undefined;
   email: string | undefined;
   info: string | undefined;
   /** Higher runs first; default 0. */
@@ -22,6 +30,17 @@ export interface Descriptor {
   mailType: string[];
   /** -J/--job-name in shell mode (informative; the folder name stays the job name). */
   jobName: string | undefined;
+  /** a job array (key `array`, `#SBATCH --array`): one task per index */
+  array: ArraySpec | undefined;
+  /** arguments given to the script (`qm submit FILE ARG...`; key `args`, a JSON list) */
+  args: string[];
+  /** Slurm's dependency expression (`afterany:A?afterok:B`, `singleton`...), when more than `after` */
+  dependency: string | undefined;
+  /** `--output`/`--error` patterns (`%j %x %A %a %u %N %%`), relative to the job folder */
+  output: string | undefined;
+  error: string | undefined;
+  /** one line each, at the top of process.log: options not honoured, clamps, limits not enforced */
+  notices: string[];
   /** All keys of the QM section (lower-cased), known or not, as written. */
   keys: Record<string, string>;
   /** Non-fatal remarks (unknown #SBATCH options...), logged at ingest. */

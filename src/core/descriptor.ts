@@ -13,11 +13,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { getSection, IniSyntaxError, parseIni } from './configparser.js';
 import { DescriptorError, type Descriptor, type DescriptorFormat } from './descriptor-types.js';
+import { resourcesOf, sbatchResource, type RawKey, type RawKeys } from './descriptor-resources.js';
+import { parseArraySpec, type ArraySpec } from './job-array.js';
+import { FLAG_OPTIONS, ignoredReason, SHORT_FORMS } from './sbatch-options.js';
 
 const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
 /** Shell mode reads only the head of the script: directives come first. */
 const SCRIPT_HEAD_BYTES = 64 * 1024;
-const MAX_NB_PROC = 100_000;
 const MAX_PRIORITY = 1_000_000;
 const QM_SECTION = 'QMOptions';
 const MAIL_TYPES = ['NONE', 'BEGIN', 'END', 'FAIL', 'REQUEUE', 'ALL', 'INVALID_DEPEND', 'STAGE_OUT',
@@ -27,19 +29,33 @@ const DURATION_FORMS = {
   min: 'a number of minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS',
 };
 
-/** A key as written: where (`file` or `file line N`), under which name (`nb_proc`, `#SBATCH -c`). */
-type RawKey = { value: string; where: string; label: string };
-type RawKeys = Map<string, RawKey>;
 
-/** What a format knows besides its keys; `script` only in shell mode (the .sh file itself). */
-type Frame = { format: DescriptorFormat; file: string; script?: string; jobName?: string; warnings: string[] };
+/** What a format knows besides its keys; `interpreter` only in shell mode (the script's `#!` line). */
+type Frame = {
+  format: DescriptorFormat;
+  file: string;
+  interpreter?: string[];
+  jobName?: string;
+  warnings: string[];
+  notices: string[];
+  /** --mail-user as written: checked only when mail is on */
+  mailUser?: RawKey;
+};
 
-export async function readDescriptor(dir: string, jobFile: string): Promise<Descriptor> {
+export interface ReadOptions {
+  /** MailActive: a `#SBATCH --mail-user` that is not an address refuses the job only then */
+  mailActive?: boolean;
+}
+
+/** sbatch's own words for a script without `#!`. */
+export const NOT_A_BATCH_SCRIPT = 'This does not look like a batch script. The first line must start with #! followed by the path to an interpreter.';
+
+export async function readDescriptor(dir: string, jobFile: string, opts: ReadOptions = {}): Promise<Descriptor> {
   const text = await readInside(dir, jobFile, 'descriptor');
-  if (text === undefined) return readShellMode(dir, jobFile);
+  if (text === undefined) return readShellMode(dir, jobFile, opts);
   const format = /\.xml$/i.test(jobFile) ? 'xml' : 'cfg';
   const keys = format === 'xml' ? await xmlKeys(text, jobFile) : cfgKeys(text, jobFile);
-  return build(keys, { format, file: jobFile, warnings: [] });
+  return build(keys, { format, file: jobFile, warnings: [], notices: [] }, opts);
 }
 
 /**
@@ -160,7 +176,7 @@ async function xmlKeys(text: string, file: string): Promise<RawKeys> {
   return keys;
 }
 
-async function readShellMode(dir: string, jobFile: string): Promise<Descriptor> {
+async function readShellMode(dir: string, jobFile: string, opts: ReadOptions): Promise<Descriptor> {
   const scripts = (await fs.readdir(dir, { withFileTypes: true }))
     .filter((e) => e.name.endsWith('.sh') && !e.name.startsWith('.') && (e.isFile() || e.isSymbolicLink()))
     .map((e) => e.name)
@@ -171,14 +187,38 @@ async function readShellMode(dir: string, jobFile: string): Promise<Descriptor> 
   const file = scripts[0];
   const text = await readInside(dir, file, 'script head');
   if (text === undefined) throw new DescriptorError(`${file}: vanished while being read`);
-  const frame: Frame = { format: 'sh', file, script: `bash '${file.replace(/'/g, `'\\''`)}'`, warnings: [] };
-  return build(directiveKeys(text, frame), frame);
+  const frame: Frame = { format: 'sh', file, interpreter: interpreterOf(text, file), warnings: [], notices: [] };
+  return build(directiveKeys(text, frame), frame, opts);
+}
+
+/**
+ * The `#!` line as the kernel reads it (what sbatch relies on): the
+ * interpreter, then the rest of the line as one argument, if any.
+ */
+function interpreterOf(text: string, file: string): string[] {
+  const first = /^\uFEFF?([^\r\n]*)/.exec(text)?.[1] ?? '';
+  const m = /^#!\s*(\S+)\s*(.*?)\s*$/.exec(first);
+  if (!m) throw new DescriptorError(`${file}: ${NOT_A_BATCH_SCRIPT}`);
+  return m[2] ? [m[1]!, m[2]] : [m[1]!];
+}
+
+/** The command line that runs `file` by its `#!` line with `args`, for /bin/sh -c. */
+function scriptCommand(interpreter: string[], file: string, args: string[]): string {
+  return [...interpreter, `./${file}`, ...args].map(shellQuote).join(' ');
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** #SBATCH option -> descriptor key, or what else it sets. */
-const SBATCH_OPTIONS = new Map([['-c', 'nb_proc'], ['--cpus-per-task', 'nb_proc'], ['-J', 'job_name'],
-  ['--job-name', 'job_name'], ['-t', 'time'], ['--time', 'time'], ['--mail-user', 'e_mail'],
-  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency']]);
+const SBATCH_OPTIONS = new Map([['-c', 'cpus_per_task'], ['--cpus-per-task', 'cpus_per_task'], ['-J', 'job_name'],
+  ['--job-name', 'job_name'], ['-t', 'time'], ['--time', 'time'], ['--mail-user', 'mail_user'],
+  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency'], ['-d', 'dependency'],
+  ['-a', 'array'], ['--array', 'array'], ['-o', 'output'], ['--output', 'output'], ['-e', 'error'], ['--error', 'error'],
+  ['-N', 'nodes'], ['--nodes', 'nodes'], ['-n', 'ntasks'], ['--ntasks', 'ntasks'],
+  ['--gres', 'resource'], ['--gpus', 'resource'], ['-G', 'resource'], ['--gpus-per-node', 'resource'], ['--gpus-per-task', 'resource'],
+  ['--mem', 'resource'], ['--mem-per-cpu', 'resource'], ['--mem-per-gpu', 'resource']]);
 
 /** `#QM key=value` and `#SBATCH` lines of the leading comment block, as raw keys. */
 function directiveKeys(text: string, frame: Frame): RawKeys {
@@ -210,16 +250,19 @@ function sbatchOptions(text: string, where: string, keys: RawKeys, frame: Frame)
     const [, option, attached] = /^(--[^=]+)(?:=(.*))?$/.exec(word) ?? /^(-[A-Za-z])(.+)?$/.exec(word) ?? [];
     const target = option ? SBATCH_OPTIONS.get(option) : undefined;
     if (!target) {
-      frame.warnings.push(`${where}: unknown #SBATCH option ${option ?? word} ignored`);
-      // Skip its value too when it is the next word (`--nodes 2`).
-      if (option && attached === undefined && words.length > 0 && !words[0].startsWith('-')) words.shift();
+      const long = option ? (SHORT_FORMS[option] ?? option) : word;
+      // its value too, when it is the next word (`--partition short`)
+      const value = attached ?? (option && !FLAG_OPTIONS.has(option) && words.length > 0 && !words[0].startsWith('-') ? words.shift() : undefined);
+      frame.notices.push(`#SBATCH ${long}${value !== undefined ? `=${value}` : ''} ignored: ${ignoredReason(long)} (${where})`);
       continue;
     }
     const raw = { value: attached ?? words.shift() ?? '', where, label: `#SBATCH ${option}` };
     if (!raw.value) throw new DescriptorError(`${where}: ${raw.label}: missing value`);
     if (target === 'job_name') frame.jobName = raw.value;
     else if (target === 'time') setTime(raw, keys);
-    else if (target === 'dependency') setDependency(raw, keys, frame);
+    else if (target === 'resource') sbatchResource(option!, raw, keys, frame.notices);
+    else if (target === 'nodes') setNodes(raw, frame);
+    else if (target === 'mail_user') frame.mailUser = raw;
     else keys.set(target, raw);
   }
 }
@@ -234,25 +277,24 @@ function setTime(raw: RawKey, keys: RawKeys): void {
   keys.set('time_limit', { ...raw, value: String(seconds) });
 }
 
-/** `afterok:A:B` adds A and B to `after`; other dependency kinds are not supported. */
-function setDependency(raw: RawKey, keys: RawKeys, frame: Frame): void {
-  const names = keys.get('after')?.value.split(',').filter(Boolean) ?? [];
-  for (const part of raw.value.split(/[,?]/)) {
-    const [kind, ...jobs] = part.split(':');
-    if (kind === 'afterok' && jobs.length > 0) names.push(...jobs);
-    else frame.warnings.push(`${raw.where}: #SBATCH --dependency ${part} ignored (only afterok:NAME is supported)`);
-  }
-  if (names.length > 0) keys.set('after', { ...raw, value: names.join(',') });
+/** `--nodes=N` or `MIN-MAX`: the job runs on one host; above 1, with a notice. */
+function setNodes(raw: RawKey, frame: Frame): void {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(raw.value.trim());
+  if (!m) throw new DescriptorError(`${raw.where}: ${raw.label} = ${quote(raw.value)}: expected a number of nodes, or MIN-MAX`);
+  if (Number(m[1]) > 1) frame.notices.push(`#SBATCH --nodes=${raw.value.trim()}: runs on one host (QM does not spread a job over hosts) (${raw.where})`);
 }
 
-function build(keys: RawKeys, frame: Frame): Descriptor {
+function build(keys: RawKeys, frame: Frame, opts: ReadOptions): Descriptor {
   // An empty value counts as not given: the key takes its default.
   const given = (...names: string[]) => names.map((n) => keys.get(n)).find((raw) => raw && raw.value.trim() !== '');
+  const args = check(given('args'), argList, 'a JSON list of strings, like ["a", "b c"]') ?? [];
+  const dependency = check(given('dependency'), (text) => text, 'a dependency like afterok:A');
+  mailUser(frame, keys, opts);
   return {
     format: frame.format,
     file: frame.file,
-    script: frame.script ?? requiredScript(keys.get('script'), frame.file),
-    nbProc: check(given('nb_proc'), integerIn(1, MAX_NB_PROC), `an integer >= 1 (at most ${MAX_NB_PROC})`) ?? 1,
+    script: frame.interpreter ? scriptCommand(frame.interpreter, frame.file, args) : requiredScript(keys.get('script'), frame.file),
+    ...resourcesOf(given, check),
     email: check(given('e_mail', 'e-mail'), emails, 'an e-mail address like me@example.org'),
     info: given('info')?.value.trim(),
     priority: check(given('priority'), integerIn(-MAX_PRIORITY, MAX_PRIORITY), `an integer from -${MAX_PRIORITY} to ${MAX_PRIORITY}`) ?? 0,
@@ -261,12 +303,46 @@ function build(keys: RawKeys, frame: Frame): Descriptor {
     after: check(given('after'), jobNames, 'job names separated by commas or spaces') ?? [],
     mailType: check(given('mail_type'), mailTypes, `mail types separated by commas (${MAIL_TYPES.join(', ')})`) ?? [],
     jobName: frame.jobName,
+    array: check(given('array'), arraySpec, 'an array SPEC like 0-15, 1,3,5-7, 0-20:5 or 1-100%10'),
+    args,
+    dependency,
+    output: given('output')?.value.trim(),
+    error: given('error')?.value.trim(),
+    notices: frame.notices,
     keys: Object.fromEntries([...keys].map(([key, raw]) => [key, raw.value])),
     warnings: frame.warnings,
   };
 }
 
-function check<T>(raw: RawKey | undefined, parse: (text: string) => T | undefined, expected: string): T | undefined {
+/** `#SBATCH --mail-user`: an address only matters when mail is on; a placeholder is a notice otherwise. */
+function mailUser(frame: Frame, keys: RawKeys, opts: ReadOptions): void {
+  const raw = frame.mailUser;
+  if (!raw) return;
+  if (opts.mailActive || emails(raw.value.trim()) !== undefined) {
+    keys.set('e_mail', raw);
+    return;
+  }
+  frame.notices.push(`#SBATCH --mail-user=${raw.value.trim()} is not a mail address; no mail is sent (MailActive is off) (${raw.where})`);
+}
+
+function arraySpec(text: string): ArraySpec | undefined {
+  try {
+    return parseArraySpec(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function argList(text: string): string[] | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function check<T>(raw: RawKey | undefined, parse: (text: string) => T | undefined, expected: string): T | undefined {
   if (!raw) return undefined;
   const value = parse(raw.value.trim());
   if (value === undefined) throw new DescriptorError(`${raw.where}: ${raw.label} = ${quote(raw.value)}: expected ${expected}`);

@@ -26,6 +26,7 @@ import {
 } from './store-scripts.js';
 import { parseLease, type IngestLease } from './ingest-lease.js';
 import { foundRecordId, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
+import type { ArrayInfo } from './arrays.js';
 import { parseHeartbeat, type Heartbeat } from './heartbeat.js';
 
 /** How long a lost mark is kept: longer than any outage a worker comes back from. */
@@ -57,6 +58,12 @@ export interface PickRequest {
   free: number;
   /** this worker's MaxNbProcessors */
   budget: number;
+  /** GPUs free now, and this worker's GPU pool (how many ids); default none */
+  freeGpus?: number;
+  gpus?: number;
+  /** memory free now and this worker's memory pool, MB; default unbounded */
+  freeMemoryMb?: number;
+  memoryMb?: number;
 }
 
 export type QueueCounts = Record<'active' | 'waiting' | 'prioritized' | 'delayed' | 'failed' | 'completed', number>;
@@ -126,12 +133,79 @@ export class JobStore {
     return undefined;
   }
 
+  /**
+   * Queues the tasks of an array at once (one BullMQ bulk add, their names in
+   * one write per thousand), with the array's entry and its count of tasks
+   * not started. The array's own name points at its id while its template
+   * folder is queued.
+   */
+  async enqueueTasks(array: ArrayInfo, tasks: QueuedJob[], left: number): Promise<void> {
+    await this.redis.multi().hset(keys.arrays, array.name, JSON.stringify(array)).hset(keys.arrayLeft, array.id, left)
+      .hset(keys.names, array.name, array.id).exec();
+    const ids = tasks.map(() => newJobId());
+    for (let i = 0; i < tasks.length; i += CHUNK) {
+      const slice = tasks.slice(i, i + CHUNK);
+      await this.queue.addBulk(slice.map((job, j) => ({
+        name: job.name,
+        data: job,
+        opts: { jobId: ids[i + j], priority: bullPriority(job.priority), removeOnComplete: { count: this.keepDone }, removeOnFail: { count: this.keepDone } },
+      })));
+      await this.redis.hset(keys.names, ...slice.flatMap((job, j) => [job.name, ids[i + j]!]));
+    }
+  }
+
+  /** The array of that name, as last queued. */
+  async arrayInfo(name: string): Promise<ArrayInfo | undefined> {
+    const raw = await this.redis.hget(keys.arrays, name);
+    return raw ? (JSON.parse(raw) as ArrayInfo) : undefined;
+  }
+
+  /** Every array Redis knows (the latest of each name). */
+  async arrays(): Promise<ArrayInfo[]> {
+    return Object.values(await this.redis.hgetall(keys.arrays)).map((raw) => JSON.parse(raw) as ArrayInfo);
+  }
+
+  /** One task of array `id` started or was cancelled: how many are left to start. */
+  async taskLeftQueue(id: string): Promise<number> {
+    return this.redis.hincrby(keys.arrayLeft, id, -1);
+  }
+
+  /** The template of array `name` left QM_qJobs: its name no longer names a queued job. */
+  async forgetArrayCount(name: string, id: string): Promise<void> {
+    await this.redis.hdel(keys.arrayLeft, id);
+    await this.forgetName(name, id);
+  }
+
+  /** The name of the job with QM id `id` (running, done or queued), if any. */
+  async nameOfId(id: string): Promise<string | undefined> {
+    if (!/^[0-9a-z]+-[0-9a-f]{8}$/.test(id)) return undefined;
+    return (await this.runningInfo(id))?.name ?? (await this.records([id]))[0]?.name ?? (await this.job(id))?.data.name;
+  }
+
+  /** The latest done record of each name, in order (undefined where none). */
+  async lastDoneOf(names: string[]): Promise<Array<DoneRecord | undefined>> {
+    const out: Array<DoneRecord | undefined> = [];
+    for (let i = 0; i < names.length; i += CHUNK) {
+      const ids = await this.redis.hmget(keys.doneByName, ...names.slice(i, i + CHUNK));
+      const values = await this.redis.mget(...ids.map((id) => keys.record(id ?? '-')));
+      out.push(...values.map((v) => (v ? (JSON.parse(v) as DoneRecord) : undefined)));
+    }
+    return out;
+  }
+
+  /** Hands back the jobs put aside until job `name` ended or started, to be checked again. */
+  async wakeDependents(name: string): Promise<void> {
+    const [[, ids]] = ((await this.redis.multi().smembers(keys.dependents(name)).del(keys.dependents(name)).exec()) ?? []) as [[unknown, string[]]];
+    for (const id of ids ?? []) await (await this.job(id))?.promote().catch(() => undefined);
+  }
+
   /** Which queued job a worker starts next, taken in one script (see bullmq-internals.ts). */
   async pick(req: PickRequest): Promise<Pick> {
     const keyList = [...pickBullKeys(this.queue.keys), keys.workers, keys.running];
     const args = [
       bullKey(this.queue.keys, ''), keys.worker(''), req.token, req.lockMs, req.worker,
-      req.free, req.budget, PICK_SCAN_LIMIT, Date.now(),
+      req.free, req.budget, PICK_SCAN_LIMIT, Date.now(), req.freeGpus ?? 0, req.gpus ?? 0,
+      req.freeMemoryMb ?? Number.MAX_SAFE_INTEGER, req.memoryMb ?? Number.MAX_SAFE_INTEGER, keys.arrayActive(''),
     ];
     const reply = (await this.evalScript(PICK_SCRIPT, keyList.length, ...keyList, ...args)) as PickReply;
     const jobOf = (id: string, flat: string[]) => jobFromHash<QueuedJob>(this.queue, hashOf(flat), id);
@@ -359,14 +433,18 @@ export class JobStore {
     return (await this.redis.hget(keys.names, name)) ?? undefined;
   }
 
-  /** Those of `names` that are in the queue already (a live job holds the name). */
+  /** Those of `names` that are in the queue already (a live job holds the name; an array's name while its template is queued). */
   async liveQueued(names: string[]): Promise<Set<string>> {
     if (names.length === 0) return new Set();
-    const ids = await this.redis.hmget(keys.names, ...names);
     const live = new Set<string>();
-    for (const [i, id] of ids.entries()) {
-      const job = id ? await this.job(id) : undefined;
-      if (job && !job.finishedOn) live.add(names[i]!);
+    for (let c = 0; c < names.length; c += CHUNK) {
+      const chunk = names.slice(c, c + CHUNK);
+      const ids = await this.redis.hmget(keys.names, ...chunk);
+      for (const [i, id] of ids.entries()) {
+        if (!id) continue;
+        const job = await this.job(id);
+        if ((job && !job.finishedOn) || (await this.redis.hexists(keys.arrayLeft, id))) live.add(chunk[i]!);
+      }
     }
     return live;
   }

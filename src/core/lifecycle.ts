@@ -15,8 +15,10 @@ import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
-import { moveStamped, moveToLostFound, type Layout } from './folders.js';
-import { DEPENDENCY_RECHECK_MS, dependencyVerdict } from './dependencies.js';
+import { exists, moveStamped, moveToLostFound, type Layout } from './folders.js';
+import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from './dependencies.js';
+import { cancelTask, claimTask, isArrayTemplate, queueArray, taskNotRun, type TaskEnds } from './arrays.js';
+import { resolveSingleton } from './singleton.js';
 import type { Logger } from './log.js';
 import type { JobMailer } from './mail.js';
 import { appendFooter, appendLine, cancelledLine, checkWritable, logPathOf, lostLine, notRunLine, type RunEnd } from './process-log.js';
@@ -62,16 +64,26 @@ export class Lifecycle {
    * usual: the worker that picks it ends it (notRun).
    */
   async queue(job: QueuedJob): Promise<string | undefined> {
-    const verdict = job.after.length > 0 ? await dependencyVerdict(this.store, this.layout, job.after) : { kind: 'run' as const };
+    await resolveSingleton(this.store, job);
+    // an array: its tasks, each put aside (if need be) when a worker picks it
+    if (isArrayTemplate(job)) return queueArray(this.store, this.layout, job);
+    const dependency = dependencyOf(job);
+    const verdict = hasDependencies(job) ? await dependencyVerdict(this.store, this.layout, dependency) : { kind: 'run' as const };
     if (verdict.kind !== 'wait') return this.store.enqueue(job);
     const id = await this.store.enqueue(job, { until: verdict.name, delayMs: DEPENDENCY_RECHECK_MS });
+    for (const name of verdict.names.slice(1)) if (id) await this.store.addDependent(name, id);
     // it may have ended between the check and the registration, before it could wake this job
-    if (id && (await dependencyVerdict(this.store, this.layout, job.after)).kind !== 'wait') await (await this.store.job(id))?.promote().catch(() => undefined);
+    if (id && (await dependencyVerdict(this.store, this.layout, dependency)).kind !== 'wait') await (await this.store.job(id))?.promote().catch(() => undefined);
     return id;
   }
 
-  /** Claim: the rename QM_qJobs/NAME → QM_Jobs/NAME. `busy`: a job of that name runs; `gone`: not queued any more. */
-  async claim(name: string): Promise<ClaimResult> {
+  /**
+   * Claim: the rename QM_qJobs/NAME → QM_Jobs/NAME (an array's task: its
+   * folder made from the template). `busy`: a job of that name runs; `gone`:
+   * not queued any more.
+   */
+  async claim(name: string, task?: { job: QueuedJob; id: string }): Promise<ClaimResult> {
+    if (task?.job.array) return claimTask(this.store, this.layout, task.job, task.id).catch((err: Error) => ({ refused: err.message }));
     try {
       await fs.rename(path.join(this.layout.queued, name), path.join(this.layout.running, name));
       return 'claimed';
@@ -97,6 +109,8 @@ export class Lifecycle {
       return false;
     }
     await this.store.markRunning(info);
+    // the jobs waiting for it to start (`after`)
+    await this.store.wakeDependents(info.name);
     return true;
   }
 
@@ -126,12 +140,12 @@ export class Lifecycle {
       id: info.id,
       name: info.name,
       job: data,
-      run: { startedAt: info.startedAt, worker: info.worker, host: info.host, nbProc: info.nbProc },
+      run: { startedAt: info.startedAt, worker: info.worker, host: info.host, nbProc: info.nbProc, gpus: info.gpus, memoryMb: info.memoryMb },
       endedAt: end.endedAt.getTime(),
       cpu: run.cpu,
       reportedTime: reportedTimeIn(tail),
       folder: this.relative(target),
-      outcome: runOutcome(end.code, end.stop),
+      outcome: runOutcome(end.code, end.stop, end.outOfMemoryMb),
     });
     await this.ended(record, run.held, data.mailType);
     return record;
@@ -173,11 +187,23 @@ export class Lifecycle {
     return record;
   }
 
+  /**
+   * Cancel a queued task of an array (it has no folder of its own yet).
+   * Undefined when a worker took it meanwhile.
+   */
+  async cancelQueuedTask(name: string, by: string): Promise<DoneRecord | undefined> {
+    return cancelTask(this.taskEnds(), name, by, END_LOCK_MS);
+  }
+
   /** Not run: a dependency failed. The line is written before the move, so the folder is never seen without it. */
   async notRun(held: Held, dependency: string, why: string): Promise<DoneRecord | undefined> {
     const data = held.job.data;
     const now = new Date();
     const folder = path.join(this.layout.queued, data.name);
+    if (data.array && !(await exists(folder))) {
+      this.log.info({ job: data.name }, `not run: dependency ${dependency} ${why}`);
+      return taskNotRun(this.taskEnds(), held, dependency, why, now);
+    }
     let target: string;
     try {
       await appendLine(folder, notRunLine(dependency, why, now));
@@ -299,10 +325,17 @@ export class Lifecycle {
 
   // --- shared steps ----------------------------------------------------------------
 
+  /** What the ends of an array's tasks without a folder (arrays.ts) need of this lifecycle. */
+  private taskEnds(): TaskEnds {
+    return { store: this.store, layout: this.layout, ended: (record, held, mailType) => this.ended(record, held, mailType) };
+  }
+
   /** The record written, BullMQ told, the mail sent: the end of every transition that ends a job. */
   private async ended(record: DoneRecord, held: Held | undefined, mailType: string[]): Promise<void> {
     await this.store.recordEnd(record);
     if (held) await this.acknowledge(held, record);
+    // `after ARRAY` waits for every task
+    if (record.array) await this.store.wakeDependents(record.array.name);
     this.mailer?.notify(record, mailType);
   }
 

@@ -5,9 +5,10 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readDescriptor } from './descriptor.js';
+import { readDescriptor, type ReadOptions } from './descriptor.js';
 import { ownerOf } from './users.js';
 import type { QueuedJob } from './status.js';
+import { taskMarkOf } from './arrays.js';
 
 export interface ReadJob {
   job: QueuedJob;
@@ -18,14 +19,17 @@ export interface ReadJob {
 }
 
 /** Reads `dir`'s descriptor; throws a DescriptorError when it cannot be used. */
-export async function readQueuedJob(dir: string, name: string, jobFile: string, now = Date.now()): Promise<ReadJob> {
-  const d = await readDescriptor(dir, jobFile);
+export async function readQueuedJob(dir: string, name: string, jobFile: string, now = Date.now(), opts: ReadOptions = {}): Promise<ReadJob> {
+  const d = await readDescriptor(dir, jobFile, opts);
   const [descriptorMtime, owner] = await Promise.all([fs.stat(path.join(dir, d.file)).then((st) => st.mtimeMs), ownerOf(dir)]);
   const job: QueuedJob = {
     name,
     script: d.script,
     format: d.format,
     nbProc: d.nbProc,
+    ...(d.ntasks !== undefined && { ntasks: d.ntasks }),
+    ...(d.nbGpu > 0 && { nbGpu: d.nbGpu }),
+    ...(d.memoryMb !== undefined && { memoryMb: d.memoryMb }),
     priority: d.priority,
     email: d.email,
     info: d.info,
@@ -38,5 +42,11 @@ export async function readQueuedJob(dir: string, name: string, jobFile: string, 
     descriptorMtime,
     owner,
   };
+  if (d.notices.length > 0) job.notices = d.notices;
+  // where `qm submit` ran (SLURM_SUBMIT_DIR), written into the folder so that a rebuilt queue keeps it
+  if (d.keys.submit_dir) job.submitDir = d.keys.submit_dir;
+  if (d.keys.submit_host) job.submitHost = d.keys.submit_host;
+  const task = d.keys.array ? await taskMarkOf(dir) : undefined;
+  if (task) job.array = task;
   return { job, warnings: d.warnings, jobName: d.jobName };
 }

@@ -19,6 +19,21 @@ import type { Heartbeat } from './heartbeat.js';
 import type { DoneRecord, QueuedJob, RunningInfo } from './status.js';
 import { readLogReport, type Progress } from './progress.js';
 import { logPathOf } from './process-log.js';
+import { dependencyText } from './dependencies.js';
+import { taskName } from './job-array.js';
+
+/** An array with tasks not ended yet: how many are where. */
+export interface ArraySummary {
+  name: string;
+  id: string;
+  spec: string;
+  count: number;
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+}
+import { neverHeld, shortOfRoom } from './resources.js';
 
 /** starting: a worker is taking it; queued; after: waits for its `after` jobs; settling: folder not queued yet */
 export type QueuedPhase = 'starting' | 'queued' | 'after' | 'settling';
@@ -110,7 +125,7 @@ export class ReadModel {
     const runningIds = new Set(running.map((r) => r.id));
     // active in BullMQ and not running yet: a worker is claiming it
     const starting = active.filter((j) => !runningIds.has(j.id ?? ''));
-    const why = reasons(workers, paused);
+    const why = reasons(workers, paused, running);
     const inOrder = [...starting.map((j) => ({ j, s: 'starting' as const })), ...[...waiting, ...prioritized].map((j) => ({ j, s: 'queued' as const }))];
     const jobs: QueuedEntry[] = inOrder.map(({ j, s }, i) => entryOf(j, s, i + 1, why));
     jobs.push(...delayed.map((j) => entryOf(j, 'after', undefined, why)));
@@ -166,7 +181,7 @@ export class ReadModel {
       if (!job) return { state: 'queued', phase: 'settling', position: undefined, name, id, job: undefined, worker: undefined, reason: 'Settling' };
       const state = await job.getState();
       const s = state === 'active' ? 'starting' : state === 'delayed' ? 'after' : 'queued';
-      return entryOf(job, s, undefined, reasons(await this.store.liveWorkers(), await this.store.isPaused()));
+      return entryOf(job, s, undefined, reasons(await this.store.liveWorkers(), await this.store.isPaused(), await this.store.running()));
     }
     const info = (await this.store.running()).find((r) => r.name === name);
     if (info) return this.runningEntry(info);
@@ -187,6 +202,22 @@ export class ReadModel {
     return folder.startsWith(this.layout.root + path.sep) ? folder : undefined;
   }
 
+  /** The arrays with a task queued or running, with their counts (done: ended with code 0; failed: any other end). */
+  async arrays(): Promise<ArraySummary[]> {
+    const [infos, running] = await Promise.all([this.store.arrays(), this.store.running()]);
+    const out: ArraySummary[] = [];
+    for (const a of infos) {
+      const records = await this.store.lastDoneOf(a.indices.map((i) => taskName(a.name, i)));
+      const ended = records.filter((r) => r?.array?.id === a.id);
+      const done = ended.filter((r) => r!.outcome.kind === 'success').length;
+      const failed = ended.length - done;
+      const runningNow = running.filter((r) => r.array?.id === a.id).length;
+      const queued = a.indices.length - ended.length - runningNow;
+      if (queued + runningNow > 0) out.push({ name: a.name, id: a.id, spec: a.spec, count: a.indices.length, queued, running: runningNow, done, failed });
+    }
+    return out.sort((x, y) => x.name.localeCompare(y.name));
+  }
+
   workers(): Promise<Heartbeat[]> {
     return this.store.liveWorkers();
   }
@@ -200,13 +231,21 @@ export class ReadModel {
 }
 
 /** Why a queued job waits: the largest live budget tells a job too big for now from one behind others. */
-function reasons(workers: Heartbeat[], paused: boolean) {
+function reasons(workers: Heartbeat[], paused: boolean, running: RunningInfo[]) {
   const free = workers.reduce((most, w) => Math.max(most, w.budget - w.inUse), 0);
+  const arrayRunning = new Map<string, number>();
+  for (const r of running) if (r.array) arrayRunning.set(r.array.id, (arrayRunning.get(r.array.id) ?? 0) + 1);
   return (job: QueuedJob, state: QueuedPhase, position: number | undefined): string => {
     if (state === 'starting') return 'Starting';
-    if (state === 'after') return `Dependency: ${job.after.join(',')}`;
+    if (state === 'after') return `Dependency: ${dependencyText(job)}`;
     if (paused) return 'Paused';
+    // Slurm's reason for a task held back by %K
+    if (job.array?.limit !== undefined && (arrayRunning.get(job.array.id) ?? 0) >= job.array.limit) return 'ArrayTaskLimit';
+    const never = neverHeld(job, workers);
+    if (never) return `Resources: ${never}`;
     if (position === 1 && job.nbProc > free) return `Resources: needs ${job.nbProc} CPUs, ${free} free`;
+    const short = position === 1 ? shortOfRoom(job, workers) : undefined;
+    if (short) return `Resources: ${short}`;
     return 'Priority';
   };
 }

@@ -44,6 +44,12 @@ export const keys = {
   reapLock: (id: string) => `qm:reap:${id}`,
   /** string with TTL: the worker instance a job was taken from when declared lost */
   lostMark: (id: string) => `qm:lost:${id}`,
+  /** hash: array name → ArrayInfo JSON (its id and indices: `after NAME` waits for every task) */
+  arrays: 'qm:arrays',
+  /** hash: array id → its tasks not started yet (the template folder leaves QM_qJobs at 0) */
+  arrayLeft: 'qm:array:left',
+  /** set: ids of an array's tasks a worker holds (`%K`: counted by the pick) */
+  arrayActive: (id: string) => `qm:array:active:${id}`,
   /** hash: outcome kind → jobs that ended so (a counter that only grows, for /metrics) */
   finished: 'qm:finished',
   /** string with TTL: the active ingest (IngestLease JSON); the others stand by */

@@ -29,6 +29,7 @@ import { QueueWatcher } from './watch.js';
 import { Refusals, admit } from './admission.js';
 import { OrphanReaper } from '../core/lost-workers.js';
 import { recordDoneFolders } from './done-folders.js';
+import { splitTaskName } from '../core/job-array.js';
 
 const RESCAN_MS = 5_000;
 const BATCH_MS = 20;
@@ -110,6 +111,9 @@ export class IngestRole {
         this.schedule(name, 0);
       }
       for (const name of queued.keys()) {
+        // a queued task of an array has no folder until it starts: its array's is there
+        const task = splitTaskName(name);
+        if (task && present.has(task.array)) continue;
         if (!present.has(name) && !this.pending.has(name)) await this.removed(name);
       }
       const found = await recordDoneFolders(this.store, this.layout, this.settings.server.keepDone);
@@ -227,14 +231,14 @@ export class IngestRole {
     this.awaited.delete(name);
     let job: QueuedJob;
     try {
-      const read = await readQueuedJob(full, name, this.settings.server.jobFile);
-      for (const w of read.warnings) this.log.warn({ job: name }, w);
+      const read = await readQueuedJob(full, name, this.settings.server.jobFile, Date.now(), { mailActive: this.settings.server.mailActive });
+      for (const w of [...read.warnings, ...(read.job.notices ?? [])]) this.log.warn({ job: name }, w);
       job = read.job;
     } catch (err) {
       if (err instanceof DescriptorError) return this.lose(full, name, err.message);
       throw err;
     }
-    const unknown = await unknownDependencies(this.store, this.layout, job.after, name);
+    const unknown = await unknownDependencies(this.store, this.layout, job, name);
     if (unknown) return this.lose(full, name, unknown);
     return job;
   }

@@ -40,7 +40,7 @@ export class Claims {
   /** The rename into QM_Jobs; false when the job is not to run here. */
   async claim(held: Held): Promise<boolean> {
     const name = held.job.data.name;
-    const result = await this.lifecycle.claim(name);
+    const result = await this.lifecycle.claim(name, { job: held.job.data, id: held.job.id! });
     if (result === 'claimed') return true;
     if (result === 'busy') {
       this.log.info({ job: name }, 'a job of this name is running; retrying in 2 s');

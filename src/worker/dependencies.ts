@@ -12,7 +12,7 @@
  */
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/log.js';
-import { DEPENDENCY_RECHECK_MS, dependencyVerdict } from '../core/dependencies.js';
+import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from '../core/dependencies.js';
 import type { Held } from './claim.js';
 
 export class DependencyGate {
@@ -23,7 +23,7 @@ export class DependencyGate {
 
   /** True when the job must not run now: it was put aside, or ended without running (its lock is let go). */
   async holds(held: Held): Promise<boolean> {
-    if ((held.job.data.after ?? []).length === 0) return false;
+    if (!hasDependencies({ after: held.job.data.after ?? [], keys: held.job.data.keys ?? {} })) return false;
     try {
       return await this.check(held);
     } catch (err) {
@@ -38,7 +38,7 @@ export class DependencyGate {
   private async check(held: Held): Promise<boolean> {
     const { job, token } = held;
     const { store, layout } = this.lifecycle;
-    const after = job.data.after;
+    const after = dependencyOf(job.data);
     const verdict = await dependencyVerdict(store, layout, after);
     if (verdict.kind === 'run') return false;
     clearInterval(held.lockTimer);
@@ -46,11 +46,11 @@ export class DependencyGate {
       await this.lifecycle.notRun(held, verdict.name, verdict.why);
       return true;
     }
-    await store.addDependent(verdict.name, job.id!);
+    for (const name of verdict.names) await store.addDependent(name, job.id!);
     await job.moveToDelayed(Date.now() + DEPENDENCY_RECHECK_MS, token);
     // it may have finished between the check and the move, before it could wake this job
     if ((await dependencyVerdict(store, layout, after)).kind !== 'wait') await job.promote().catch(() => undefined);
-    this.log.info({ job: job.data.name }, `waiting for ${verdict.name} to finish`);
+    this.log.info({ job: job.data.name }, `waiting for ${verdict.names.join(', ')}`);
     return true;
   }
 }

@@ -48,22 +48,21 @@ describe('qm submit', () => {
     expect((await env.qmRun('submit', ok, '-W')).code).toBe(0);
   });
 
-  it('refuses a name already queued or running, and suggests --name', async () => {
+  it('gives a name already queued or running the first free NAME-2, NAME-3...', async () => {
     const flag = path.join(env.qm.base, 'release-busy');
     const src = await writeSource(env.qm, 'busy', {
       'proc_config.cfg': cfgDescriptor({ script: `while [ ! -e ${flag} ]; do sleep 0.05; done` }),
     });
     expect((await env.qmRun('submit', src)).code).toBe(0);
     await waitFor(() => readFileSync(path.join(env.qm.running, 'busy', 'process.log'), 'utf8'), { what: 'busy running' });
-    const again = await env.qmRun('submit', src);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toBe('qm: a job named busy is already running: give this one another name with --name\n');
+    const again = await env.qmRun('submit', src, '--after', 'busy');
+    expect(again).toMatchObject({ code: 0, stdout: 'busy-2\n', stderr: '' });
     const renamed = await env.qmRun('submit', src, '--name', 'busy2', '--after', 'busy');
     expect(renamed.stdout).toBe('busy2\n');
-    const queued = await env.qmRun('submit', src, '--name', 'busy2');
-    expect(queued.stderr).toMatch(/^qm: a job named busy2 is already queued: .*--name\n$/);
+    const queued = await env.qmRun('submit', src, '--name', 'busy2', '--after', 'busy');
+    expect(queued.stdout).toBe('busy2-2\n');
     await fs.writeFile(flag, '');
-    await waitDone(env.qm, 'busy2');
+    for (const name of ['busy-2', 'busy2', 'busy2-2']) await waitDone(env.qm, name);
     expect(await leftovers()).toEqual([]);
   });
 
@@ -113,7 +112,7 @@ describe('qm submit', () => {
     const notes = await writeScript(env.qm, 'notes.txt', 'hello');
     const cases: [string[], RegExp][] = [
       [[path.join(env.qm.base, 'nothing-here')], /nothing-here: no such file or folder$/],
-      [[notes], /notes\.txt: not a job: expected a job folder or a \*\.sh script$/],
+      [[notes], /notes\.txt: notes\.sh: This does not look like a batch script\. The first line must start with #! followed by the path to an interpreter\.$/],
       [[noScript], /noscript: proc_config\.cfg: script is missing/],
       [[empty], /empty: no descriptor: expected proc_config\.cfg \(or one \*\.sh script\)$/],
       [[good, '--nb-proc', 'many'], /^qm: --nb-proc "many": expected an integer from 1 to 100000$/],

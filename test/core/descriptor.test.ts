@@ -40,8 +40,9 @@ describe('readDescriptor: cfg', () => {
       + 'info : Test of the QM manager\nscript : python test.py proc_config.cfg\n');
     expect(await readDescriptor(job, 'proc_config.cfg')).toEqual({
       format: 'cfg', file: 'proc_config.cfg', script: 'python test.py proc_config.cfg', nbProc: 4,
-      email: 'madelsuc@unistra.fr', info: 'Test of the QM manager', priority: 0, size: undefined,
+      ntasks: undefined, nbGpu: 0, memoryMb: undefined, email: 'madelsuc@unistra.fr', info: 'Test of the QM manager', priority: 0, size: undefined,
       timeLimit: undefined, after: [], mailType: [], jobName: undefined, warnings: [],
+      array: undefined, args: [], dependency: undefined, output: undefined, error: undefined, notices: [],
       keys: { nb_proc: '4', e_mail: 'madelsuc@unistra.fr', info: 'Test of the QM manager', script: 'python test.py proc_config.cfg' },
     });
   });
@@ -185,29 +186,48 @@ python fit.py
     await write('run job.sh', SLURM_SCRIPT);
     const d = await readDescriptor(job, 'proc_config.cfg');
     expect(d).toMatchObject({
-      format: 'sh', file: 'run job.sh', script: `bash 'run job.sh'`, nbProc: 8, jobName: 'fit-model', timeLimit: 36 * 3600,
-      email: 'me@lab.org', mailType: ['END', 'FAIL'], info: 'nightly fit', after: ['prep', 'clean'], priority: 5, size: 'large',
+      format: 'sh', file: 'run job.sh', script: `/bin/bash './run job.sh'`, nbProc: 8, jobName: 'fit-model', timeLimit: 36 * 3600,
+      email: 'me@lab.org', mailType: ['END', 'FAIL'], info: 'nightly fit', after: [], priority: 5, size: 'large',
+      dependency: 'afterok:prep:clean,afterany:other',
     });
-    expect(d.warnings).toEqual([
-      'run job.sh line 8: #SBATCH --dependency afterany:other ignored (only afterok:NAME is supported)',
-      'run job.sh line 9: unknown #SBATCH option --nodes ignored',
-      'run job.sh line 10: unknown #SBATCH option --partition ignored',
-      'run job.sh line 14: #QM script ignored: the script is run job.sh',
+    expect(d.warnings).toEqual(['run job.sh line 14: #QM script ignored: the script is run job.sh']);
+    expect(d.notices).toEqual([
+      '#SBATCH --nodes=2: runs on one host (QM does not spread a job over hosts) (run job.sh line 9)',
+      '#SBATCH --partition=gpu ignored: QM has no partitions: any worker with room runs the job (run job.sh line 10)',
     ]);
   });
 
   it('reads short options with attached values and Slurm time forms (bare number = minutes)', async () => {
     await write('a.sh', "#!/bin/sh\n#SBATCH -c4 -J 'my job' -t 90\n");
     expect(await readDescriptor(job, 'proc_config.cfg')).toMatchObject({ nbProc: 4, jobName: 'my job', timeLimit: 5400 });
-    await write('a.sh', '#SBATCH --time 10:30\n#SBATCH --cpus-per-task 2\n');
+    await write('a.sh', '#!/bin/sh\n#SBATCH --time 10:30\n#SBATCH --cpus-per-task 2\n');
     expect(await readDescriptor(job, 'proc_config.cfg')).toMatchObject({ nbProc: 2, timeLimit: 630 });
-    await write('a.sh', '#SBATCH -t 5\n#SBATCH -t UNLIMITED\n');
+    await write('a.sh', '#!/bin/sh\n#SBATCH -t 5\n#SBATCH -t UNLIMITED\n');
     expect((await readDescriptor(job, 'proc_config.cfg')).timeLimit).toBeUndefined();
   });
 
-  it('quotes the script name for the shell', async () => {
-    await write("it's.sh", 'echo hi\n');
-    expect((await readDescriptor(job, 'proc_config.cfg')).script).toBe(`bash 'it'\\''s.sh'`);
+  it('runs the script by its #! line (the interpreter and one argument, as the kernel reads it), with its arguments', async () => {
+    await write("it's.sh", '#!/bin/bash -e\necho hi\n');
+    expect((await readDescriptor(job, 'proc_config.cfg')).script).toBe(`/bin/bash -e './it'\\''s.sh'`);
+    await fs.rm(path.join(job, "it's.sh"));
+    await write('fit.sh', '#!/usr/bin/env python3\n#SBATCH -c 2\n#QM args=["a b", "c"]\nimport os\n');
+    expect(await readDescriptor(job, 'proc_config.cfg')).toMatchObject({ script: `/usr/bin/env python3 ./fit.sh 'a b' c`, nbProc: 2, args: ['a b', 'c'] });
+    await write('fit.sh', '#SBATCH -c 2\necho no interpreter\n');
+    expect(await failure(readDescriptor(job, 'proc_config.cfg'))).toBe(
+      'fit.sh: This does not look like a batch script. The first line must start with #! followed by the path to an interpreter.',
+    );
+  });
+
+  it('reads arrays, dependencies, --output/--error, and keeps a placeholder --mail-user while mail is off', async () => {
+    await write('a.sh', '#!/bin/sh\n#SBATCH --array=1-698%64 -o logs/%x_%A_%a.out --error=err_%j\n#SBATCH -d afterany:prep?afternotok:x\n#SBATCH --mail-user=<your_email>\n');
+    const d = await readDescriptor(job, 'proc_config.cfg');
+    expect(d).toMatchObject({ output: 'logs/%x_%A_%a.out', error: 'err_%j', dependency: 'afterany:prep?afternotok:x', email: undefined });
+    expect(d.array).toMatchObject({ limit: 64, text: '1-698%64' });
+    expect(d.array!.indices).toHaveLength(698);
+    expect(d.notices).toEqual(['#SBATCH --mail-user=<your_email> is not a mail address; no mail is sent (MailActive is off) (a.sh line 4)']);
+    expect(await failure(readDescriptor(job, 'proc_config.cfg', { mailActive: true }))).toMatch(/a\.sh line 4: #SBATCH --mail-user = "<your_email>": expected an e-mail address/);
+    await write('a.sh', '#!/bin/sh\n#SBATCH --array=5-1\n');
+    expect(await failure(readDescriptor(job, 'proc_config.cfg'))).toMatch(/^a\.sh line 2: #SBATCH --array = "5-1": expected an array SPEC/);
   });
 
   it('reports bad directive values with file, line and option', async () => {
@@ -215,17 +235,17 @@ python fit.py
     expect(await failure(readDescriptor(job, 'proc_config.cfg'))).toBe(
       'a.sh line 2: #SBATCH -c = "abc": expected an integer >= 1 (at most 100000)',
     );
-    await write('a.sh', '#SBATCH --time=forever\n');
+    await write('a.sh', '#!/bin/sh\n#SBATCH --time=forever\n');
     expect(await failure(readDescriptor(job, 'proc_config.cfg'))).toBe(
-      'a.sh line 1: #SBATCH --time = "forever": expected a number of minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS',
+      'a.sh line 2: #SBATCH --time = "forever": expected a number of minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS',
     );
-    await write('a.sh', '#SBATCH -J\n');
-    expect(await failure(readDescriptor(job, 'proc_config.cfg'))).toBe('a.sh line 1: #SBATCH -J: missing value');
-    await write('a.sh', '#QM nb_proc\n');
-    expect(await failure(readDescriptor(job, 'proc_config.cfg'))).toBe('a.sh line 1: #QM nb_proc: expected #QM key=value');
-    await write('a.sh', '#QM priority=urgent\n');
+    await write('a.sh', '#!/bin/sh\n#SBATCH -J\n');
+    expect(await failure(readDescriptor(job, 'proc_config.cfg'))).toBe('a.sh line 2: #SBATCH -J: missing value');
+    await write('a.sh', '#!/bin/sh\n#QM nb_proc\n');
+    expect(await failure(readDescriptor(job, 'proc_config.cfg'))).toBe('a.sh line 2: #QM nb_proc: expected #QM key=value');
+    await write('a.sh', '#!/bin/sh\n#QM priority=urgent\n');
     expect(await failure(readDescriptor(job, 'proc_config.cfg'))).toBe(
-      'a.sh line 1: #QM priority = "urgent": expected an integer from -1000000 to 1000000',
+      'a.sh line 2: #QM priority = "urgent": expected an integer from -1000000 to 1000000',
     );
   });
 

@@ -63,8 +63,8 @@ describe('mail with MailActive = True', () => {
   });
 
   it('#SBATCH --mail-user/--mail-type: FAIL alone mails a failure, not a success', async () => {
-    await dropJob(env.qm, 'quiet_ok', { 'job.sh': '#SBATCH --mail-user=sb@example.org\n#SBATCH --mail-type=FAIL\ntrue\n' });
-    await dropJob(env.qm, 'loud_fail', { 'job.sh': '#SBATCH --mail-user=sb@example.org\n#SBATCH --mail-type=FAIL\nexit 1\n' });
+    await dropJob(env.qm, 'quiet_ok', { 'job.sh': '#!/bin/sh\n#SBATCH --mail-user=sb@example.org\n#SBATCH --mail-type=FAIL\ntrue\n' });
+    await dropJob(env.qm, 'loud_fail', { 'job.sh': '#!/bin/sh\n#SBATCH --mail-user=sb@example.org\n#SBATCH --mail-type=FAIL\nexit 1\n' });
     expect((await mailFor('loud_fail')).to).toEqual(['sb@example.org']);
     await env.proc.waitForOutput(/quiet_ok: no mail: --mail-type FAIL/);
     expect(smtp.mails.find((m) => m.subject.includes('quiet_ok'))).toBeUndefined();

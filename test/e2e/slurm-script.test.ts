@@ -5,7 +5,7 @@
  * through `qm submit`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { dropJob, waitDone } from '../helpers/qm.js';
 import { readLog, startRunningQm, writeScript, type RunningQm } from '../helpers/cli.js';
@@ -59,10 +59,14 @@ describe('sbatch-style scripts (shell mode)', () => {
     expect(log).toContain('threads: 2\n');
     expect(log).toContain('  part 4 / 4\n');
     expect(log.trim().split('\n').at(-1)).toMatch(/with code 0$/);
-    // unsupported options are logged and ignored
-    for (const option of ['--output', '--partition', '--mem-per-cpu']) {
-      expect(env.proc.output).toMatch(new RegExp(`sumsq: sumsq\\.sh line \\d+: unknown #SBATCH option ${option} ignored`));
+    // options not honoured: logged, and one QM: line each at the top of process.log
+    for (const option of ['--partition=short']) {
+      expect(env.proc.output).toMatch(new RegExp(`sumsq: #SBATCH ${option} ignored: .* \\(sumsq\\.sh line \\d+\\)`));
+      expect(log).toMatch(new RegExp(`^QM: #SBATCH ${option} ignored: `, 'm'));
     }
+    expect(log.indexOf('QM: #SBATCH --partition')).toBeLessThan(log.indexOf('Job started by QM at:'));
+    // --output honoured: the job's output is also in sum_<id>.out
+    expect(readdirSync(done).find((f) => /^sum_.+\.out$/.test(f))).toBeDefined();
     const status = JSON.parse((await env.qmRun('status', '--json')).stdout) as { done: { name: string; info: string; owner: string }[] };
     const record = status.done.find((d) => d.name === 'sumsq');
     expect(record).toMatchObject({ info: 'sum of squares, threaded', owner: 'alice@example.org' });
@@ -93,7 +97,7 @@ describe('sbatch-style scripts (shell mode)', () => {
     const script = await writeScript(env.qm, 'first.sh', SBATCH_SCRIPT);
     const submitted = await env.qmRun('submit', script);
     expect(submitted.stdout).toBe('sum_squares\n');
-    expect(submitted.stderr).toMatch(/qm: warning: first\.sh line \d+: unknown #SBATCH option --output ignored/);
+    expect(submitted.stderr).toMatch(/^QM: #SBATCH --partition=short ignored: QM has no partitions: any worker with room runs the job \(first\.sh line \d+\)$/m);
     const next = await writeScript(env.qm, 'next.sh', '#!/bin/bash\n#SBATCH --dependency=afterok:sum_squares\ncat ../../QM_dJobs/*-sum_squares/result.txt\n');
     const waited = await env.qmRun('submit', next, '--wait');
     expect(waited.code).toBe(0);

@@ -10,17 +10,17 @@ function run(nbProc: number, keys: Record<string, string>): JobRun {
     name: 'j', script: 'true', format: 'cfg', nbProc: Number(keys.nb_proc ?? nbProc), priority: 0,
     after: [], mailType: [], keys, enqueuedAt: 0, descriptorMtime: 0,
   };
-  return { id: 'id1', job, nbProc, cpus: [], worker: 'w', host: 'h', startedAt: new Date() };
+  return { id: 'id1', job, nbProc, cpus: [], gpus: [], memoryMb: 0, hasGpus: false, worker: 'w', host: 'h', startedAt: new Date() };
 }
 
 describe('jobVariables', () => {
   it('sets every thread variable to the processors granted', () => {
-    const env = jobVariables(run(3, { nb_proc: '3' }), '/d');
+    const env = jobVariables(run(3, { nb_proc: '3' }), '/d', '/t');
     for (const v of THREAD_VARIABLES) expect(env[v]).toBe('3');
   });
 
   it('keeps a thread count the descriptor sets itself; NB_PROC stays the processors granted', () => {
-    const env = jobVariables(run(4, { nb_proc: '8', omp_num_threads: '1', openblas_num_threads: ' 2 ' }), '/d');
+    const env = jobVariables(run(4, { nb_proc: '8', omp_num_threads: '1', openblas_num_threads: ' 2 ' }), '/d', '/t');
     expect(env.OMP_NUM_THREADS).toBe('1');
     expect(env.OPENBLAS_NUM_THREADS).toBe('2');
     expect(env.MKL_NUM_THREADS).toBe('4');
@@ -28,6 +28,6 @@ describe('jobVariables', () => {
   });
 
   it('an empty value in the descriptor counts as not given', () => {
-    expect(jobVariables(run(2, { mkl_num_threads: '' }), '/d').MKL_NUM_THREADS).toBe('2');
+    expect(jobVariables(run(2, { mkl_num_threads: '' }), '/d', '/t').MKL_NUM_THREADS).toBe('2');
   });
 });

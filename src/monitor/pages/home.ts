@@ -7,16 +7,19 @@
 import { describeOutcome, type DoneRecord, type Outcome } from '../../core/status.js';
 import { html, type Html } from '../html.js';
 import type { ActionName } from '../actions.js';
-import type { DonePage, QueuedEntry as QueuedView, RunningEntry as RunningView } from '../../core/read-model.js';
+import type { ArraySummary, DonePage, QueuedEntry as QueuedView, RunningEntry as RunningView } from '../../core/read-model.js';
 import type { Heartbeat as WorkerBeat } from '../../core/heartbeat.js';
 import { duration, jobUrl, when } from './format.js';
 import { layout } from './layout.js';
+import { formatMb } from '../../core/resources.js';
 
 export interface HomeData {
   queued: { total: number; jobs: QueuedView[] };
   running: RunningView[];
   done: DonePage;
   workers: WorkerBeat[];
+  /** arrays with tasks queued or running: one row each, their queued tasks folded into it */
+  arrays: ArraySummary[];
   now: number;
   details: boolean;
   refreshRate: number;
@@ -43,8 +46,25 @@ function detailHeads(details: boolean): Html {
   return details ? html`<th>Owner</th><th>Info</th>` : html``;
 }
 
+/** One row per array: its counts, its running tasks and its next queued ones, each linked. */
+function arraysSection(d: HomeData): Html {
+  if (d.arrays.length === 0) return html`<section id="arrays"></section>`;
+  const rows = d.arrays.map((a) => {
+    const running = d.running.filter((r) => r.info.array?.id === a.id);
+    const next = d.queued.jobs.filter((q) => q.job?.array?.id === a.id).slice(0, 5);
+    const links = [...running, ...next].map((t) => html`<a href="${jobUrl(t.name, t.id)}">${t.name}</a> `);
+    return html`<tr><td class="name">${a.name}</td><td>${a.spec}</td><td class="num">${a.queued}</td><td class="num">${a.running}</td>
+<td class="num">${a.done}</td><td class="num">${a.failed}</td><td>${links}</td></tr>`;
+  });
+  return html`<section id="arrays"><h2>Arrays <span class="count">${d.arrays.length}</span></h2>
+<table><thead><tr><th>Name</th><th>Tasks</th><th class="num">Queued</th><th class="num">Running</th><th class="num">Done</th><th class="num">Failed</th><th>Tasks running, next queued</th></tr></thead>
+<tbody>${rows}</tbody></table></section>`;
+}
+
 function queuedSection(d: HomeData): Html {
-  const rows = d.queued.jobs.map((q, i) => {
+  // the queued tasks of an array are in its row of the Arrays table
+  const grouped = new Set(d.arrays.map((a) => a.id));
+  const rows = d.queued.jobs.filter((q) => !q.job?.array || !grouped.has(q.job.array.id)).map((q, i) => {
     const job = q.job;
     const waiting = job ? duration((d.now - job.enqueuedAt) / 1000) : '';
     const status = q.phase === 'starting' ? html`<span class="badge run">starting</span>` : !job ? html`<span class="badge">arriving</span>` : '';
@@ -96,12 +116,19 @@ ${p.page < p.pages ? html`${pageLink(p.page + 1, d.details, 'older ›')} ${page
 <tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="10">no done job</td></tr>`}</tbody></table>${p.pages > 1 ? pager : ''}</section>`;
 }
 
+/** A worker's GPUs and memory, when it has such pools: ` · GPUs 1/4 · 2 GB/16 GB`. */
+function poolsOf(w: HomeData['workers'][number]): string {
+  const gpus = w.gpus?.length ? ` · GPUs ${w.gpusInUse?.length ?? 0}/${w.gpus.length}` : '';
+  const memory = w.memoryMb !== undefined ? ` · ${formatMb(w.memoryInUseMb ?? 0)}/${formatMb(w.memoryMb)}` : '';
+  return gpus + memory;
+}
+
 function summary(d: HomeData): Html {
   // in use from the running table (exact now), budgets from the heartbeats
   const usedBy = (worker: string) => d.running.filter((r) => r.info.worker === worker).reduce((n, r) => n + r.info.nbProc, 0);
   const inUse = d.running.reduce((n, r) => n + r.info.nbProc, 0);
   const budget = d.workers.reduce((n, w) => n + w.budget, 0);
-  const workers = d.workers.map((w) => html`<span class="badge">${w.name}: ${usedBy(w.name)}/${w.budget}</span> `);
+  const workers = d.workers.map((w) => html`<span class="badge">${w.name}: ${usedBy(w.name)}/${w.budget}${poolsOf(w)}</span> `);
   return html`<p id="summary" class="muted">${d.workers.length} worker${d.workers.length === 1 ? '' : 's'} · ${inUse} of ${budget} processors in use ${workers}
 · <a href="/?details=${d.details ? 0 : 1}&amp;page=${d.done.page}">${d.details ? 'hide' : 'show'} details</a></p>`;
 }
@@ -115,7 +142,7 @@ const REFRESH_SCRIPT = `
       const res = await fetch(location.href, { headers: { accept: 'text/html' }, cache: 'no-store' });
       if (!res.ok) throw new Error(res.status + ' ' + res.statusText);
       const fresh = new DOMParser().parseFromString(await res.text(), 'text/html');
-      for (const id of ['summary', 'queued', 'running', 'done']) {
+      for (const id of ['summary', 'arrays', 'queued', 'running', 'done']) {
         const now = document.getElementById(id);
         const next = fresh.getElementById(id);
         if (now && next && now.innerHTML !== next.innerHTML) now.replaceWith(document.importNode(next, true));
@@ -130,6 +157,6 @@ const REFRESH_SCRIPT = `
 })();`;
 
 export function homePage(d: HomeData, nonce: string): Html {
-  const body = html`${d.note ? html`<div class="notice">${d.note}</div>` : ''}${summary(d)}${runningSection(d)}${queuedSection(d)}${doneSection(d)}`;
+  const body = html`${d.note ? html`<div class="notice">${d.note}</div>` : ''}${summary(d)}${arraysSection(d)}${runningSection(d)}${queuedSection(d)}${doneSection(d)}`;
   return layout({ title: 'Jobs', nonce, here: 'jobs', body, script: REFRESH_SCRIPT, data: { refresh: d.refreshRate } });
 }

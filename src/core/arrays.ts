@@ -1,0 +1,188 @@
+/**
+ * A job array's life in the folders and the queue (SPEC §9). Each task
+ * `NAME_i` is a job of its own; the array's folder stays in QM_qJobs/NAME as
+ * the template until its last task has started or been cancelled.
+ * 1. queue: the tasks not yet run (none with a QM_Jobs/NAME_i or a
+ *    QM_dJobs/<ISO>-NAME_i folder: after a wiped Redis only the missing ones
+ *    are queued again), added in bulk, no folder made;
+ * 2. claim: task i's folder QM_Jobs/NAME_i is made from the template (a copy
+ *    under a hidden name, then the rename: the commit point);
+ * 3. a task started or cancelled: counted; the last one takes the template
+ *    out of QM_qJobs (removed, or to QM_dJobs when the last was cancelled);
+ * 4. a queued task ended unrun (cancelled, its dependency failed): its record
+ *    points at the array's folder, as it never had one of its own.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { JobStore } from './jobstore.js';
+import { newJobId } from './jobstore.js';
+import { exists, moveStamped, type Layout } from './folders.js';
+import { arrayTasks, parseArraySpec, splitTaskName, taskName } from './job-array.js';
+import { appendLine, cancelledLine } from './process-log.js';
+import type { ArrayTask, DoneRecord, QueuedJob } from './status.js';
+import { doneRecord } from './records.js';
+import type { Held } from './lifecycle.js';
+
+/** In a task's folder: its ArrayTask. */
+export const TASK_MARK = '.qm-array-task.json';
+
+/** The task a folder was made for, if it was. */
+export async function taskMarkOf(dir: string): Promise<ArrayTask | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(dir, TASK_MARK), 'utf8')) as ArrayTask;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What Redis keeps of an array under its name. */
+export interface ArrayInfo {
+  name: string;
+  id: string;
+  /** the SPEC as written */
+  spec: string;
+  indices: number[];
+}
+
+/** Is this job the template of an array (its descriptor has `array`) rather than one of its tasks? */
+export function isArrayTemplate(job: QueuedJob): boolean {
+  return Boolean(job.keys.array?.trim()) && !job.array;
+}
+
+/** Queues the tasks of the array whose template is `job`; the array's id. */
+export async function queueArray(store: JobStore, layout: Layout, job: QueuedJob): Promise<string> {
+  const spec = parseArraySpec(job.keys.array!);
+  const known = await store.arrayInfo(job.name);
+  const id = known && known.spec === spec.text ? known.id : newJobId();
+  const ran = await tasksWithFolders(layout, job.name);
+  const all = arrayTasks(job.name, id, spec);
+  const names = all.map((a) => taskName(job.name, a.index));
+  const queued = known ? await store.liveQueued(names) : new Set<string>();
+  const tasks = all
+    .map((array, i) => ({ ...job, name: names[i]!, array }))
+    .filter((task) => !ran.has(task.name) && !queued.has(task.name));
+  await store.enqueueTasks({ name: job.name, id, spec: spec.text, indices: spec.indices }, tasks, tasks.length + queued.size);
+  if (tasks.length === 0 && queued.size === 0) await removeTemplate(store, layout, job.name, id, undefined);
+  return id;
+}
+
+/** Names of the tasks of `array` that have (or had) a folder of their own: running, done, or put back in QM_qJobs. */
+async function tasksWithFolders(layout: Layout, array: string): Promise<Set<string>> {
+  const found = new Set<string>();
+  const read = (dir: string) => fs.readdir(dir).catch(() => [] as string[]);
+  const [running, done, queued] = await Promise.all([read(layout.running), read(layout.done), read(layout.queued)]);
+  for (const entry of [...running, ...queued]) if (splitTaskName(entry)?.array === array) found.add(entry);
+  for (const entry of done) {
+    // <ISO-seconds>[-K]-NAME_i
+    const m = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:-\d+)?-(.+)$/.exec(entry);
+    if (m && splitTaskName(m[1]!)?.array === array) found.add(m[1]!);
+  }
+  return found;
+}
+
+export type TaskClaim = 'claimed' | 'busy' | 'gone';
+
+/** Task `job`'s folder QM_Jobs/NAME_i, made from the template; a task put back in QM_qJobs is renamed as any job. */
+export async function claimTask(store: JobStore, layout: Layout, job: QueuedJob, id: string): Promise<TaskClaim> {
+  const array = job.array!;
+  const target = path.join(layout.running, job.name);
+  const putBack = path.join(layout.queued, job.name);
+  if (await exists(putBack)) return renameInto(putBack, target, async () => undefined);
+  if (await store.isDone(id)) return 'gone';
+  const staging = path.join(layout.running, `.task-${randomBytes(4).toString('hex')}-${job.name}`);
+  try {
+    await fs.cp(path.join(layout.queued, array.name), staging, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+  } catch (err) {
+    await fs.rm(staging, { recursive: true, force: true });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw err;
+  }
+  // a task's folder says it is one: put back in QM_qJobs and read again (a wiped Redis), it is this task, not a new array
+  await fs.writeFile(path.join(staging, TASK_MARK), JSON.stringify(array));
+  const claimed = await renameInto(staging, target, () => fs.rm(staging, { recursive: true, force: true }));
+  if (claimed === 'claimed') await taskLeftQueue(store, layout, array.name, array.id, undefined);
+  return claimed;
+}
+
+async function renameInto(from: string, to: string, undo: () => Promise<void>): Promise<TaskClaim> {
+  try {
+    await fs.rename(from, to);
+    return 'claimed';
+  } catch (err) {
+    await undo();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'busy';
+    if (code === 'ENOENT') return 'gone';
+    throw err;
+  }
+}
+
+/**
+ * A task of array `name` started, or was cancelled (`cancelledBy`): the last
+ * one takes the template out of QM_qJobs.
+ */
+export async function taskLeftQueue(store: JobStore, layout: Layout, name: string, id: string, cancelledBy: string | undefined): Promise<void> {
+  if ((await store.taskLeftQueue(id)) <= 0) await removeTemplate(store, layout, name, id, cancelledBy);
+}
+
+/** The template leaves QM_qJobs: to QM_dJobs with the cancel line when the last task was cancelled, else removed. */
+async function removeTemplate(store: JobStore, layout: Layout, name: string, id: string, cancelledBy: string | undefined): Promise<void> {
+  const template = path.join(layout.queued, name);
+  if (cancelledBy) {
+    const now = new Date();
+    const target = await moveStamped(template, layout.done, name, now).catch(() => undefined);
+    if (target) await appendLine(target, cancelledLine(cancelledBy, now));
+  } else {
+    const trash = path.join(layout.queued, `.array-done-${randomBytes(4).toString('hex')}-${name}`);
+    if (await fs.rename(template, trash).then(() => true, () => false)) await fs.rm(trash, { recursive: true, force: true });
+  }
+  await store.forgetArrayCount(name, id);
+  await store.wakeDependents(name);
+}
+
+/** What ending a task unrun needs: the lifecycle's last step (record, acknowledgement, mail). */
+export interface TaskEnds {
+  store: JobStore;
+  layout: Layout;
+  ended(record: DoneRecord, held: Held, mailType: string[]): Promise<void>;
+}
+
+/** Cancels queued task `name`: taken from the queue first, so a worker's pick cannot start it meanwhile. */
+export async function cancelTask(ends: TaskEnds, name: string, by: string, lockMs: number): Promise<DoneRecord | undefined> {
+  const { store, layout } = ends;
+  const id = await store.queuedId(name);
+  const token = `cancel:${randomBytes(6).toString('hex')}`;
+  const job = id ? await store.takeQueued(id, token, lockMs) : undefined;
+  const array = job?.data.array;
+  if (!job || !array) return undefined;
+  const record = doneRecord({
+    id: id!,
+    name,
+    job: job.data,
+    endedAt: Date.now(),
+    folder: path.relative(layout.root, path.join(layout.queued, array.name)),
+    outcome: { kind: 'cancelled', by },
+  });
+  await ends.ended(record, { job, token }, job.data.mailType);
+  await taskLeftQueue(store, layout, array.name, array.id, by);
+  return record;
+}
+
+/** A queued task whose dependency failed. */
+export async function taskNotRun(ends: TaskEnds, held: Held, dependency: string, why: string, now: Date): Promise<DoneRecord> {
+  const { store, layout } = ends;
+  const data = held.job.data;
+  const array = data.array!;
+  const record = doneRecord({
+    id: held.job.id!,
+    name: data.name,
+    job: data,
+    endedAt: now.getTime(),
+    folder: path.relative(layout.root, path.join(layout.queued, array.name)),
+    outcome: { kind: 'dependencyFailed', dependency },
+  });
+  await ends.ended(record, held, data.mailType);
+  await taskLeftQueue(store, layout, array.name, array.id, `dependency failed: ${dependency} ${why}`);
+  return record;
+}
