@@ -116,7 +116,7 @@ export function tableRows(r: Results, opts: BenchOptions): Row[] {
   const missing = (section: string, measure: string, x: Maybe<object> | undefined) => add(section, measure, null, '', '', null, why(x));
 
   const bare = measured(r.baseline) ? r.baseline.perSecond : undefined;
-  if (measured(r.baseline)) add('1 baseline', `bare spawn of /bin/sh -c true, ${r.baseline.parallel} at once`, r.baseline.perSecond, 'spawns/s');
+  if (measured(r.baseline)) add('1 baseline', `bare spawn of /bin/sh -c true from a fresh Node, ${r.baseline.parallel} at once`, r.baseline.perSecond, 'spawns/s');
   else if (opts.sections.has('baseline')) missing('1 baseline', 'bare spawn', r.baseline);
 
   if (opts.sections.has('throughput')) {

@@ -4,17 +4,24 @@
  * is loaded only when run, so short commands (`qm submit`) start fast;
  * errors a user must fix are one line on stderr and a non-zero exit.
  */
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { UserError, loadContext, type GlobalOptions } from './commands/context.js';
 
 const program = new Command('qm')
   .description('QM: a batch queue manager. Drop job folders into QM_qJobs (or qm submit them); QM runs them under a processor budget.')
+  .version(packageVersion(), '-V, --version', 'print QM\'s version')
   .option('-c, --config <file>', 'QMserv.cfg to use (default: $QM_CONFIG, else ./QMserv.cfg)')
   .configureOutput({
     // one line, like every other error: `qm: unknown option '--x' (qm --help for usage)`
     outputError: (text, write) => write(`qm: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (qm --help for usage)\n`),
   })
   .exitOverride();
+
+/** QM's version, from the package.json beside dist/ and src/. */
+function packageVersion(): string {
+  return `qm ${(createRequire(import.meta.url)('../package.json') as { version: string }).version}`;
+}
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 const context = () => loadContext(globals());
@@ -47,6 +54,9 @@ program
   .command('submit [path] [args...]')
   .description('queue a job folder or a script with its arguments (copied; the original is not changed) and print its name; as sbatch')
   .option('--nb-proc <n>', 'processors the job uses (nb_proc)')
+  .option('-n, --ntasks <n>', 'tasks, as sbatch -n: nb_proc = tasks × cpus per task')
+  .option('--gpus <n>', 'GPUs the job uses (nb_gpu)')
+  .option('--mem <size>', 'memory the job may use: 500M, 16G (a bare number is megabytes; 0 = all of the worker\'s)')
   .option('--priority <p>', 'priority: higher runs first (default 0)')
   .option('-J, --name <name>', 'the job\'s name (default: the folder or script name, or #SBATCH -J)')
   .option('-d, --after <name>', 'run only after job NAME has finished with code 0 (repeat, or NAME,NAME); or a Slurm dependency: afterany:A, afterok:A?afternotok:B, singleton...', collect)
@@ -97,10 +107,14 @@ program
   .description('serve the QM pages, Bull Board (/queues), the API and metrics on [WEB_QMserver] Host:The_Port')
   .action(async () => (await import('./commands/serve.js')).serve(context(), { ingest: false, worker: false, monitor: true }));
 
-/** `qm submit` options that take a value (the word after them is not the script). */
-const SUBMIT_VALUED = new Set(['--nb-proc', '--priority', '-J', '--name', '-d', '--after', '--dependency', '-a', '--array', '--wrap', '-t', '--time', '-c', '--config']);
-
-const SUBMIT_FLAGS = new Set(['-W', '--wait', '--move', '-h', '--help']);
+/** `qm submit`'s options, read from its definition: those taking a value (the word after them is theirs), and the flags. */
+function submitOptions(): { valued: Set<string>; flags: Set<string> } {
+  const submitCommand = program.commands.find((c) => c.name() === 'submit')!;
+  const valued = new Set(['-c', '--config']);
+  const flags = new Set(['-h', '--help']);
+  for (const o of submitCommand.options) for (const name of [o.short, o.long]) if (name) (o.required || o.optional ? valued : flags).add(name);
+  return { valued, flags };
+}
 
 /**
  * As with sbatch, the words after the script are the script's: from the
@@ -110,13 +124,14 @@ const SUBMIT_FLAGS = new Set(['-W', '--wait', '--move', '-h', '--help']);
 function submitArgsApart(argv: string[]): string[] {
   const at = argv.indexOf('submit', 2);
   if (at < 0) return argv;
+  const { valued, flags } = submitOptions();
   let seenPath = false;
   for (let i = at + 1; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--') return argv;
     const option = word.replace(/=.*$/, '');
-    if (SUBMIT_VALUED.has(option) || SUBMIT_FLAGS.has(option)) {
-      if (SUBMIT_VALUED.has(word)) i++;
+    if (valued.has(option) || flags.has(option)) {
+      if (valued.has(word)) i++;
       continue;
     }
     if (seenPath) return [...argv.slice(0, i), '--', ...argv.slice(i)];

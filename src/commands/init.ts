@@ -42,6 +42,12 @@ poll_interval = 1
 # pin each job to nb_proc CPUs (auto: when the budget fits the CPUs)
 pin_cpus = auto
 
+# the GPU ids this worker hands out (nb_gpu), e.g. 0-3 or 0,2; empty: those nvidia-smi -L lists
+gpus =
+
+# the memory jobs may reserve (memory = 16G), e.g. 64G; empty: the machine's physical memory
+memory =
+
 # seconds between SIGTERM and SIGKILL when a job is stopped
 kill_grace = 10
 

@@ -6,7 +6,8 @@
  *    `after` jobs, and folders not queued yet;
  * 2. running jobs with their progress (the last `i / n` of process.log),
  *    elapsed time, host and worker;
- * 3. the latest done records.
+ * 3. the latest done records;
+ * 4. the live workers and their pools: processors, GPUs, memory.
  */
 import type { Progress } from '../core/progress.js';
 import type { ArraySummary, QueuedEntry, RunningEntry } from '../core/read-model.js';
@@ -22,6 +23,9 @@ export interface QueuedView {
   state: 'starting' | 'queued' | 'after' | 'settling';
   priority: number | null;
   nbProc: number | null;
+  /** GPUs and memory (MB; 0 = all of a worker's) asked */
+  nbGpu: number | null;
+  memoryMb: number | null;
   owner: string | null;
   info: string | null;
   after: string[];
@@ -39,6 +43,9 @@ export interface RunningView {
   id: string;
   nbProc: number;
   cpus: number[];
+  /** GPU ids it holds, memory it reserved (MB) */
+  gpus: string[];
+  memoryMb: number | null;
   worker: string;
   host: string;
   startedAt: string;
@@ -76,6 +83,15 @@ export interface DoneView {
   arrayIndex?: number;
 }
 
+export interface WorkerView {
+  name: string;
+  host: string;
+  processors: { inUse: number; total: number };
+  gpus: { inUse: string[]; ids: string[] };
+  /** null: a worker that does not publish its memory pool */
+  memoryMb: { inUse: number; total: number } | null;
+}
+
 export interface StatusView {
   version: 1;
   qmFolder: string;
@@ -87,6 +103,7 @@ export interface StatusView {
   running: RunningView[];
   done: DoneView[];
   doneTotal: number;
+  workers: WorkerView[];
 }
 
 export interface Limits {
@@ -98,7 +115,9 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 
 export async function statusView(client: Client, limits: Limits): Promise<StatusView> {
   const { model, layout } = client;
-  const [queued, running, done, arrays] = await Promise.all([model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done)), model.arrays()]);
+  const [queued, running, done, workers, arrays] = await Promise.all([
+    model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done)), model.workers(), model.arrays(),
+  ]);
   const now = Date.now();
   return {
     version: 1,
@@ -110,6 +129,13 @@ export async function statusView(client: Client, limits: Limits): Promise<Status
     running: running.map((r) => runningView(r, now)),
     done: done.records.slice(0, limits.done).map(doneView),
     doneTotal: done.total,
+    workers: workers.map((w) => ({
+      name: w.name,
+      host: w.host,
+      processors: { inUse: w.inUse, total: w.budget },
+      gpus: { inUse: w.gpusInUse ?? [], ids: w.gpus ?? [] },
+      memoryMb: w.memoryMb === undefined ? null : { inUse: w.memoryInUseMb ?? 0, total: w.memoryMb },
+    })),
   };
 }
 
@@ -124,6 +150,8 @@ function queuedView(q: QueuedEntry): QueuedView {
     state: STATE_OF_PHASE[q.phase],
     priority: d?.priority ?? null,
     nbProc: d?.nbProc ?? null,
+    nbGpu: d ? (d.nbGpu ?? 0) : null,
+    memoryMb: d?.memoryMb ?? null,
     owner: d?.email ?? null,
     info: d?.info ?? null,
     after: d ? [...d.after, ...(d.keys.dependency ? [d.keys.dependency] : [])] : [],
@@ -141,6 +169,8 @@ function runningView(r: RunningEntry, now: number): RunningView {
     id: r.id,
     nbProc: info.nbProc,
     cpus: info.cpus,
+    gpus: info.gpus ?? [],
+    memoryMb: info.memoryMb ?? null,
     worker: info.worker,
     host: info.host,
     startedAt: new Date(info.startedAt).toISOString(),

@@ -1,7 +1,7 @@
 /**
  * `qm status [--json] [--all]` (SPEC §6), like `squeue`/`pueue status`:
  * queued jobs in run order, running jobs with progress, elapsed time and host,
- * and the latest finished ones. `--json` prints the StatusView of
+ * the latest finished ones, and the live workers with their pools. `--json` prints the StatusView of
  * status-view.ts; `--all` lifts the limits on queued and done jobs.
  */
 import type { Settings } from '../core/settings-types.js';
@@ -10,6 +10,7 @@ import { isoSeconds } from '../core/folders.js';
 import { withClient } from './client.js';
 import { statusView, type StatusView } from './status-view.js';
 import { table } from './table.js';
+import { formatMb } from '../core/resources.js';
 
 export interface StatusOptions {
   json?: boolean;
@@ -81,6 +82,21 @@ export function render(view: StatusView, allTasks = true): string {
           d.cpuSeconds === null ? '-' : clock(d.cpuSeconds),
           isoSeconds(new Date(d.endedAt)).replace('T', ' '),
           d.folder,
+        ]),
+      ),
+    );
+  }
+  if (view.workers.length > 0) {
+    parts.push(`WORKERS (${view.workers.length})\n`);
+    parts.push(
+      table(
+        ['WORKER', 'HOST', 'PROCS', 'GPUS', 'MEMORY'],
+        view.workers.map((w) => [
+          w.name,
+          w.host,
+          `${w.processors.inUse}/${w.processors.total}`,
+          w.gpus.ids.length ? `${w.gpus.inUse.length}/${w.gpus.ids.length} (${w.gpus.ids.join(',')})` : '-',
+          w.memoryMb ? `${formatMb(w.memoryMb.inUse)}/${formatMb(w.memoryMb.total)}` : '-',
         ]),
       ),
     );

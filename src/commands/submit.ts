@@ -26,12 +26,16 @@ import { unknownDependencies } from '../core/dependencies.js';
 import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js';
 import { parseArraySpec, taskName } from '../core/job-array.js';
 import { parseDependency } from '../core/dependencies.js';
+import { MEMORY_FORM, neverHeld, parseMemoryMb } from '../core/resources.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { withClient, type Client } from './client.js';
 import { UserError } from './context.js';
 
 export interface SubmitOptions {
   nbProc?: string;
+  ntasks?: string;
+  gpus?: string;
+  mem?: string;
   priority?: string;
   name?: string;
   after?: string[];
@@ -96,6 +100,9 @@ async function wrapScript(command: string): Promise<string> {
 function overridesOf(opts: SubmitOptions): Overrides {
   const overrides: Overrides = {};
   if (opts.nbProc !== undefined) overrides.nb_proc = String(integerOption('--nb-proc', opts.nbProc, 1, 100_000));
+  if (opts.ntasks !== undefined) overrides.ntasks = String(integerOption('-n/--ntasks', opts.ntasks, 1, 100_000));
+  if (opts.gpus !== undefined) overrides.nb_gpu = String(integerOption('--gpus', opts.gpus, 0, 1024));
+  if (opts.mem !== undefined) overrides.memory = memoryOption(opts.mem);
   if (opts.priority !== undefined) overrides.priority = String(integerOption('--priority', opts.priority, -1_000_000, 1_000_000));
   if (opts.time !== undefined) overrides.time_limit = timeOption(opts.time);
   // -d takes names (afterok) as QM always did, or a Slurm expression as sbatch -d does
@@ -132,6 +139,12 @@ function integerOption(option: string, text: string, min: number, max: number): 
   const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : NaN;
   if (!(value >= min && value <= max)) throw new UserError(`${option} ${JSON.stringify(text)}: expected an integer from ${min} to ${max}`);
   return value;
+}
+
+function memoryOption(text: string): string {
+  const mb = parseMemoryMb(text);
+  if (mb === undefined) throw new UserError(`--mem ${JSON.stringify(text)}: expected ${MEMORY_FORM}`);
+  return `${mb}M`;
 }
 
 /** sbatch's --time: a bare number is minutes; 0 or UNLIMITED removes the limit (''). */
@@ -258,6 +271,9 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
       return undefined;
     },
   );
+  // queued all the same (a worker that can hold it may join), as squeue would show it pending
+  const never = neverHeld(job, await store.liveWorkers());
+  if (never) process.stderr.write(`qm: warning: ${name} waits: it ${never}\n`);
   return { name, id };
 }
 

@@ -102,7 +102,12 @@ export function mayLetAJobStart(entries: Array<[string, string[]]>): boolean {
  * ARGV[1] BullMQ job key prefix  ARGV[2] heartbeat key prefix     ARGV[3] lock token
  * ARGV[4] lock duration (ms)     ARGV[5] worker name              ARGV[6] free processors
  * ARGV[7] the worker's budget    ARGV[8] most jobs looked at      ARGV[9] now (ms)
- * ARGV[10] key prefix of an array's set of held tasks (`%K`: a task of a full array is passed over)
+ * ARGV[10] free GPUs             ARGV[11] the worker's GPUs       ARGV[12] free memory (MB)
+ * ARGV[13] the worker's memory (MB)
+ * ARGV[14] key prefix of an array's set of held tasks (`%K`: a task of a full array is passed over)
+ * A job fits when its processors, GPUs and memory all do (SPEC §8); its
+ * processors are clamped to the largest budget of the live workers that have
+ * its GPUs and memory; one that no live worker could hold is passed over.
  * Returns {1, id, need, job hash}: taken to run; {3, id, job hash}: taken to recover (recorded as running);
  * {2, id, need, name, last event id}: this worker waits for room for it;
  * {0, next delayed time (ms) or 0, last event id}: nothing.
@@ -111,18 +116,22 @@ export const PICK_SCRIPT = `
 local call = redis.call
 local jobPrefix, beatPrefix, token, lockMs, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local free, budget, limit, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local arrayActivePrefix = ARGV[10]
+local freeGpus, gpus, freeMemory, memory = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local arrayActivePrefix = ARGV[14]
 
--- the largest budget of the live workers, read from their heartbeats
-local largest = budget
+-- the pools of the live workers, read from their heartbeats (this one's from ARGV): {budget, GPUs, memory}
+local pools, largest = {{budget, gpus, memory}}, budget
 for _, name in ipairs(call('SMEMBERS', KEYS[8])) do
   local beat = call('GET', beatPrefix .. name)
-  if beat then
+  if not beat then
+    call('SREM', KEYS[8], name)
+  elseif name ~= worker then
     local ok, hb = pcall(cjson.decode, beat)
     local b = ok and type(hb) == 'table' and tonumber(hb.budget)
-    if b and b > largest then largest = b end
-  else
-    call('SREM', KEYS[8], name)
+    if b then
+      pools[#pools + 1] = {b, type(hb.gpus) == 'table' and #hb.gpus or 0, tonumber(hb.memoryMb) or math.huge}
+      if b > largest then largest = b end
+    end
   end
 end
 
@@ -185,9 +194,22 @@ local function consider(id, fromWaitList)
   if not ok or type(job) ~= 'table' then job = {} end
   local full, arrayKey = arrayFull(job.array)
   if full then return nil end
-  local need = math.min(math.max(tonumber(job.nbProc) or 1, 1), largest)
-  if need > budget then return nil end
-  if need > free then return {2, id, need, type(job.name) == 'string' and job.name or id, lastEvent()} end
+  local nbGpu, mem = math.max(tonumber(job.nbGpu) or 0, 0), tonumber(job.memoryMb)
+  local cap = largest
+  if nbGpu > 0 or (mem and mem > 0) then
+    cap = 0
+    for _, p in ipairs(pools) do
+      if p[2] >= nbGpu and (not mem or p[3] >= mem) and p[1] > cap then cap = p[1] end
+    end
+    -- no live worker could ever hold it: passed over (read-model.ts says why)
+    if cap == 0 then return nil end
+  end
+  local need = math.min(math.max(tonumber(job.nbProc) or 1, 1), cap)
+  if need > budget or nbGpu > gpus or (mem and mem > memory) then return nil end
+  local memNeed = (not mem and 0) or (mem == 0 and memory) or mem
+  if need > free or nbGpu > freeGpus or memNeed > freeMemory then
+    return {2, id, need, type(job.name) == 'string' and job.name or id, lastEvent()}
+  end
   if arrayKey then call('SADD', arrayKey, id) end
   return {1, id, need, take(id, fromWaitList)}
 end

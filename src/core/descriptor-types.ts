@@ -11,6 +11,12 @@ export interface Descriptor {
   script: string;
   /** Processors asked for (>= 1, not yet clamped to the budget). */
   nbProc: number;
+  /** Slurm tasks (-n); nbProc is then ntasks × cpus per task. */
+  ntasks: number | undefined;
+  /** GPUs asked; 0 = none. */
+  nbGpu: number;
+  /** Memory asked, MB; undefined = none reserved; 0 = all of the worker's. */
+  memoryMb: number | undefined;
   email: string | undefined;
   info: string | undefined;
   /** Higher runs first; default 0. */

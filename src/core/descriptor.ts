@@ -15,11 +15,11 @@ import { getSection, IniSyntaxError, parseIni } from './configparser.js';
 import { DescriptorError, type Descriptor, type DescriptorFormat } from './descriptor-types.js';
 import { parseArraySpec, type ArraySpec } from './job-array.js';
 import { FLAG_OPTIONS, ignoredReason, SHORT_FORMS } from './sbatch-options.js';
+import { resourcesOf, sbatchResource, type RawKey, type RawKeys } from './descriptor-resources.js';
 
 const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
 /** Shell mode reads only the head of the script: directives come first. */
 const SCRIPT_HEAD_BYTES = 64 * 1024;
-const MAX_NB_PROC = 100_000;
 const MAX_PRIORITY = 1_000_000;
 const QM_SECTION = 'QMOptions';
 const MAIL_TYPES = ['NONE', 'BEGIN', 'END', 'FAIL', 'REQUEUE', 'ALL', 'INVALID_DEPEND', 'STAGE_OUT',
@@ -29,9 +29,6 @@ const DURATION_FORMS = {
   min: 'a number of minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS',
 };
 
-/** A key as written: where (`file` or `file line N`), under which name (`nb_proc`, `#SBATCH -c`). */
-type RawKey = { value: string; where: string; label: string };
-type RawKeys = Map<string, RawKey>;
 
 /** What a format knows besides its keys; `interpreter` only in shell mode (the script's `#!` line). */
 type Frame = {
@@ -215,9 +212,11 @@ function shellQuote(word: string): string {
 }
 
 /** #SBATCH option -> descriptor key, or what else it sets. */
-const SBATCH_OPTIONS = new Map([['-c', 'nb_proc'], ['--cpus-per-task', 'nb_proc'], ['-J', 'job_name'],
+const SBATCH_OPTIONS = new Map([['-c', 'cpus_per_task'], ['--cpus-per-task', 'cpus_per_task'], ['-J', 'job_name'],
   ['--job-name', 'job_name'], ['-t', 'time'], ['--time', 'time'], ['--mail-user', 'mail_user'],
-  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency'], ['-d', 'dependency'],
+  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency'], ['-d', 'dependency'], ['-n', 'ntasks'], ['--ntasks', 'ntasks'],
+  ['--gres', 'resource'], ['--gpus', 'resource'], ['-G', 'resource'], ['--gpus-per-node', 'resource'], ['--gpus-per-task', 'resource'],
+  ['--mem', 'resource'], ['--mem-per-cpu', 'resource'], ['--mem-per-gpu', 'resource'],
   ['-a', 'array'], ['--array', 'array'], ['-o', 'output'], ['--output', 'output'], ['-e', 'error'], ['--error', 'error'],
   ['-N', 'nodes'], ['--nodes', 'nodes']]);
 
@@ -263,6 +262,7 @@ function sbatchOptions(text: string, where: string, keys: RawKeys, frame: Frame)
     else if (target === 'time') setTime(raw, keys);
     else if (target === 'nodes') setNodes(raw, frame);
     else if (target === 'mail_user') frame.mailUser = raw;
+    else if (target === 'resource') sbatchResource(option!, raw, keys, frame.warnings);
     else keys.set(target, raw);
   }
 }
@@ -290,11 +290,12 @@ function build(keys: RawKeys, frame: Frame, opts: ReadOptions): Descriptor {
   const args = check(given('args'), argList, 'a JSON list of strings, like ["a", "b c"]') ?? [];
   const dependency = check(given('dependency'), (text) => text, 'a dependency like afterok:A');
   mailUser(frame, keys, opts);
+  const resources = resourcesOf(given, check);
   return {
     format: frame.format,
     file: frame.file,
     script: frame.interpreter ? scriptCommand(frame.interpreter, frame.file, args) : requiredScript(keys.get('script'), frame.file),
-    nbProc: check(given('nb_proc'), integerIn(1, MAX_NB_PROC), `an integer >= 1 (at most ${MAX_NB_PROC})`) ?? 1,
+    ...resources,
     email: check(given('e_mail', 'e-mail'), emails, 'an e-mail address like me@example.org'),
     info: given('info')?.value.trim(),
     priority: check(given('priority'), integerIn(-MAX_PRIORITY, MAX_PRIORITY), `an integer from -${MAX_PRIORITY} to ${MAX_PRIORITY}`) ?? 0,
@@ -342,7 +343,7 @@ function argList(text: string): string[] | undefined {
   }
 }
 
-function check<T>(raw: RawKey | undefined, parse: (text: string) => T | undefined, expected: string): T | undefined {
+export function check<T>(raw: RawKey | undefined, parse: (text: string) => T | undefined, expected: string): T | undefined {
   if (!raw) return undefined;
   const value = parse(raw.value.trim());
   if (value === undefined) throw new DescriptorError(`${raw.where}: ${raw.label} = ${quote(raw.value)}: expected ${expected}`);

@@ -8,6 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { ownedAsFolder } from './process-log.js';
 
 export interface Layout {
   root: string;
@@ -90,7 +91,13 @@ export async function moveStamped(src: string, destDir: string, name: string, wh
 export async function moveToLostFound(layout: Layout, src: string, name: string, reason: string): Promise<string> {
   const stat = await fs.lstat(src);
   const folder = stat.isDirectory() ? src : await wrapInFolder(src, layout.lost);
-  await fs.writeFile(path.join(folder, 'QM_REASON.txt'), `${reason}\n`);
+  const note = await fs.open(path.join(folder, 'QM_REASON.txt'), 'w');
+  try {
+    await note.write(`${reason}\n`);
+    await ownedAsFolder(note, folder);
+  } finally {
+    await note.close();
+  }
   return moveStamped(folder, layout.lost, name);
 }
 

@@ -55,6 +55,12 @@ export interface PickRequest {
   free: number;
   /** this worker's MaxNbProcessors */
   budget: number;
+  /** GPUs free now, and this worker's GPU pool (how many ids); default none */
+  freeGpus?: number;
+  gpus?: number;
+  /** memory free now and this worker's memory pool, MB; default unbounded */
+  freeMemoryMb?: number;
+  memoryMb?: number;
 }
 
 export type QueueCounts = Record<'active' | 'waiting' | 'prioritized' | 'delayed' | 'failed' | 'completed', number>;
@@ -195,7 +201,8 @@ export class JobStore {
     const keyList = [...pickBullKeys(this.queue.keys), keys.workers, keys.running];
     const args = [
       bullKey(this.queue.keys, ''), keys.worker(''), req.token, req.lockMs, req.worker,
-      req.free, req.budget, PICK_SCAN_LIMIT, Date.now(), keys.arrayActive(''),
+      req.free, req.budget, PICK_SCAN_LIMIT, Date.now(), req.freeGpus ?? 0, req.gpus ?? 0,
+      req.freeMemoryMb ?? Number.MAX_SAFE_INTEGER, req.memoryMb ?? Number.MAX_SAFE_INTEGER, keys.arrayActive(''),
     ];
     const reply = (await this.evalScript(PICK_SCRIPT, keyList.length, ...keyList, ...args)) as PickReply;
     const jobOf = (id: string, flat: string[]) => jobFromHash<QueuedJob>(this.queue, hashOf(flat), id);

@@ -140,12 +140,12 @@ export class Lifecycle {
       id: info.id,
       name: info.name,
       job: data,
-      run: { startedAt: info.startedAt, worker: info.worker, host: info.host, nbProc: info.nbProc },
+      run: { startedAt: info.startedAt, worker: info.worker, host: info.host, nbProc: info.nbProc, gpus: info.gpus, memoryMb: info.memoryMb },
       endedAt: end.endedAt.getTime(),
       cpu: run.cpu,
       reportedTime: reportedTimeIn(tail),
       folder: this.relative(target),
-      outcome: runOutcome(end.code, end.stop),
+      outcome: runOutcome(end.code, end.stop, end.outOfMemoryMb),
     });
     await this.ended(record, run.held, data.mailType);
     return record;

@@ -8,6 +8,8 @@
  * 2. Reads them back: when a job started, and how it ended (an Outcome),
  *    for the done folders Redis does not know and for dependencies.
  * 3. Reads a log without reading all of it: its head, its tail, a slice.
+ * 4. Under a root worker, what QM writes in a job's folder belongs to the
+ *    folder's owner, as the job's own files do (SPEC §8).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -38,6 +40,8 @@ export interface RunEnd {
   note?: string;
   /** processes QM killed because the job left them running */
   leftovers: string[];
+  /** the kernel killed in it for going over its memory limit (MB) */
+  outOfMemoryMb?: number;
 }
 
 export function footerLines(end: RunEnd): string {
@@ -48,6 +52,7 @@ export function footerLines(end: RunEnd): string {
   }
   lines.push(`Job finished at: ${end.endedAt.toISOString()} with code ${end.code}`);
   if (end.stop) lines.push(`Reason: ${reasonText(end.stop)}`);
+  else if (end.outOfMemoryMb !== undefined) lines.push(`Reason: ${outOfMemoryText(end.outOfMemoryMb)}`);
   return lines.join('\n') + '\n';
 }
 
@@ -64,6 +69,10 @@ function reasonText(stop: StopReason): string {
   }
 }
 
+function outOfMemoryText(limitMb: number): string {
+  return `out of memory (limit ${limitMb} MB)`;
+}
+
 const REQUEUE_REASON = 'stopped by shutdown (shutdown = requeue)';
 
 /**
@@ -74,6 +83,7 @@ const REQUEUE_REASON = 'stopped by shutdown (shutdown = requeue)';
 export async function appendFooter(logPath: string, end: RunEnd): Promise<string> {
   const log = await fs.open(logPath, 'a+');
   try {
+    await ownedAsFolder(log, path.dirname(logPath));
     const tail = await readTail(log);
     const lineOpen = tail !== '' && !tail.endsWith('\n');
     await log.write((lineOpen ? '\n' : '') + footerLines(end));
@@ -97,7 +107,20 @@ export function lostLine(reason: string, at: Date): string {
 
 /** Appends one of QM's lines (the ends above) to the job's log. */
 export async function appendLine(folder: string, line: string): Promise<void> {
-  await fs.appendFile(logPathOf(folder), line);
+  const log = await fs.open(logPathOf(folder), 'a');
+  try {
+    await log.write(line);
+    await ownedAsFolder(log, folder);
+  } finally {
+    await log.close();
+  }
+}
+
+/** A file QM writes in a job folder: given to the folder's owner when QM runs as root. */
+export async function ownedAsFolder(file: fs.FileHandle, folder: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const [dir, own] = await Promise.all([fs.stat(folder), file.stat()]);
+  if (own.uid !== dir.uid || own.gid !== dir.gid) await file.chown(dir.uid, dir.gid);
 }
 
 /** Throws (naming process.log) when the log cannot be opened for writing: a folder, no permission... */
@@ -105,7 +128,11 @@ export async function checkWritable(folder: string): Promise<void> {
   const handle = await fs.open(logPathOf(folder), 'a').catch((err: NodeJS.ErrnoException) => {
     throw new Error(`${LOG_NAME} cannot be opened for writing (${err.code ?? err.message}): QM writes the job's output there`);
   });
-  await handle.close();
+  try {
+    await ownedAsFolder(handle, folder);
+  } finally {
+    await handle.close();
+  }
 }
 
 // --- reading ---------------------------------------------------------------
@@ -132,6 +159,8 @@ function outcomeOfReason(code: number, reason: string | undefined): Outcome {
   if (reason === undefined) return code === 0 ? { kind: 'success', code: 0 } : { kind: 'failed', code };
   const limit = /^time limit of (\d+) s reached$/.exec(reason);
   if (limit) return { kind: 'timedOut', code, limit: Number(limit[1]) };
+  const memory = /^out of memory \(limit (\d+) MB\)$/.exec(reason);
+  if (memory) return { kind: 'outOfMemory', code, limitMb: Number(memory[1]) };
   const killed = /^killed by (.+)$/.exec(reason);
   if (killed) return { kind: 'killed', code, by: killed[1]! };
   if (reason === REQUEUE_REASON) return { kind: 'killed', code, by: 'shutdown' };

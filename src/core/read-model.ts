@@ -33,6 +33,7 @@ export interface ArraySummary {
   done: number;
   failed: number;
 }
+import { neverHeld, shortOfRoom } from './resources.js';
 
 /** starting: a worker is taking it; queued; after: waits for its `after` jobs; settling: folder not queued yet */
 export type QueuedPhase = 'starting' | 'queued' | 'after' | 'settling';
@@ -240,7 +241,11 @@ function reasons(workers: Heartbeat[], paused: boolean, running: RunningInfo[]) 
     if (paused) return 'Paused';
     // Slurm's reason for a task held back by %K
     if (job.array?.limit !== undefined && (arrayRunning.get(job.array.id) ?? 0) >= job.array.limit) return 'ArrayTaskLimit';
+    const never = neverHeld(job, workers);
+    if (never) return `Resources: ${never}`;
     if (position === 1 && job.nbProc > free) return `Resources: needs ${job.nbProc} CPUs, ${free} free`;
+    const short = position === 1 ? shortOfRoom(job, workers) : undefined;
+    if (short) return `Resources: ${short}`;
     return 'Priority';
   };
 }

@@ -9,9 +9,9 @@ export interface RecordFacts {
   id: string;
   name: string;
   /** what the queue held of it, when known */
-  job?: Partial<Pick<QueuedJob, 'info' | 'email' | 'nbProc' | 'priority' | 'enqueuedAt' | 'array'>>;
-  /** when it started and where, if it ran; nbProc: the processors it was granted */
-  run?: { startedAt: number; worker?: string; host?: string; nbProc?: number };
+  job?: Partial<Pick<QueuedJob, 'info' | 'email' | 'nbProc' | 'priority' | 'enqueuedAt' | 'nbGpu' | 'memoryMb' | 'owner' | 'array'>>;
+  /** when it started and where, if it ran; nbProc: the processors it was granted, gpus: the ids, memoryMb: what it reserved */
+  run?: { startedAt: number; worker?: string; host?: string; nbProc?: number; gpus?: string[]; memoryMb?: number };
   endedAt: number;
   /** seconds of CPU of its process tree */
   cpu?: number;
@@ -40,15 +40,20 @@ export function doneRecord(f: RecordFacts): DoneRecord {
     reportedTime: f.reportedTime,
     folder: f.folder,
     outcome: f.outcome,
-    ...(f.job?.array ? { array: f.job.array } : {}),
+    ...(f.job?.nbGpu && { nbGpu: f.job.nbGpu }),
+    ...(f.run?.gpus?.length && { gpus: f.run.gpus }),
+    ...((f.run?.memoryMb ?? f.job?.memoryMb) !== undefined && { memoryMb: f.run?.memoryMb ?? f.job?.memoryMb }),
+    ...(f.job?.owner && { owner: f.job.owner }),
+    ...(f.job?.array && { array: f.job.array }),
   };
 }
 
-/** How a run ended, from its exit code and why QM stopped it (if it did). */
-export function runOutcome(code: number, stop: StopReason | undefined): Outcome {
+/** How a run ended, from its exit code, why QM stopped it (if it did) and whether the kernel killed in it for memory (its limit, MB). */
+export function runOutcome(code: number, stop: StopReason | undefined, outOfMemoryMb?: number): Outcome {
   if (stop?.kind === 'timedOut') return { kind: 'timedOut', code, limit: stop.limit };
   if (stop?.kind === 'killed') return { kind: 'killed', code, by: stop.by };
   // stopped to be requeued but could not be: recorded as killed by the shutdown
   if (stop?.kind === 'requeue') return { kind: 'killed', code, by: 'shutdown' };
+  if (outOfMemoryMb !== undefined) return { kind: 'outOfMemory', code, limitMb: outOfMemoryMb };
   return code === 0 ? { kind: 'success', code: 0 } : { kind: 'failed', code };
 }

@@ -29,6 +29,10 @@ export interface ServerSettings {
   pinCpus: boolean | undefined;
   /** CPUs this worker owns (e.g. "0-7"); empty = all the CPUs the process may use. */
   cpus: string;
+  /** GPU ids this worker hands out (SPEC §8); undefined = those `nvidia-smi -L` lists (none without it). */
+  gpus: string[] | undefined;
+  /** Memory pool of this worker, MB; undefined = the machine's physical memory. */
+  memoryMb: number | undefined;
   /** Seconds between SIGTERM and SIGKILL. */
   killGrace: number;
   onWorkerLoss: OnWorkerLoss;

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { getSection, IniSyntaxError, parseIni, type IniDoc } from './configparser.js';
 import type { Settings } from './settings-types.js';
+import { parseGpuIds, parseMemoryMb } from './resources.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -152,6 +153,27 @@ const cpuList: Parser<string> = {
   },
 };
 
+const gpuIds: Parser<string[] | undefined> = {
+  expected: 'GPU ids like 0-3 or 0,2, none, or empty for the GPUs nvidia-smi lists',
+  parse: (raw) => {
+    if (raw === '') return undefined;
+    try {
+      return parseGpuIds(raw);
+    } catch {
+      return INVALID;
+    }
+  },
+};
+
+const memoryPool: Parser<number | undefined> = {
+  expected: 'a size like 64G or 500M (a bare number is megabytes), or empty for the physical memory',
+  parse: (raw) => {
+    if (raw === '') return undefined;
+    const mb = parseMemoryMb(raw);
+    return mb !== undefined && mb > 0 ? mb : INVALID;
+  },
+};
+
 function spec<G extends Group, F extends keyof Settings[G] & string>(
   group: G, field: F, section: string, key: string,
   parser: Parser<Settings[G][F]>, fallback: string | (() => string), env?: string,
@@ -178,6 +200,8 @@ const KEYS: KeySpec[] = [
   spec('server', 'pollInterval', S, 'poll_interval', moreThan0, '1'),
   spec('server', 'pinCpus', S, 'pin_cpus', pinCpus, 'auto', 'QM_PIN_CPUS'),
   spec('server', 'cpus', S, 'cpus', cpuList, '', 'QM_CPUS'),
+  spec('server', 'gpus', S, 'gpus', gpuIds, '', 'QM_GPUS'),
+  spec('server', 'memoryMb', S, 'memory', memoryPool, '', 'QM_MEMORY'),
   spec('server', 'killGrace', S, 'kill_grace', atLeast0, '10'),
   spec('server', 'onWorkerLoss', S, 'on_worker_loss', oneOf('lost+found', 'requeue'), 'lost+found'),
   spec('server', 'keepDone', S, 'keep_done', integer(0, Number.MAX_SAFE_INTEGER, 'an integer >= 0'), '10000'),

@@ -1,7 +1,7 @@
 /**
  * `/metrics` (Prometheus text) and `/healthz`.
- * 1. Jobs by state, processors in use and budget per live worker, read at
- *    each scrape.
+ * 1. Jobs by state; processors, GPUs and memory (bytes) in use and in the
+ *    pools of each live worker, read at each scrape.
  * 2. A histogram of job durations fed from the done records: each scrape
  *    observes the records that ended since the previous one; a counter of
  *    finished jobs by outcome, which only grows (Redis counts each end).
@@ -23,6 +23,18 @@ export class Metrics {
   private readonly budget = new Gauge({
     name: 'qm_worker_processors_budget', help: 'Processor budget (MaxNbProcessors), per live worker',
     labelNames: ['worker', 'host'], registers: this.registers,
+  });
+  private readonly gpusInUse = new Gauge({
+    name: 'qm_worker_gpus_in_use', help: 'GPUs held by running jobs, per live worker', labelNames: ['worker', 'host'], registers: this.registers,
+  });
+  private readonly gpusBudget = new Gauge({
+    name: 'qm_worker_gpus_budget', help: 'GPUs a worker hands out (gpus), per live worker', labelNames: ['worker', 'host'], registers: this.registers,
+  });
+  private readonly memoryInUse = new Gauge({
+    name: 'qm_worker_memory_in_use_bytes', help: 'Memory reserved by running jobs, per live worker', labelNames: ['worker', 'host'], registers: this.registers,
+  });
+  private readonly memoryBudget = new Gauge({
+    name: 'qm_worker_memory_budget_bytes', help: 'Memory pool (memory), per live worker', labelNames: ['worker', 'host'], registers: this.registers,
   });
   private readonly alive = new Gauge({ name: 'qm_workers_alive', help: 'Workers with a live heartbeat', registers: this.registers });
   private readonly duration = new Histogram({
@@ -50,11 +62,19 @@ export class Metrics {
     this.jobs.set({ state: 'queued' }, counts.queued);
     this.jobs.set({ state: 'running' }, counts.running);
     this.jobs.set({ state: 'done' }, counts.done);
-    this.inUse.reset();
-    this.budget.reset();
+    const perWorker = [this.inUse, this.budget, this.gpusInUse, this.gpusBudget, this.memoryInUse, this.memoryBudget];
+    for (const gauge of perWorker) gauge.reset();
+    const MB = 1024 * 1024;
     for (const w of workers) {
-      this.inUse.set({ worker: w.name, host: w.host }, w.inUse);
-      this.budget.set({ worker: w.name, host: w.host }, w.budget);
+      const labels = { worker: w.name, host: w.host };
+      this.inUse.set(labels, w.inUse);
+      this.budget.set(labels, w.budget);
+      this.gpusInUse.set(labels, w.gpusInUse?.length ?? 0);
+      this.gpusBudget.set(labels, w.gpus?.length ?? 0);
+      if (w.memoryMb !== undefined) {
+        this.memoryInUse.set(labels, (w.memoryInUseMb ?? 0) * MB);
+        this.memoryBudget.set(labels, w.memoryMb * MB);
+      }
     }
     this.alive.set(workers.length);
     this.countFinished(finished);

@@ -12,7 +12,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/log.js';
-import type { RunResult } from './runner.js';
+import type { RunAs, RunResult } from './runner.js';
 
 export interface RunRequest {
   type: 'run';
@@ -26,6 +26,10 @@ export interface RunRequest {
   /** written to process.log before the script starts */
   header: string;
   cpus: number[];
+  /** MB the job may use, enforced by a memory cgroup where one can be made */
+  memoryLimitMb?: number;
+  /** the job's user, when not the worker's */
+  runAs?: RunAs;
   killGrace: number;
 }
 
@@ -33,13 +37,15 @@ export type ToLauncher = RunRequest | { type: 'kill'; run: string };
 export type FromLauncher =
   | { type: 'started'; run: string }
   | { type: 'exited'; run: string }
-  | { type: 'ended'; run: string; code: number; cpu: number | undefined; leftovers: string[] };
+  | { type: 'ended'; run: string; code: number; cpu: number | undefined; leftovers: string[]; outOfMemory?: boolean };
 
 export interface Launched extends RunResult {
   /** the commands of the processes the run left running, killed */
   leftovers: string[];
   /** why the run ended outside the job's control */
   note?: string;
+  /** the kernel killed one of its processes for going over its memory limit */
+  outOfMemory?: boolean;
 }
 
 export interface LaunchedJob {
@@ -113,7 +119,7 @@ export class Launcher {
       if (msg.type === 'started') return run?.started();
       if (msg.type === 'exited') return run?.exited();
       this.pending.delete(msg.run);
-      run?.ended({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers });
+      run?.ended({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers, outOfMemory: msg.outOfMemory });
     });
     child.on('error', (err) => this.log.debug(`job launcher: ${err.message}`));
     child.once('exit', (code, signal) => {

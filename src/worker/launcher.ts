@@ -8,6 +8,9 @@
  *    (runner.ts) and says `started`, `exited` once its process group is gone, then
  *    `ended` with its code, its CPU time and what the run left running and
  *    was killed (core/leftovers.ts).
+ * 1b. A job with a memory limit gets a memory cgroup (memory-cgroup.ts); where
+ *    none can be made, its process.log says at the top that the limit is not
+ *    enforced. After the run: whether the kernel killed in it for memory.
  * 2. `kill`: the job's group gets SIGTERM, SIGKILL after its grace period.
  * 3. When the worker goes (even by SIGKILL) the IPC channel closes: every
  *    job's group is killed and the launcher ends; the jobs' sentinels, whose
@@ -19,6 +22,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { runScript, type RunningProcess } from './runner.js';
 import { BatchedSweep } from '../core/leftovers.js';
 import { Cpusets } from './cpuset.js';
+import { MemoryCgroups, type MemoryCgroup } from './memory-cgroup.js';
+import { formatMb } from '../core/resources.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 
 const running = new Map<string, RunningProcess>();
@@ -26,17 +31,29 @@ const running = new Map<string, RunningProcess>();
 const sweep = new BatchedSweep();
 /** pinning by cgroup cpuset where this process may make them, else taskset */
 const cpusets = Cpusets.open();
+/** memory limits by cgroup where this process may make them */
+let memoryCgroups: MemoryCgroups | { why: string } | undefined;
 
 function send(msg: FromLauncher): void {
   process.send?.(msg);
 }
 
+/** The job's memory cgroup, or the `QM:` line saying why its limit is not enforced. */
+function memoryCgroupOf(req: RunRequest): MemoryCgroup | string | undefined {
+  if (!req.memoryLimitMb) return undefined;
+  memoryCgroups ??= MemoryCgroups.open();
+  const made = memoryCgroups instanceof MemoryCgroups ? memoryCgroups.make(req.run, req.memoryLimitMb) : memoryCgroups;
+  return 'why' in made ? `QM: memory limit of ${formatMb(req.memoryLimitMb)} not enforced: ${made.why}\n` : made;
+}
+
 async function run(req: RunRequest): Promise<void> {
   let logFd: number;
+  const memory = memoryCgroupOf(req);
   try {
     logFd = openSync(req.logPath, 'a');
-    writeSync(logFd, req.header);
+    writeSync(logFd, (typeof memory === 'string' ? memory : '') + req.header);
   } catch {
+    if (typeof memory === 'object') memory.remove();
     // the folder left QM_Jobs before the job could start
     send({ type: 'exited', run: req.run });
     send({ type: 'ended', run: req.run, code: 127, cpu: undefined, leftovers: [] });
@@ -49,6 +66,8 @@ async function run(req: RunRequest): Promise<void> {
     logFd,
     cpus: req.cpus,
     cpusets,
+    memoryJoin: typeof memory === 'object' ? memory.joinFile : undefined,
+    runAs: req.runAs,
     killGrace: req.killGrace,
   });
   closeSync(logFd);
@@ -60,7 +79,9 @@ async function run(req: RunRequest): Promise<void> {
   // nothing of this run outlives it (nor meets a requeued run of it)
   const leftovers = await sweep.after(req.run, proc.pid);
   running.delete(req.run);
-  send({ type: 'ended', run: req.run, code, cpu, leftovers: leftovers.map((l) => l.command) });
+  const outOfMemory = typeof memory === 'object' && memory.oomKills() > 0;
+  if (typeof memory === 'object') memory.remove();
+  send({ type: 'ended', run: req.run, code, cpu, leftovers: leftovers.map((l) => l.command), outOfMemory });
 }
 
 process.on('message', (msg: ToLauncher) => {

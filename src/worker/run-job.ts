@@ -15,6 +15,8 @@ import type { Launcher, LaunchedJob } from './launch.js';
 import { runIdOf } from '../core/leftovers.js';
 import { jobTmpDir, removeJobTmpDir, slurmVariables, withSrunFunction } from './slurm-env.js';
 import { withOutputFiles } from './slurm-output.js';
+import { resourceVariables } from './resource-env.js';
+import type { RunAs } from './runner.js';
 
 export interface JobRun {
   id: string;
@@ -22,30 +24,26 @@ export interface JobRun {
   /** processors granted (after clamping) */
   nbProc: number;
   cpus: number[];
+  /** GPU ids granted */
+  gpus: string[];
+  /** MB reserved (0: none) */
+  memoryMb: number;
+  /** does this worker hand out GPUs? */
+  hasGpus: boolean;
+  /** the job's user and its environment, when a root worker runs it as the folder's owner */
+  runAs?: RunAs & { env: Record<string, string> };
   worker: string;
   host: string;
   startedAt: Date;
 }
 
-const THREAD_VARIABLES = [
-  'NB_PROC',
-  'OMP_NUM_THREADS',
-  'MKL_NUM_THREADS',
-  'OPENBLAS_NUM_THREADS',
-  'NUMEXPR_NUM_THREADS',
-  'SLURM_CPUS_PER_TASK',
-];
-
-/** What a job's environment adds to its worker's (SPEC §3, §9); `tmpDir`: its TMPDIR. */
+/** What a job's environment adds to its worker's (SPEC §3, §8, §9); `tmpDir`: its TMPDIR. */
 export function jobVariables(run: JobRun, dir: string, tmpDir: string): Record<string, string> {
-  const env: Record<string, string> = slurmVariables({ id: run.id, job: run.job, dir, host: run.host, tmpDir });
-  for (const name of THREAD_VARIABLES) env[name] = String(run.nbProc);
-  // a thread count the descriptor sets itself wins (e.g. omp_num_threads = 1 for an MPI job);
-  // NB_PROC is always the processors granted (the descriptor's nb_proc may have been clamped)
-  for (const name of THREAD_VARIABLES) {
-    const own = run.job.keys[name.toLowerCase()]?.trim();
-    if (own && name !== 'NB_PROC') env[name] = own;
-  }
+  const env: Record<string, string> = {
+    ...run.runAs?.env,
+    ...slurmVariables({ id: run.id, job: run.job, dir, host: run.host, tmpDir }),
+    ...resourceVariables(run),
+  };
   env.QM_JOB_NAME = run.job.name;
   env.QM_JOB_ID = run.id;
   env.QM_JOB_DIR = dir;
@@ -67,7 +65,7 @@ export type { StopReason };
 export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGrace: number): ActiveJob {
   const dir = path.join(layout.running, run.job.name);
   const runId = runIdOf(run.worker, run.startedAt.getTime(), run.id);
-  const tmpDir = jobTmpDir(run.id);
+  const tmpDir = jobTmpDir(run.id, run.runAs);
   const proc = launcher.run({
     run: runId,
     script: withOutputFiles(run.job.format === 'sh' ? withSrunFunction(run.job.script) : run.job.script, { id: run.id, job: run.job, host: run.host, dir }),
@@ -76,6 +74,8 @@ export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGr
     logPath: logPathOf(dir),
     header: headerLines({ notices: run.job.notices ?? [], clampedTo: run.nbProc < run.job.nbProc ? run.nbProc : undefined, startedAt: run.startedAt }),
     cpus: run.cpus,
+    ...(run.job.memoryMb !== undefined && { memoryLimitMb: run.memoryMb }),
+    ...(run.runAs && { runAs: { uid: run.runAs.uid, gid: run.runAs.gid, groups: run.runAs.groups } }),
     killGrace,
   });
   let stopReason: StopReason | undefined;
@@ -86,10 +86,11 @@ export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGr
   };
   const limit = run.job.timeLimit;
   const timer = limit ? longTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
-  const ended = proc.done.then(({ code, cpu, leftovers, note }) => {
+  const ended = proc.done.then(({ code, cpu, leftovers, note, outOfMemory }) => {
     timer?.clear();
     removeJobTmpDir(tmpDir);
-    return { end: { code, endedAt: new Date(), stop: stopReason, note, leftovers }, cpu };
+    const outOfMemoryMb = outOfMemory ? run.memoryMb : undefined;
+    return { end: { code, endedAt: new Date(), stop: stopReason, note, leftovers, ...(outOfMemoryMb && { outOfMemoryMb }) }, cpu };
   });
   return { run, process: proc, stop, ended };
 }

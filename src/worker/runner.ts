@@ -11,6 +11,11 @@
  *    into the cgroup cpuset of its CPUs (cpuset.ts), or pins itself with
  *    `taskset -p` should that fail; where there is no cpuset it is started
  *    under taskset. Skipped when the CPUs given are all this process may use.
+ * 3b. Memory: the shell joins the job's memory cgroup (memory-cgroup.ts) the
+ *    same way, before anything else runs.
+ * 3c. Run as the folder's owner (a root worker, SPEC §8): once pinned and in
+ *    its cgroups, the shell becomes the job's user with `setpriv` (uid, gid,
+ *    supplementary groups) and runs the rest in a plain `/bin/sh -c`.
  * 4. CPU time: an EXIT trap writes `times` (the shell's and its children's)
  *    to a file read here. A script that replaces that trap, or ends with
  *    `exec`, has no CPU time.
@@ -31,6 +36,13 @@ export interface CpusetSource {
   tasksFile(cpus: readonly number[]): string | undefined;
 }
 
+/** Who a job runs as, when not as this process's user. */
+export interface RunAs {
+  uid: number;
+  gid: number;
+  groups: number[];
+}
+
 export interface RunOptions {
   script: string;
   cwd: string;
@@ -41,6 +53,9 @@ export interface RunOptions {
   cpus: number[];
   /** where pinning is by cgroup cpuset */
   cpusets?: CpusetSource | undefined;
+  /** the file that puts the shell in the job's memory cgroup */
+  memoryJoin?: string | undefined;
+  runAs?: RunAs | undefined;
   killGrace: number;
 }
 
@@ -70,7 +85,12 @@ export function runScript(opts: RunOptions): RunningProcess {
   const pin = cpus !== '' && cpus !== ownCpus;
   const cpuset = pin ? opts.cpusets?.tasksFile(opts.cpus) : undefined;
   const timesFile = path.join(tmpdir(), `qm-times-${process.pid}-${++runs}`);
-  const shArgs = ['-c', prelude(cpuset, cpus, timesFile) + opts.script];
+  const join =
+    (cpuset ? `{ echo 0 >${quote(cpuset)}; } 2>/dev/null || taskset -p -c ${cpus} $$ >/dev/null 2>&1; ` : '') +
+    (opts.memoryJoin ? `{ echo 0 >${quote(opts.memoryJoin)}; } 2>/dev/null || echo 'QM: memory limit not enforced: the job could not join its cgroup'; ` : '');
+  const rest = prelude(timesFile) + opts.script;
+  // as another user: the rest is the argument of a plain `sh -c` run by setpriv ($0 stays /bin/sh)
+  const shArgs = opts.runAs ? ['-c', `${join}exec ${setprivOf(opts.runAs)} /bin/sh -c "$1"`, '/bin/sh', rest] : ['-c', join + rest];
   const [cmd, args] = pin && !cpuset ? ['taskset', ['-c', cpus, '/bin/sh', ...shArgs]] : ['/bin/sh', shArgs];
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
@@ -115,14 +135,17 @@ export function runScript(opts: RunOptions): RunningProcess {
  * set, so that it has none of them, and by a subshell that ends at once, so
  * that it is not the script's child (a `wait` in the script would wait for it).
  */
-function prelude(cpuset: string | undefined, cpus: string, timesFile: string): string {
-  const pin = cpuset ? `{ echo 0 >${quote(cpuset)}; } 2>/dev/null || taskset -p -c ${cpus} $$ >/dev/null 2>&1; ` : '';
+function prelude(timesFile: string): string {
   return (
-    pin +
     "( (trap '' TERM; read _ <&3; kill -KILL 0) & ); exec 3<&-; " +
     "trap 'exit $?' TERM; " +
     `trap ${quote(`times >${quote(timesFile)}`)} EXIT; `
   );
+}
+
+function setprivOf(user: RunAs): string {
+  const groups = user.groups.length > 0 ? `--groups=${user.groups.join(',')}` : '--clear-groups';
+  return `setpriv --reuid=${user.uid} --regid=${user.gid} ${groups} --`;
 }
 
 function quote(text: string): string {

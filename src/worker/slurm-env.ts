@@ -10,7 +10,7 @@
  * The resource variables (SLURM_NTASKS, SLURM_MEM_PER_NODE, SLURM_JOB_GPUS...)
  * are not set here.
  */
-import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { QueuedJob } from '../core/status.js';
@@ -65,11 +65,13 @@ export function slurmVariables(f: SlurmFacts): Record<string, string> {
   return env;
 }
 
-/** A fresh folder for the job's temporary files (its TMPDIR). */
-export function jobTmpDir(id: string): string {
+/** A fresh folder for the job's temporary files (its TMPDIR), the job's user's when a root worker runs it as another. */
+export function jobTmpDir(id: string, owner?: { uid: number; gid: number }): string {
   const base = path.join(os.tmpdir(), `qm-jobs-${process.getuid?.() ?? 'u'}`);
   mkdirSync(base, { recursive: true, mode: 0o711 });
-  return mkdtempSync(path.join(base, `${id}-`));
+  const dir = mkdtempSync(path.join(base, `${id}-`));
+  if (owner) chownSync(dir, owner.uid, owner.gid);
+  return dir;
 }
 
 export function removeJobTmpDir(dir: string): void {

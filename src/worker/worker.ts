@@ -25,7 +25,11 @@ import { Lifecycle } from '../core/lifecycle.js';
 import { JobMailer } from '../core/mail.js';
 import { describeOutcome, type QueuedJob, type RunningInfo } from '../core/status.js';
 import type { Job } from 'bullmq';
-import { Budget } from './budget.js';
+import { Budget, type Grant } from './budget.js';
+import { workerPools } from './pools.js';
+import { jobUser, type JobUser } from './run-as.js';
+import path from 'node:path';
+import { describeRequest, formatMb } from '../core/resources.js';
 import { startJob, type ActiveJob, type StopReason } from './run-job.js';
 import { OrphanReaper } from '../core/lost-workers.js';
 import { HeartbeatWriter } from './heartbeat.js';
@@ -55,7 +59,8 @@ export class WorkerRole {
   private waitingFor: string | undefined;
   private readonly store: JobStore;
   private readonly bull: Worker;
-  private readonly budget: Budget;
+  private budget: Budget;
+  private readonly cpus: number[];
   private readonly lifecycle: Lifecycle;
   private readonly mailer: JobMailer | undefined;
   private readonly gate: DependencyGate;
@@ -84,8 +89,9 @@ export class WorkerRole {
     this.redis = connect(redisUrl, this.log, 'worker');
     this.control = connect(redisUrl, this.log, 'worker control');
     this.store = new JobStore(this.redis, openQueue(this.redis), server.keepDone);
-    const cpus = workerCpus(server, this.log);
-    this.budget = new Budget(server.maxNbProcessors, server.launchType === 'blocking', cpus);
+    this.cpus = workerCpus(server, this.log);
+    // the GPU and memory pools are read at start
+    this.budget = new Budget(server.maxNbProcessors, server.launchType === 'blocking', this.cpus);
     this.bull = new Worker(QUEUE_NAME, null, {
       connection: this.redis,
       prefix: BULL_PREFIX,
@@ -111,6 +117,10 @@ export class WorkerRole {
         pidSpace,
         budget: this.budget.max,
         inUse: this.budget.inUse,
+        gpus: [...this.budget.gpus],
+        gpusInUse: this.budget.gpusInUse,
+        memoryMb: this.budget.memoryMb,
+        memoryInUseMb: this.budget.memoryInUseMb,
         jobs: [...this.active.keys()],
         startedAt: this.startedAt,
         beatAt: Date.now(),
@@ -131,6 +141,9 @@ export class WorkerRole {
   }
 
   async start(): Promise<void> {
+    const server = this.settings.server;
+    const pools = await workerPools(server);
+    this.budget = new Budget(server.maxNbProcessors, server.launchType === 'blocking', this.cpus, pools.gpus, pools.memoryMb);
     await takeWorkerName(this.store, this.name, this.instance, this.log);
     this.launcher.start();
     await this.heartbeat.start();
@@ -141,9 +154,11 @@ export class WorkerRole {
     this.reaper.start();
     const b = this.budget;
     this.log.info(
-      `worker ${this.name} ready: ${b.max} processors, ${this.settings.server.launchType}` +
+      `worker ${this.name} ready: ${b.max} processors, ${b.gpus.length ? `GPUs ${b.gpus.join(',')}` : 'no GPU'}, ` +
+        `${formatMb(b.memoryMb)} of memory, ${this.settings.server.launchType}` +
         (this.settings.server.debug ? ` (instance ${this.instance})` : ''),
     );
+    if (process.getuid?.() === 0) this.log.info('running as root: each job runs as the owner of its folder (setpriv)');
     this.loopDone = this.loop();
   }
 
@@ -165,7 +180,11 @@ export class WorkerRole {
       const token = `${this.instance}:${++this.tokens}`;
       let pick: Pick;
       try {
-        pick = await this.store.pick({ worker: this.name, token, lockMs: LOCK_MS, free: this.budget.free, budget: this.budget.max });
+        const b = this.budget;
+        pick = await this.store.pick({
+          worker: this.name, token, lockMs: LOCK_MS, free: b.free, budget: b.max,
+          freeGpus: b.freeGpuCount, gpus: b.gpus.length, freeMemoryMb: b.freeMemoryMb, memoryMb: b.memoryMb,
+        });
       } catch (err) {
         if (this.stopping) break;
         this.log.debug(`fetch failed: ${(err as Error).message}`);
@@ -181,7 +200,7 @@ export class WorkerRole {
         continue;
       }
       if (pick.kind === 'waiting' && this.waitingFor !== pick.id) {
-        this.log.debug({ job: pick.name }, `next here: waiting for ${pick.nbProc} processors (${this.budget.inUse} in use)`);
+        this.log.debug({ job: pick.name }, `next here: waiting for room for it (${this.budget.inUse} processors, ${this.budget.gpusInUse.length} GPUs, ${this.budget.memoryInUseMb} MB in use)`);
       }
       this.waitingFor = pick.kind === 'waiting' ? pick.id : undefined;
       this.queueWatch.watchAfter(pick.lastEventId);
@@ -190,19 +209,19 @@ export class WorkerRole {
     }
   }
 
-  /** Claims and starts a job the picker made active under `token`, with nbProc processors free here. */
+  /** Claims and starts a job the picker made active under `token`, with nbProc processors (and its GPUs and memory) free here. */
   private async take(job: Job<QueuedJob>, token: string, nbProc: number): Promise<void> {
-    // reserved before any await: meanwhile only the end of a job changes the budget
-    const cpus = this.budget.take(nbProc);
+    // reserved before any await: meanwhile only the end of a job changes the pools
+    const grant = this.budget.take(nbProc, job.data.nbGpu ?? 0, job.data.memoryMb);
     let started = false;
     try {
-      started = await this.claimAndStart(job, token, nbProc, cpus);
+      started = await this.claimAndStart(job, token, grant);
     } finally {
-      if (!started) this.releaseProcessors(nbProc, cpus);
+      if (!started) this.releasePools(grant);
     }
   }
 
-  private async claimAndStart(job: Job<QueuedJob>, token: string, nbProc: number, cpus: number[]): Promise<boolean> {
+  private async claimAndStart(job: Job<QueuedJob>, token: string, grant: Grant): Promise<boolean> {
     const held = this.claims.hold(job, token);
     try {
       if (this.stopping) {
@@ -210,15 +229,16 @@ export class WorkerRole {
         return false;
       }
       if ((await this.gate.holds(held)) || !(await this.claims.claim(held))) return false;
-      return await this.run(held, nbProc, cpus);
+      return await this.run(held, grant);
     } catch (err) {
       clearInterval(held.lockTimer);
       throw err;
     }
   }
 
-  /** Starts a claimed job (false when it could not be); its processors are given back as soon as its processes have ended. */
-  private async run(held: Held, nbProc: number, cpus: number[]): Promise<boolean> {
+  /** Starts a claimed job (false when it could not be); its pools are given back as soon as its processes have ended. */
+  private async run(held: Held, grant: Grant): Promise<boolean> {
+    const { nbProc, cpus } = grant;
     const { job, token } = held;
     const id = job.id!;
     const data = job.data;
@@ -239,16 +259,30 @@ export class WorkerRole {
       enqueuedAt: data.enqueuedAt,
       info: data.info,
       email: data.email,
-      ...(data.array ? { array: data.array } : {}),
+      ...(grant.gpus.length > 0 && { gpus: grant.gpus }),
+      ...(grant.memoryMb > 0 && { memoryMb: grant.memoryMb }),
+      ...(data.owner && { owner: data.owner }),
+      ...(data.array && { array: data.array }),
     };
+    const folder = path.join(this.layout.running, data.name);
+    let runAs: JobUser | undefined;
+    try {
+      runAs = await jobUser(data, folder);
+    } catch (err) {
+      // never run as root a job whose owner is unknown
+      clearInterval(held.lockTimer);
+      await this.lifecycle.lose(held, info, folder, `its owner could not be read: ${(err as Error).message}`);
+      return false;
+    }
     if (!(await this.lifecycle.start(held, info))) {
       clearInterval(held.lockTimer);
       return false;
     }
     // the heartbeat lists the job (and is written again if a wipe removed it)
     this.heartbeat.soon();
+
     const active = startJob(
-      { id, job: data, nbProc, cpus, worker: this.name, host: this.host, startedAt },
+      { id, job: data, nbProc, cpus, gpus: grant.gpus, memoryMb: grant.memoryMb, hasGpus: this.budget.gpus.length > 0, runAs, worker: this.name, host: this.host, startedAt },
       this.layout,
       this.launcher,
       this.settings.server.killGrace,
@@ -260,11 +294,16 @@ export class WorkerRole {
     const release = () => {
       if (released) return;
       released = true;
-      this.releaseProcessors(nbProc, cpus);
+      this.releasePools(grant);
     };
     void active.process.exited.then(release);
+    const extra = describeRequest(grant.gpus.length, data.memoryMb === undefined ? undefined : grant.memoryMb);
     void active.process.started.then(() =>
-      this.log.info({ job: data.name }, `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''})`),
+      this.log.info(
+        { job: data.name },
+        `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''}` +
+          `${extra ? `, ${extra}` : ''}${grant.gpus.length ? `: GPUs ${grant.gpus.join(',')}` : ''})${runAs ? ` as ${runAs.name}` : ''}`,
+      ),
     );
     const settled = active.ended
       .then(async ({ end, cpu }) => {
@@ -284,8 +323,8 @@ export class WorkerRole {
     return true;
   }
 
-  private releaseProcessors(nbProc: number, cpus: number[]): void {
-    this.budget.release(nbProc, cpus);
+  private releasePools(grant: Grant): void {
+    this.budget.release(grant);
     this.wakeup.notify();
   }
 

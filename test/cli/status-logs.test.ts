@@ -38,7 +38,7 @@ describe('qm status and qm logs', () => {
   it('shows an empty QM', async () => {
     const { code, stdout } = await env.qmRun('status');
     expect(code).toBe(0);
-    expect(stdout).toBe('QUEUED (0)\nRUNNING (0)\nDONE (0)\n');
+    expect(stdout).toMatch(/^QUEUED \(0\)\nRUNNING \(0\)\nDONE \(0\)\nWORKERS \(1\)\n +WORKER +HOST +PROCS +GPUS +MEMORY\n +\S+ +\S+ +0\/\d+ +- +0 MB\/\d+ (MB|GB)\n$/);
   });
 
   it('lists queued jobs in run order, running ones with progress, and says why each waits', async () => {

@@ -40,7 +40,7 @@ describe('readDescriptor: cfg', () => {
       + 'info : Test of the QM manager\nscript : python test.py proc_config.cfg\n');
     expect(await readDescriptor(job, 'proc_config.cfg')).toEqual({
       format: 'cfg', file: 'proc_config.cfg', script: 'python test.py proc_config.cfg', nbProc: 4,
-      email: 'madelsuc@unistra.fr', info: 'Test of the QM manager', priority: 0, size: undefined,
+      ntasks: undefined, nbGpu: 0, memoryMb: undefined, email: 'madelsuc@unistra.fr', info: 'Test of the QM manager', priority: 0, size: undefined,
       timeLimit: undefined, after: [], mailType: [], jobName: undefined, warnings: [],
       array: undefined, args: [], dependency: undefined, output: undefined, error: undefined, notices: [],
       keys: { nb_proc: '4', e_mail: 'madelsuc@unistra.fr', info: 'Test of the QM manager', script: 'python test.py proc_config.cfg' },

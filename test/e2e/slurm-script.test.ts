@@ -60,7 +60,7 @@ describe('sbatch-style scripts (shell mode)', () => {
     expect(log).toContain('  part 4 / 4\n');
     expect(log.trim().split('\n').at(-1)).toMatch(/with code 0$/);
     // options not honoured: logged, and one QM: line each at the top of process.log
-    for (const option of ['--partition=short', '--mem-per-cpu=100M']) {
+    for (const option of ['--partition=short']) {
       expect(env.proc.output).toMatch(new RegExp(`sumsq: #SBATCH ${option} ignored: .* \\(sumsq\\.sh line \\d+\\)`));
       expect(log).toMatch(new RegExp(`^QM: #SBATCH ${option} ignored: `, 'm'));
     }

@@ -161,6 +161,8 @@ describe('the monitor on qm start', () => {
     expect(metrics).toMatch(/^qm_worker_processors_budget\{worker="[^"]+",host="[^"]+"\} 1$/m);
     expect(metrics).toMatch(/^qm_worker_processors_in_use\{worker="[^"]+",host="[^"]+"\} 1$/m);
     expect(metrics).toMatch(/^qm_job_duration_seconds_count\{outcome="success"\} 1$/m);
+    expect(metrics).toMatch(/^# TYPE qm_jobs_finished_total counter$/m);
+    expect(metrics).toMatch(/^qm_jobs_finished_total\{outcome="success"\} 1$/m);
     const health = await get(m.port, '/healthz');
     expect(health.status).toBe(200);
     expect(JSON.parse(health.text)).toMatchObject({ ok: true, redis: 'ok', workers: [{ budget: 1 }] });

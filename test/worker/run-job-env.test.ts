@@ -10,7 +10,7 @@ function run(nbProc: number, keys: Record<string, string>): JobRun {
     name: 'j', script: 'true', format: 'cfg', nbProc: Number(keys.nb_proc ?? nbProc), priority: 0,
     after: [], mailType: [], keys, enqueuedAt: 0, descriptorMtime: 0,
   };
-  return { id: 'id1', job, nbProc, cpus: [], worker: 'w', host: 'h', startedAt: new Date() };
+  return { id: 'id1', job, nbProc, cpus: [], gpus: [], memoryMb: 0, hasGpus: false, worker: 'w', host: 'h', startedAt: new Date() };
 }
 
 describe('jobVariables', () => {

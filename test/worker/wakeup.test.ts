@@ -40,6 +40,10 @@ describe('QueueWatch', () => {
     await t.queue.add('a', { name: 'a', nbProc: 1 });
     watch.watchAfter(await lastEventId(t));
     expect(await woken(300)).toBe(false);
+    // the watch was live all along: the next job wakes it
+    const wait = woken(3000);
+    await t.queue.add('b', { name: 'b', nbProc: 1 });
+    expect(await wait).toBe(true);
   });
 
   it('catches a change made between the look and the start of the watch', async () => {
@@ -50,10 +54,14 @@ describe('QueueWatch', () => {
   });
 
   it('reads nothing while the worker looks at the queue itself (or is busy)', async () => {
-    watch.watchAfter(await lastEventId(t));
+    const seen = await lastEventId(t);
+    watch.watchAfter(seen);
     watch.ignore();
     await t.queue.add('a', { name: 'a', nbProc: 1 });
     expect(await woken(300)).toBe(false);
+    // watching again from the same point, the change it ignored wakes it
+    watch.watchAfter(seen);
+    expect(await woken(3000)).toBe(true);
   });
 
   it('events that cannot let a job start do not wake it', async () => {

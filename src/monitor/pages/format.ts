@@ -1,4 +1,5 @@
 /** How times, durations and sizes read on the monitor's pages. */
+import { formatSeconds } from '../../core/format.js';
 
 /** `2026-11-24 10:02:03`, local time. */
 export function when(ms: number | undefined): string {
@@ -8,16 +9,9 @@ export function when(ms: number | undefined): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-/** `42 s`, `12 min 03 s`, `3 h 02 min`, `2 d 04 h`. */
+/** A duration in the one human form of core/format.ts; empty when unknown. */
 export function duration(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds)) return '';
-  if (seconds < 10) return `${seconds.toFixed(1)} s`;
-  const s = Math.round(seconds);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${pad(s % 60)} s`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))} min`;
-  return `${Math.floor(s / 86400)} d ${pad(Math.floor((s % 86400) / 3600))} h`;
+  return seconds === undefined || !Number.isFinite(seconds) ? '' : formatSeconds(seconds);
 }
 
 export function size(bytes: number): string {

@@ -11,6 +11,7 @@ import type { ArraySummary, DonePage, QueuedEntry as QueuedView, RunningEntry as
 import type { Heartbeat as WorkerBeat } from '../../core/heartbeat.js';
 import { duration, jobUrl, when } from './format.js';
 import { layout } from './layout.js';
+import { formatMb } from '../../core/resources.js';
 
 export interface HomeData {
   queued: { total: number; jobs: QueuedView[] };
@@ -115,12 +116,19 @@ ${p.page < p.pages ? html`${pageLink(p.page + 1, d.details, 'older ›')} ${page
 <tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="10">no done job</td></tr>`}</tbody></table>${p.pages > 1 ? pager : ''}</section>`;
 }
 
+/** A worker's GPUs and memory, when it has such pools: ` · GPUs 1/4 · 2 GB/16 GB`. */
+function poolsOf(w: HomeData['workers'][number]): string {
+  const gpus = w.gpus?.length ? ` · GPUs ${w.gpusInUse?.length ?? 0}/${w.gpus.length}` : '';
+  const memory = w.memoryMb !== undefined ? ` · ${formatMb(w.memoryInUseMb ?? 0)}/${formatMb(w.memoryMb)}` : '';
+  return gpus + memory;
+}
+
 function summary(d: HomeData): Html {
   // in use from the running table (exact now), budgets from the heartbeats
   const usedBy = (worker: string) => d.running.filter((r) => r.info.worker === worker).reduce((n, r) => n + r.info.nbProc, 0);
   const inUse = d.running.reduce((n, r) => n + r.info.nbProc, 0);
   const budget = d.workers.reduce((n, w) => n + w.budget, 0);
-  const workers = d.workers.map((w) => html`<span class="badge">${w.name}: ${usedBy(w.name)}/${w.budget}</span> `);
+  const workers = d.workers.map((w) => html`<span class="badge">${w.name}: ${usedBy(w.name)}/${w.budget}${poolsOf(w)}</span> `);
   return html`<p id="summary" class="muted">${d.workers.length} worker${d.workers.length === 1 ? '' : 's'} · ${inUse} of ${budget} processors in use ${workers}
 · <a href="/?details=${d.details ? 0 : 1}&amp;page=${d.done.page}">${d.details ? 'hide' : 'show'} details</a></p>`;
 }

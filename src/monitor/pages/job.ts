@@ -11,6 +11,7 @@ import type { JobView } from '../../core/read-model.js';
 import { duration, encodePath, jobUrl, size, when } from './format.js';
 import { outcomeBadge } from './home.js';
 import { layout } from './layout.js';
+import { formatMb } from '../../core/resources.js';
 
 export interface JobPageData {
   view: JobView;
@@ -36,7 +37,8 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
   if (view.id) rows.push(['Id', view.id]);
   if (view.state === 'queued' && view.job) {
     const j = view.job;
-    rows.push(['nb_proc', String(j.nbProc)], ['Priority', String(j.priority)], ['Queued', when(j.enqueuedAt)]);
+    rows.push(['nb_proc', String(j.nbProc)], ...resourceRows(j.nbGpu ? `${j.nbGpu}` : undefined, j.memoryMb, j.owner?.user));
+    rows.push(['Priority', String(j.priority)], ['Queued', when(j.enqueuedAt)]);
     rows.push(['Waiting', duration((now - j.enqueuedAt) / 1000)]);
     if (j.after.length) rows.push(['After', j.after.join(', ')]);
   } else if (view.state === 'running') {
@@ -44,6 +46,7 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
     const p = view.progress;
     rows.push(['Worker', `${r.worker} on ${r.host}`], ['nb_proc', String(r.nbProc)]);
     if (r.cpus.length) rows.push(['CPUs', r.cpus.join(',')]);
+    rows.push(...resourceRows(r.gpus?.join(','), r.memoryMb, r.owner?.user));
     rows.push(['Started', when(r.startedAt)], ['Elapsed', duration((now - r.startedAt) / 1000)]);
     rows.push([
       'Progress',
@@ -51,11 +54,21 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
     ]);
   } else if (view.state === 'done') {
     const r = view.record;
-    rows.push(['Result', outcomeBadge(r.outcome)], ['nb_proc', String(r.nbProc)], ['Priority', String(r.priority)]);
+    rows.push(['Result', outcomeBadge(r.outcome)], ['nb_proc', String(r.nbProc)], ...resourceRows(r.gpus?.join(','), r.memoryMb, r.owner?.user));
+    rows.push(['Priority', String(r.priority)]);
     if (r.worker) rows.push(['Worker', `${r.worker} on ${r.host ?? '?'}`]);
     rows.push(['Queued', when(r.enqueuedAt)], ['Started', when(r.startedAt)], ['Ended', when(r.endedAt)]);
     rows.push(['Elapsed', duration(r.elapsed)], ['CPU time', duration(r.cpu)]);
   }
+  return rows;
+}
+
+/** GPUs (count asked, or ids held), memory and the Unix user, where the job has them (SPEC §8). */
+function resourceRows(gpus: string | undefined, memoryMb: number | undefined, user: string | undefined): [string, string][] {
+  const rows: [string, string][] = [];
+  if (gpus) rows.push(['GPUs', gpus]);
+  if (memoryMb !== undefined) rows.push(['Memory', memoryMb === 0 ? 'all of a worker\'s' : formatMb(memoryMb)]);
+  if (user) rows.push(['User', user]);
   return rows;
 }
 
