@@ -12,7 +12,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Descriptor } from '../core/descriptor-types.js';
 
-export type OverrideKey = 'nb_proc' | 'ntasks' | 'nb_gpu' | 'memory' | 'priority' | 'time_limit' | 'after'
+export type OverrideKey =
+  | 'nb_proc' | 'ntasks' | 'nb_gpu' | 'memory' | 'priority' | 'time_limit' | 'after'
   | 'dependency' | 'array' | 'args' | 'submit_dir' | 'submit_host';
 export type Overrides = Partial<Record<OverrideKey, string>>;
 

@@ -104,10 +104,10 @@ export function mayLetAJobStart(entries: Array<[string, string[]]>): boolean {
  * ARGV[7] the worker's budget    ARGV[8] most jobs looked at      ARGV[9] now (ms)
  * ARGV[10] free GPUs             ARGV[11] the worker's GPUs       ARGV[12] free memory (MB)
  * ARGV[13] the worker's memory (MB)
- * ARGV[14] key prefix of an array's set of held tasks (`%K`: a task of a full array is passed over)
  * A job fits when its processors, GPUs and memory all do (SPEC §8); its
  * processors are clamped to the largest budget of the live workers that have
  * its GPUs and memory; one that no live worker could hold is passed over.
+ * ARGV[14] key prefix of an array's set of held tasks (`%K`: a task of a full array is passed over)
  * Returns {1, id, need, job hash}: taken to run; {3, id, job hash}: taken to recover (recorded as running);
  * {2, id, need, name, last event id}: this worker waits for room for it;
  * {0, next delayed time (ms) or 0, last event id}: nothing.

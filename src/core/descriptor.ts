@@ -13,9 +13,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { getSection, IniSyntaxError, parseIni } from './configparser.js';
 import { DescriptorError, type Descriptor, type DescriptorFormat } from './descriptor-types.js';
+import { resourcesOf, sbatchResource, type RawKey, type RawKeys } from './descriptor-resources.js';
 import { parseArraySpec, type ArraySpec } from './job-array.js';
 import { FLAG_OPTIONS, ignoredReason, SHORT_FORMS } from './sbatch-options.js';
-import { resourcesOf, sbatchResource, type RawKey, type RawKeys } from './descriptor-resources.js';
 
 const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
 /** Shell mode reads only the head of the script: directives come first. */
@@ -214,11 +214,11 @@ function shellQuote(word: string): string {
 /** #SBATCH option -> descriptor key, or what else it sets. */
 const SBATCH_OPTIONS = new Map([['-c', 'cpus_per_task'], ['--cpus-per-task', 'cpus_per_task'], ['-J', 'job_name'],
   ['--job-name', 'job_name'], ['-t', 'time'], ['--time', 'time'], ['--mail-user', 'mail_user'],
-  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency'], ['-d', 'dependency'], ['-n', 'ntasks'], ['--ntasks', 'ntasks'],
-  ['--gres', 'resource'], ['--gpus', 'resource'], ['-G', 'resource'], ['--gpus-per-node', 'resource'], ['--gpus-per-task', 'resource'],
-  ['--mem', 'resource'], ['--mem-per-cpu', 'resource'], ['--mem-per-gpu', 'resource'],
+  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency'], ['-d', 'dependency'],
   ['-a', 'array'], ['--array', 'array'], ['-o', 'output'], ['--output', 'output'], ['-e', 'error'], ['--error', 'error'],
-  ['-N', 'nodes'], ['--nodes', 'nodes']]);
+  ['-N', 'nodes'], ['--nodes', 'nodes'], ['-n', 'ntasks'], ['--ntasks', 'ntasks'],
+  ['--gres', 'resource'], ['--gpus', 'resource'], ['-G', 'resource'], ['--gpus-per-node', 'resource'], ['--gpus-per-task', 'resource'],
+  ['--mem', 'resource'], ['--mem-per-cpu', 'resource'], ['--mem-per-gpu', 'resource']]);
 
 /** `#QM key=value` and `#SBATCH` lines of the leading comment block, as raw keys. */
 function directiveKeys(text: string, frame: Frame): RawKeys {
@@ -260,9 +260,9 @@ function sbatchOptions(text: string, where: string, keys: RawKeys, frame: Frame)
     if (!raw.value) throw new DescriptorError(`${where}: ${raw.label}: missing value`);
     if (target === 'job_name') frame.jobName = raw.value;
     else if (target === 'time') setTime(raw, keys);
+    else if (target === 'resource') sbatchResource(option!, raw, keys, frame.notices);
     else if (target === 'nodes') setNodes(raw, frame);
     else if (target === 'mail_user') frame.mailUser = raw;
-    else if (target === 'resource') sbatchResource(option!, raw, keys, frame.warnings);
     else keys.set(target, raw);
   }
 }
@@ -290,12 +290,11 @@ function build(keys: RawKeys, frame: Frame, opts: ReadOptions): Descriptor {
   const args = check(given('args'), argList, 'a JSON list of strings, like ["a", "b c"]') ?? [];
   const dependency = check(given('dependency'), (text) => text, 'a dependency like afterok:A');
   mailUser(frame, keys, opts);
-  const resources = resourcesOf(given, check);
   return {
     format: frame.format,
     file: frame.file,
     script: frame.interpreter ? scriptCommand(frame.interpreter, frame.file, args) : requiredScript(keys.get('script'), frame.file),
-    ...resources,
+    ...resourcesOf(given, check),
     email: check(given('e_mail', 'e-mail'), emails, 'an e-mail address like me@example.org'),
     info: given('info')?.value.trim(),
     priority: check(given('priority'), integerIn(-MAX_PRIORITY, MAX_PRIORITY), `an integer from -${MAX_PRIORITY} to ${MAX_PRIORITY}`) ?? 0,

@@ -40,7 +40,7 @@ export async function recordDoneFolders(store: JobStore, layout: Layout, keepDon
     if (isIgnoredName(entry) || known.has(path.join(path.basename(layout.done), entry))) continue;
     const stat = await fs.stat(path.join(layout.done, entry)).catch(() => undefined);
     // a worker's folder (stamped) moved just now is recorded by that worker
-    if (stat?.isDirectory() && (!STAMPED.test(entry) || now - stat.ctimeMs > recentMs)) found.push({ entry, mtime: stat.mtimeMs });
+    if (stat?.isDirectory() && (!STAMPED.test(entry) || now - stat.ctimeMs >= recentMs)) found.push({ entry, mtime: stat.mtimeMs });
   }
   // the newest by their stamp or time: only those logs are read, a few at a time
   const room = Math.max(0, keepDone - (await store.doneCount()));

@@ -13,10 +13,10 @@ import { headerLines, logPathOf, type RunEnd } from '../core/process-log.js';
 import type { QueuedJob, StopReason } from '../core/status.js';
 import type { Launcher, LaunchedJob } from './launch.js';
 import { runIdOf } from '../core/leftovers.js';
-import { jobTmpDir, removeJobTmpDir, slurmVariables, withSrunFunction } from './slurm-env.js';
-import { withOutputFiles } from './slurm-output.js';
 import { resourceVariables } from './resource-env.js';
 import type { RunAs } from './runner.js';
+import { jobTmpDir, removeJobTmpDir, slurmVariables, withSrunFunction } from './slurm-env.js';
+import { withOutputFiles } from './slurm-output.js';
 
 export interface JobRun {
   id: string;

@@ -65,7 +65,7 @@ export function slurmVariables(f: SlurmFacts): Record<string, string> {
   return env;
 }
 
-/** A fresh folder for the job's temporary files (its TMPDIR), the job's user's when a root worker runs it as another. */
+/** A fresh folder for the job's temporary files (its TMPDIR), the user's it runs as. */
 export function jobTmpDir(id: string, owner?: { uid: number; gid: number }): string {
   const base = path.join(os.tmpdir(), `qm-jobs-${process.getuid?.() ?? 'u'}`);
   mkdirSync(base, { recursive: true, mode: 0o711 });
