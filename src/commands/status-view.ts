@@ -18,8 +18,8 @@ export interface QueuedView {
   position: number | null;
   name: string;
   id: string | null;
-  /** starting: a worker is taking it; queued; after: waits for its `after` jobs; settling: folder not queued yet */
-  state: 'starting' | 'queued' | 'after' | 'settling';
+  /** starting: a worker is taking it; queued; after: waits for its `after` jobs; held: until released; begin: until its begin time; settling: folder not queued yet */
+  state: 'starting' | 'queued' | 'after' | 'held' | 'begin' | 'settling';
   priority: number | null;
   nbProc: number | null;
   owner: string | null;
@@ -28,8 +28,12 @@ export interface QueuedView {
   enqueuedAt: string | null;
   /** the worker taking a `starting` job */
   worker: string | null;
-  /** why it is not running yet: Starting, Priority, Resources: ..., Dependency: A, Paused, Settling */
+  /** why it is not running yet: Starting, Priority, Resources: ..., Dependency: A, Held, BeginTime, Paused, Settling */
   reason: string;
+  /** the Unix owner of the job's folder */
+  user: string | null;
+  /** ISO time before which it does not start (--begin) */
+  beginAt: string | null;
 }
 
 export interface RunningView {
@@ -46,6 +50,7 @@ export interface RunningView {
   reportedSeconds: number | null;
   owner: string | null;
   info: string | null;
+  user: string | null;
 }
 
 export interface DoneView {
@@ -68,6 +73,7 @@ export interface DoneView {
   folder: string;
   owner: string | null;
   info: string | null;
+  user: string | null;
 }
 
 export interface StatusView {
@@ -79,6 +85,8 @@ export interface StatusView {
   running: RunningView[];
   done: DoneView[];
   doneTotal: number;
+  /** the queue is paused (qm pause): no job starts */
+  paused: boolean;
 }
 
 export interface Limits {
@@ -90,7 +98,9 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 
 export async function statusView(client: Client, limits: Limits): Promise<StatusView> {
   const { model, layout } = client;
-  const [queued, running, done] = await Promise.all([model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done))]);
+  const [queued, running, done, paused] = await Promise.all([
+    model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done)), client.store.isPaused(),
+  ]);
   const now = Date.now();
   return {
     version: 1,
@@ -101,10 +111,13 @@ export async function statusView(client: Client, limits: Limits): Promise<Status
     running: running.map((r) => runningView(r, now)),
     done: done.records.slice(0, limits.done).map(doneView),
     doneTotal: done.total,
+    paused,
   };
 }
 
-const STATE_OF_PHASE: Record<QueuedEntry['phase'], QueuedView['state']> = { starting: 'starting', queued: 'queued', after: 'after', settling: 'settling' };
+const STATE_OF_PHASE: Record<QueuedEntry['phase'], QueuedView['state']> = {
+  starting: 'starting', queued: 'queued', after: 'after', held: 'held', begin: 'begin', settling: 'settling',
+};
 
 function queuedView(q: QueuedEntry): QueuedView {
   const d = q.job;
@@ -121,6 +134,8 @@ function queuedView(q: QueuedEntry): QueuedView {
     enqueuedAt: iso(d?.enqueuedAt),
     worker: q.worker ?? null,
     reason: q.reason,
+    user: d?.owner?.user ?? null,
+    beginAt: iso(d?.beginAt),
   };
 }
 
@@ -139,6 +154,7 @@ function runningView(r: RunningEntry, now: number): RunningView {
     reportedSeconds: r.reportedTime ?? null,
     owner: info.email ?? null,
     info: info.info ?? null,
+    user: info.owner?.user ?? null,
   };
 }
 
@@ -160,5 +176,6 @@ function doneView(r: DoneRecord): DoneView {
     folder: r.folder,
     owner: r.email ?? null,
     info: r.info ?? null,
+    user: r.owner?.user ?? null,
   };
 }

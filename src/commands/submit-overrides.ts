@@ -1,5 +1,5 @@
 /**
- * `qm submit`'s --nb-proc, --priority, --time and --after, written into the
+ * `qm submit`'s --nb-proc, --priority, --time, --after, --hold and --begin, written into the
  * descriptor of the job's copy (never the user's original), so that they are
  * part of the folder and survive a rebuild of the queue from QM_qJobs:
  * - cfg: `key = value` lines at the top of [QMOptions], the same keys removed;
@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Descriptor } from '../core/descriptor-types.js';
 
-export type OverrideKey = 'nb_proc' | 'priority' | 'time_limit' | 'after';
+export type OverrideKey = 'nb_proc' | 'priority' | 'time_limit' | 'after' | 'hold' | 'begin';
 export type Overrides = Partial<Record<OverrideKey, string>>;
 
 /**

@@ -20,6 +20,7 @@ import { readQueuedJob } from '../core/queued-job.js';
 import { unknownDependencies } from '../core/dependencies.js';
 import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
+import { BEGIN_FORMS, parseBeginTime } from '../core/begin-time.js';
 import { withClient, type Client } from './client.js';
 import { UserError } from './context.js';
 
@@ -31,6 +32,8 @@ export interface SubmitOptions {
   time?: string;
   wait?: boolean;
   move?: boolean;
+  hold?: boolean;
+  begin?: string;
 }
 
 const WAIT_POLL_MS = 100;
@@ -71,6 +74,11 @@ function overridesOf(opts: SubmitOptions): Overrides {
     const names = opts.after.flatMap((a) => a.split(/[\s,]+/)).filter(Boolean);
     for (const name of names) checkName(name, '--after');
     overrides.after = names.join(',');
+  }
+  if (opts.hold) overrides.hold = '1';
+  if (opts.begin !== undefined) {
+    if (parseBeginTime(opts.begin) === undefined) throw new UserError(`--begin ${JSON.stringify(opts.begin)}: expected ${BEGIN_FORMS}`, 2);
+    overrides.begin = opts.begin;
   }
   return overrides;
 }

@@ -13,6 +13,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { getSection, IniSyntaxError, parseIni } from './configparser.js';
 import { DescriptorError, type Descriptor, type DescriptorFormat } from './descriptor-types.js';
+import { BEGIN_FORMS, parseBeginTime } from './begin-time.js';
 
 const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
 /** Shell mode reads only the head of the script: directives come first. */
@@ -178,7 +179,9 @@ async function readShellMode(dir: string, jobFile: string): Promise<Descriptor> 
 /** #SBATCH option -> descriptor key, or what else it sets. */
 const SBATCH_OPTIONS = new Map([['-c', 'nb_proc'], ['--cpus-per-task', 'nb_proc'], ['-J', 'job_name'],
   ['--job-name', 'job_name'], ['-t', 'time'], ['--time', 'time'], ['--mail-user', 'e_mail'],
-  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency']]);
+  ['--mail-type', 'mail_type'], ['--comment', 'info'], ['--dependency', 'dependency'], ['-b', 'begin'], ['--begin', 'begin']]);
+/** #SBATCH options without a value -> the descriptor key they set to 1. */
+const SBATCH_FLAGS = new Map([['-H', 'hold'], ['--hold', 'hold']]);
 
 /** `#QM key=value` and `#SBATCH` lines of the leading comment block, as raw keys. */
 function directiveKeys(text: string, frame: Frame): RawKeys {
@@ -208,6 +211,11 @@ function sbatchOptions(text: string, where: string, keys: RawKeys, frame: Frame)
   while (words.length > 0) {
     const word = words.shift()!;
     const [, option, attached] = /^(--[^=]+)(?:=(.*))?$/.exec(word) ?? /^(-[A-Za-z])(.+)?$/.exec(word) ?? [];
+    const flag = option && attached === undefined ? SBATCH_FLAGS.get(option) : undefined;
+    if (flag) {
+      keys.set(flag, { value: '1', where, label: `#SBATCH ${option}` });
+      continue;
+    }
     const target = option ? SBATCH_OPTIONS.get(option) : undefined;
     if (!target) {
       frame.warnings.push(`${where}: unknown #SBATCH option ${option ?? word} ignored`);
@@ -260,6 +268,8 @@ function build(keys: RawKeys, frame: Frame): Descriptor {
     timeLimit: check(given('time_limit'), (text) => durationSeconds(text, 's'), DURATION_FORMS.s),
     after: check(given('after'), jobNames, 'job names separated by commas or spaces') ?? [],
     mailType: check(given('mail_type'), mailTypes, `mail types separated by commas (${MAIL_TYPES.join(', ')})`) ?? [],
+    hold: check(given('hold'), yesNo, 'a boolean (1, 0, true, false, yes, no)') ?? false,
+    begin: check(given('begin'), (text) => (parseBeginTime(text) === undefined ? undefined : text), BEGIN_FORMS),
     jobName: frame.jobName,
     keys: Object.fromEntries([...keys].map(([key, raw]) => [key, raw.value])),
     warnings: frame.warnings,
@@ -292,6 +302,8 @@ const wordsIf = (text: string, separators: RegExp, ok: (word: string) => boolean
 /** One or more addresses; no spaces or angle brackets, so no mail header can be injected. */
 const emails = (text: string) => wordsIf(text, /[\s,;]+/, (w) => /^[^\s@<>()",;:]+@[^\s@<>()",;:]+$/.test(w))?.join(', ');
 const jobNames = (text: string) => wordsIf(text, /[\s,]+/, (w) => !w.includes('/') && w !== '.' && w !== '..');
+const YES_NO: Record<string, boolean> = { 1: true, true: true, yes: true, on: true, 0: false, false: false, no: false, off: false };
+const yesNo = (text: string) => YES_NO[text.toLowerCase()];
 const mailTypes = (text: string) => wordsIf(text.toUpperCase(), /[\s,]+/, (w) => MAIL_TYPES.includes(w));
 
 function quote(value: string): string {

@@ -17,6 +17,7 @@ import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
 import { moveStamped, moveToLostFound, type Layout } from './folders.js';
 import { DEPENDENCY_RECHECK_MS, dependencyVerdict } from './dependencies.js';
+import { HELD_DELAY_MS } from './bullmq-internals.js';
 import type { Logger } from './log.js';
 import type { JobMailer } from './mail.js';
 import { appendFooter, appendLine, cancelledLine, checkWritable, logPathOf, lostLine, notRunLine, type RunEnd } from './process-log.js';
@@ -59,9 +60,13 @@ export class Lifecycle {
    * Queue (ingest, `qm submit`): its id, or undefined when a job of that name
    * is queued already. One whose `after` jobs are still pending is put aside
    * until the first of them ends; one whose dependency failed is queued as
-   * usual: the worker that picks it ends it (notRun).
+   * usual: the worker that picks it ends it (notRun). A held job, or one
+   * whose begin time is ahead, waits in BullMQ's delayed set (no processor,
+   * no queue place) until released or due; its dependencies are checked then.
    */
   async queue(job: QueuedJob): Promise<string | undefined> {
+    const waitMs = job.held ? HELD_DELAY_MS : job.beginAt !== undefined ? job.beginAt - Date.now() : 0;
+    if (waitMs > 0) return this.store.enqueue(job, { delayMs: waitMs });
     const verdict = job.after.length > 0 ? await dependencyVerdict(this.store, this.layout, job.after) : { kind: 'run' as const };
     if (verdict.kind !== 'wait') return this.store.enqueue(job);
     const id = await this.store.enqueue(job, { until: verdict.name, delayMs: DEPENDENCY_RECHECK_MS });

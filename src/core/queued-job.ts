@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readDescriptor } from './descriptor.js';
 import { ownerOf } from './users.js';
+import { parseBeginTime } from './begin-time.js';
 import type { QueuedJob } from './status.js';
 
 export interface ReadJob {
@@ -38,5 +39,8 @@ export async function readQueuedJob(dir: string, name: string, jobFile: string, 
     descriptorMtime,
     owner,
   };
+  if (d.hold) job.held = true;
+  const beginAt = d.begin === undefined ? undefined : parseBeginTime(d.begin, now);
+  if (beginAt !== undefined && beginAt > now) job.beginAt = beginAt;
   return { job, warnings: d.warnings, jobName: d.jobName };
 }

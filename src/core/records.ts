@@ -9,7 +9,7 @@ export interface RecordFacts {
   id: string;
   name: string;
   /** what the queue held of it, when known */
-  job?: Partial<Pick<QueuedJob, 'info' | 'email' | 'nbProc' | 'priority' | 'enqueuedAt'>>;
+  job?: Partial<Pick<QueuedJob, 'info' | 'email' | 'nbProc' | 'priority' | 'enqueuedAt' | 'owner'>>;
   /** when it started and where, if it ran; nbProc: the processors it was granted */
   run?: { startedAt: number; worker?: string; host?: string; nbProc?: number };
   endedAt: number;
@@ -40,6 +40,7 @@ export function doneRecord(f: RecordFacts): DoneRecord {
     reportedTime: f.reportedTime,
     folder: f.folder,
     outcome: f.outcome,
+    ...(f.job?.owner ? { owner: f.job.owner } : {}),
   };
 }
 

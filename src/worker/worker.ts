@@ -34,7 +34,7 @@ import { HEARTBEAT_TTL_S, type Heartbeat } from '../core/heartbeat.js';
 import { Claims, LOCK_MS, type Held } from './claim.js';
 import { workerCpus } from './cpus.js';
 import { QueueWatch, Wakeup } from './wakeup.js';
-import { DependencyGate } from './dependencies.js';
+import { DependencyGate, putBackUnreleased } from './dependencies.js';
 import { Launcher } from './launch.js';
 
 export { HEARTBEAT_TTL_S, LOCK_MS, type Heartbeat };
@@ -209,7 +209,7 @@ export class WorkerRole {
         await this.claims.release(held, 'wait');
         return false;
       }
-      if ((await this.gate.holds(held)) || !(await this.claims.claim(held))) return false;
+      if ((await putBackUnreleased(held)) || (await this.gate.holds(held)) || !(await this.claims.claim(held))) return false;
       return await this.run(held, nbProc, cpus);
     } catch (err) {
       clearInterval(held.lockTimer);
@@ -239,6 +239,7 @@ export class WorkerRole {
       enqueuedAt: data.enqueuedAt,
       info: data.info,
       email: data.email,
+      owner: data.owner,
     };
     if (!(await this.lifecycle.start(held, info))) {
       clearInterval(held.lockTimer);

@@ -25,13 +25,14 @@ function positive(text: string | null, fallback: number, max = Number.MAX_SAFE_I
 async function overview(ctx: MonitorContext, req: MonitorRequest) {
   const page = positive(req.query.get('page'), 1);
   const perPage = positive(req.query.get('per_page'), PER_PAGE, MAX_PER_PAGE);
-  const [queued, running, done, workers] = await Promise.all([
+  const [queued, running, done, workers, paused] = await Promise.all([
     ctx.model.queued(QUEUED_SHOWN),
     ctx.model.running(),
     ctx.model.done(page, perPage),
     ctx.model.workers(),
+    ctx.model.store.isPaused(),
   ]);
-  return { queued, running, done, workers };
+  return { queued, running, done, workers, paused };
 }
 
 export function listRoutes(ctx: MonitorContext): Route[] {
@@ -57,13 +58,14 @@ export function listRoutes(ctx: MonitorContext): Route[] {
       method: 'GET',
       path: '/api/jobs',
       handler: async (req) => {
-        const { queued, running, done, workers } = await overview(ctx, req);
+        const { queued, running, done, workers, paused } = await overview(ctx, req);
         const now = Date.now();
         return jsonReply(200, {
           queued: { total: queued.total, jobs: queued.jobs.map((q, i) => ({ ...q, position: i + 1, arriving: !q.job })) },
           running: running.map((r) => ({ ...r, elapsed: (now - r.info.startedAt) / 1000 })),
           done,
           workers,
+          paused,
         });
       },
     },
