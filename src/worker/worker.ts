@@ -209,7 +209,11 @@ export class WorkerRole {
         await this.claims.release(held, 'wait');
         return false;
       }
-      if ((await putBackUnreleased(held)) || (await this.gate.holds(held)) || !(await this.claims.claim(held))) return false;
+      if (await putBackUnreleased(held)) {
+        this.log.info({ job: job.data.name }, job.data.held ? 'held: back to waiting for qm release' : 'before its begin time: back to waiting');
+        return false;
+      }
+      if ((await this.gate.holds(held)) || !(await this.claims.claim(held))) return false;
       return await this.run(held, nbProc, cpus);
     } catch (err) {
       clearInterval(held.lockTimer);
