@@ -2,10 +2,11 @@
  * The operations of SPEC §10, for the CLI, the monitor and Bull Board alike,
  * each refused in one line for someone else's job (ownership.ts):
  * 1. pause / resume: BullMQ's queue pause (the pick starts nothing meanwhile);
- * 2. hold / release: a held job waits in BullMQ's delayed set, far ahead,
- *    taking no processor nor queue place; released, it goes back to the
- *    queue (or waits for its begin time); a worker that picks a job still
- *    held or not begun puts it back (worker/dependencies.ts);
+ * 2. hold / release: the folder first (HOLD_MARK written or removed: a hold
+ *    outlives a wiped Redis), then Redis: a held job waits in BullMQ's
+ *    delayed set, far ahead, taking no processor nor queue place; released,
+ *    it goes back to the queue (or waits for its begin time); a worker that
+ *    picks a job still held or not begun puts it back (worker/dependencies.ts);
  * 3. requeue: a finished or lost job queued again as a new run, from a copy
  *    of its folder without QM's files (process.log, QM_REASON.txt); the old
  *    folder stays. Same order as every transition: the folder first, then
@@ -22,13 +23,13 @@ import type { JobView, ReadModel } from './read-model.js';
 import { HELD_DELAY_MS } from './bullmq-internals.js';
 import { cancelJob, type CancelResult } from './actions.js';
 import { exists, stampedEntries } from './folders.js';
-import { readQueuedJob } from './queued-job.js';
+import { HOLD_MARK, readQueuedJob } from './queued-job.js';
 import { LOG_NAME } from './process-log.js';
 import { refusalFor, type Actor } from './ownership.js';
 import type { JobOwner, QueuedJob } from './status.js';
 
 /** What QM itself writes in a job folder: left out of a requeued copy. */
-const QM_FILES = new Set([LOG_NAME, 'QM_REASON.txt']);
+const QM_FILES = new Set([LOG_NAME, 'QM_REASON.txt', HOLD_MARK]);
 
 export type OpResult = { ok: true; message: string; id?: string } | { ok: false; message: string };
 
@@ -60,7 +61,14 @@ export class Operations {
     if ('message' in found) return found;
     const { id, data } = found;
     if (data.held) return { ok: true, message: 'already held' };
+    const mark = path.join(this.lifecycle.layout.queued, name, HOLD_MARK);
+    try {
+      await fs.writeFile(mark, `held by ${actor.user} at ${new Date().toISOString()}\n`);
+    } catch (err) {
+      return fail(`${name}: cannot hold it: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it has left QM_qJobs' : (err as Error).message}`);
+    }
     if (!(await this.lifecycle.store.holdQueued(id, { ...data, held: true }, Date.now() + HELD_DELAY_MS))) {
+      await fs.rm(mark, { force: true });
       return fail(`${name} is no longer queued (it has started or ended)`);
     }
     this.log.info({ job: name }, `held by ${actor.user}`);
@@ -77,6 +85,7 @@ export class Operations {
     const { job, data } = found;
     const beginAt = opts.now ? undefined : data.beginAt;
     if (!data.held && beginAt === data.beginAt) return fail(`${name} is not held`);
+    await fs.rm(path.join(this.lifecycle.layout.queued, name, HOLD_MARK), { force: true });
     const { held: _held, beginAt: _begin, ...rest } = data;
     const released: QueuedJob = beginAt === undefined ? rest : { ...rest, beginAt };
     await job.updateData(released);

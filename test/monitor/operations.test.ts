@@ -51,6 +51,7 @@ describe('the monitor: reasons, hold, release, requeue, filters', () => {
     expect(await act('alpha', 'hold')).toMatch(/^\/job\/alpha\?id=\S+&note=held$/);
     expect(await row('alpha')).toMatch(/data-state="held">[^]*<td class="reason">Held<\/td>[^]*href="\/job\/alpha\/release\?id=/);
     expect(await row('alpha')).not.toContain('/hold?');
+    expect((await get(m.port, '/job/alpha')).text).toMatch(new RegExp(`<dt>Waits</dt><dd>Held</dd><dt>User</dt><dd>${me}</dd>`));
     expect(await act('alpha', 'release')).toMatch(/note=released$/);
     expect(await row('alpha')).toMatch(/<td class="reason">Paused<\/td>/);
     await qm('resume');

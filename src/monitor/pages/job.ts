@@ -36,13 +36,15 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
   if (view.id) rows.push(['Id', view.id]);
   if (view.state === 'queued' && view.job) {
     const j = view.job;
+    rows.push(['Waits', view.reason], ['User', j.owner?.user ?? '']);
+    if (j.beginAt !== undefined) rows.push(['Begins', when(j.beginAt)]);
     rows.push(['nb_proc', String(j.nbProc)], ['Priority', String(j.priority)], ['Queued', when(j.enqueuedAt)]);
     rows.push(['Waiting', duration((now - j.enqueuedAt) / 1000)]);
     if (j.after.length) rows.push(['After', j.after.join(', ')]);
   } else if (view.state === 'running') {
     const r = view.info;
     const p = view.progress;
-    rows.push(['Worker', `${r.worker} on ${r.host}`], ['nb_proc', String(r.nbProc)]);
+    rows.push(['Worker', `${r.worker} on ${r.host}`], ['User', r.owner?.user ?? ''], ['nb_proc', String(r.nbProc)]);
     if (r.cpus.length) rows.push(['CPUs', r.cpus.join(',')]);
     rows.push(['Started', when(r.startedAt)], ['Elapsed', duration((now - r.startedAt) / 1000)]);
     rows.push([
@@ -51,7 +53,7 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
     ]);
   } else if (view.state === 'done') {
     const r = view.record;
-    rows.push(['Result', outcomeBadge(r.outcome)], ['nb_proc', String(r.nbProc)], ['Priority', String(r.priority)]);
+    rows.push(['Result', outcomeBadge(r.outcome)], ['User', r.owner?.user ?? ''], ['nb_proc', String(r.nbProc)], ['Priority', String(r.priority)]);
     if (r.worker) rows.push(['Worker', `${r.worker} on ${r.host ?? '?'}`]);
     rows.push(['Queued', when(r.enqueuedAt)], ['Started', when(r.startedAt)], ['Ended', when(r.endedAt)]);
     rows.push(['Elapsed', duration(r.elapsed)], ['CPU time', duration(r.cpu)]);
