@@ -42,7 +42,8 @@ export async function withClient<T>(settings: Settings, use: (client: Client) =>
   try {
     const lifecycle = new Lifecycle(store, layout, log, mailer);
     const model = new ReadModel(store, layout);
-    const operations = new Operations(lifecycle, model, settings.server.jobFile, log);
+    // the command prints what it did: the operation's own log line would say it twice
+    const operations = new Operations(lifecycle, model, settings.server.jobFile, log.child({}, { level: 'warn' }));
     return await use({ settings, layout, store, lifecycle, model, operations });
   } finally {
     await mailer?.close();

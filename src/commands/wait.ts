@@ -31,9 +31,12 @@ export async function waitFor(settings: Settings, names: string[]): Promise<numb
 
 async function ended(client: Client, name: string, id: string | undefined): Promise<DoneRecord> {
   for (;;) {
-    const known = id ?? (await client.model.current(name))?.id;
+    const current = await client.model.current(name);
+    const known = id ?? current?.id;
     const record = known ? (await client.store.records([known]))[0] : undefined;
     if (record) return record;
+    // deleted from QM_qJobs (the monitor's delete), or its record forgotten: nothing will end
+    if (!current) throw new UserError(`${name} left QM without a record (deleted?)`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
