@@ -9,6 +9,8 @@ import { withClient, type Client } from './client.js';
 import { UserError } from './context.js';
 
 const POLL_MS = 200;
+/** Polls in a row that find no trace of the job before it is said to be gone (1 s). */
+const GONE_AFTER_MISSES = 5;
 
 export async function waitFor(settings: Settings, names: string[]): Promise<number> {
   return withClient(settings, async (client) => {
@@ -30,13 +32,17 @@ export async function waitFor(settings: Settings, names: string[]): Promise<numb
 }
 
 async function ended(client: Client, name: string, id: string | undefined): Promise<DoneRecord> {
+  let misses = 0;
   for (;;) {
     const current = await client.model.current(name);
     const known = id ?? current?.id;
     const record = known ? (await client.store.records([known]))[0] : undefined;
     if (record) return record;
-    // deleted from QM_qJobs (the monitor's delete), or its record forgotten: nothing will end
-    if (!current) throw new UserError(`${name} left QM without a record (deleted?)`);
+    // deleted from QM_qJobs (the monitor's delete), or its record forgotten: nothing will end.
+    // Seen twice a while apart: a folder between two states (claimed, ending) is missing for milliseconds only
+    if (!current) misses += 1;
+    else misses = 0;
+    if (misses >= GONE_AFTER_MISSES) throw new UserError(`${name} left QM without a record (deleted?)`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
