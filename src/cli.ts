@@ -91,32 +91,32 @@ program
   .command('hold <names...>')
   .description('hold queued jobs: they do not start until qm release (like scontrol hold)')
   .action(async (names: string[]) => {
-    exitCode = await (await import('./commands/hold.js')).eachName(context(), 'hold', names);
+    exitCode = await (await import('./commands/operations.js')).eachName(context(), 'hold', names);
   });
 
 program
   .command('release <names...>')
   .description('release held jobs (like scontrol release)')
   .action(async (names: string[]) => {
-    exitCode = await (await import('./commands/hold.js')).eachName(context(), 'release', names);
+    exitCode = await (await import('./commands/operations.js')).eachName(context(), 'release', names);
   });
 
 program
   .command('requeue <names...>')
   .description('queue finished (or lost) jobs again as a new run, from a copy of their latest folder; the old folder stays')
   .action(async (names: string[]) => {
-    exitCode = await (await import('./commands/hold.js')).eachName(context(), 'requeue', names);
+    exitCode = await (await import('./commands/operations.js')).eachName(context(), 'requeue', names);
   });
 
 program
   .command('pause')
   .description('pause the queue: no worker starts a job until qm resume; running jobs go on')
-  .action(async () => (await import('./commands/hold.js')).pauseOrResume(context(), 'pause'));
+  .action(async () => (await import('./commands/operations.js')).pauseOrResume(context(), 'pause'));
 
 program
   .command('resume')
   .description('resume the queue after qm pause')
-  .action(async () => (await import('./commands/hold.js')).pauseOrResume(context(), 'resume'));
+  .action(async () => (await import('./commands/operations.js')).pauseOrResume(context(), 'resume'));
 
 program
   .command('completion <shell>')
