@@ -139,4 +139,21 @@ describe('Bull Board acts through QM', () => {
     expect(anonymous.status).toBe(401);
     expect((await qm('status')).stdout.startsWith('PAUSED')).toBe(false);
   });
+
+  it('without a password its actions are off: no buttons, and its API refuses', async () => {
+    const open = await startMonitorQm(redis, { command: 'monitor', web: { Licence_to_kill: true, Delete_Jobs: true } });
+    try {
+      const refused = await request(open.port, 'PUT', '/queues/api/queues/qm/pause', { headers: { origin: open.url } });
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.text).error).toMatch(/^Bull Board's actions need a password/);
+      const anonymousPage = await browser.newPage();
+      await anonymousPage.goto(`${open.url}/queues/queue/qm?status=completed`);
+      await anonymousPage.getByText('QM job page').first().waitFor();
+      expect(await anonymousPage.locator('ul[class*=jobActions] li button').count()).toBe(0);
+      await anonymousPage.close();
+    } finally {
+      await open.stop();
+    }
+    expect((await qm('status')).stdout.startsWith('PAUSED')).toBe(false);
+  });
 });
