@@ -64,7 +64,7 @@ describe('the qm command line', () => {
         expect(submitted.code).toBe(0);
         const logs = await runQm(['logs', 'hello', '-c', cfg]);
         expect(logs.stdout).toContain('hello from hello\n');
-        expect((await runQm(['status', '-c', cfg])).stdout).toMatch(/\nDONE \(1\)\n.*\n  hello +code 0 /);
+        expect((await runQm(['status', '-c', cfg])).stdout).toMatch(/\nDONE \(1\)\n.*\n  hello +\S+ +code 0 /);
       } finally {
         expect(await qm.stop()).toBe(0);
       }
