@@ -8,20 +8,17 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { UserError, loadContext, type GlobalOptions } from './commands/context.js';
 
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
 const program = new Command('qm')
+  .version(version, '-V, --version', 'print the version of QM')
   .description('QM: a batch queue manager. Drop job folders into QM_qJobs (or qm submit them); QM runs them under a processor budget.')
-  .version(packageVersion(), '-V, --version', 'print QM\'s version')
   .option('-c, --config <file>', 'QMserv.cfg to use (default: $QM_CONFIG, else ./QMserv.cfg)')
   .configureOutput({
     // one line, like every other error: `qm: unknown option '--x' (qm --help for usage)`
     outputError: (text, write) => write(`qm: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (qm --help for usage)\n`),
   })
   .exitOverride();
-
-/** QM's version, from the package.json beside dist/ and src/. */
-function packageVersion(): string {
-  return `qm ${(createRequire(import.meta.url)('../package.json') as { version: string }).version}`;
-}
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 const context = () => loadContext(globals());
@@ -66,6 +63,8 @@ program
   .option('-t, --time <limit>', 'time limit as sbatch --time: minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]; 0 = none')
   .option('-W, --wait', 'wait until the job ends and exit with its exit code')
   .option('--move', 'move the folder or script into QM_qJobs instead of copying it')
+  .option('-H, --hold', 'queue it held: it does not start until qm release')
+  .option('-b, --begin <time>', 'do not start it before TIME: now+60 (seconds), now+1hour, HH:MM, YYYY-MM-DDTHH:MM')
   .action(async (source: string | undefined, args: string[], opts) => {
     exitCode = await (await import('./commands/submit.js')).submit(context(), source, { ...opts, args });
   });
@@ -75,12 +74,71 @@ program
   .description('queued jobs in run order, running jobs with progress, and the last finished ones')
   .option('--json', 'print JSON (format in the README, "Command reference")')
   .option('-a, --all', 'every queued job and every done record kept, not only the first/last ones')
+  .option('-u, --user <user>', 'only the jobs of USER (repeat, or USER,USER)', collect)
+  .option('--me', 'only my jobs')
+  .option('-t, --state <state>', 'only jobs in STATE: queued (every waiting job), starting, after, held, begin, settling, running, done', collect)
+  .option('-n, --name <name>', 'only the jobs named NAME (repeat, or NAME,NAME)', collect)
   .action(async (opts) => (await import('./commands/status.js')).status(context(), opts));
+
+program
+  .command('show <name>')
+  .description('everything about a job (like scontrol show job)')
+  .option('--json', 'print JSON')
+  .action(async (name: string, opts) => (await import('./commands/show.js')).show(context(), name, opts));
+
+program
+  .command('wait <names...>')
+  .description('wait until the jobs have ended; exit with the highest of their exit codes')
+  .action(async (names: string[]) => {
+    exitCode = await (await import('./commands/wait.js')).waitFor(context(), names);
+  });
+
+program
+  .command('hold <names...>')
+  .description('hold queued jobs: they do not start until qm release (like scontrol hold)')
+  .action(async (names: string[]) => {
+    exitCode = await (await import('./commands/operations.js')).eachName(context(), 'hold', names);
+  });
+
+program
+  .command('release <names...>')
+  .description('release held jobs (like scontrol release)')
+  .action(async (names: string[]) => {
+    exitCode = await (await import('./commands/operations.js')).eachName(context(), 'release', names);
+  });
+
+program
+  .command('requeue <names...>')
+  .description('queue finished (or lost) jobs again as a new run, from a copy of their latest folder; the old folder stays')
+  .action(async (names: string[]) => {
+    exitCode = await (await import('./commands/operations.js')).eachName(context(), 'requeue', names);
+  });
+
+program
+  .command('pause')
+  .description('pause the queue: no worker starts a job until qm resume; running jobs go on')
+  .action(async () => (await import('./commands/operations.js')).pauseOrResume(context(), 'pause'));
+
+program
+  .command('resume')
+  .description('resume the queue after qm pause')
+  .action(async () => (await import('./commands/operations.js')).pauseOrResume(context(), 'resume'));
+
+program
+  .command('completion <shell>')
+  .description('print a completion script for bash or zsh: source <(qm completion bash)')
+  .action(async (shell: string) =>
+    (await import('./commands/completion.js')).completion(
+      shell,
+      program.commands.map((c) => ({ name: c.name(), options: c.options.flatMap((o) => [o.short, o.long].filter((w): w is string => Boolean(w))) })),
+    ),
+  );
 
 program
   .command('logs <name>')
   .description('print the process.log of a running or finished job')
   .option('-f, --follow', 'keep printing until the job ends (waits for a queued job to start)')
+  .option('-n, --lines <n>', 'print only the last N lines (then follow, with -f)')
   .action(async (name: string, opts) => (await import('./commands/logs.js')).logs(context(), name, opts));
 
 program
@@ -107,10 +165,14 @@ program
   .description('serve the QM pages, Bull Board (/queues), the API and metrics on [WEB_QMserver] Host:The_Port')
   .action(async () => (await import('./commands/serve.js')).serve(context(), { ingest: false, worker: false, monitor: true }));
 
-/** `qm submit` options that take a value (the word after them is not the script). */
-const SUBMIT_VALUED = new Set(['--nb-proc', '--priority', '-J', '--name', '-d', '--after', '--dependency', '-a', '--array', '--wrap', '-t', '--time', '-c', '--config']);
-
-const SUBMIT_FLAGS = new Set(['-W', '--wait', '--move', '-h', '--help']);
+/** `qm submit`'s options, read from its definition: those taking a value (the word after them is theirs), and the flags. */
+function submitOptions(): { valued: Set<string>; flags: Set<string> } {
+  const submitCommand = program.commands.find((c) => c.name() === 'submit')!;
+  const valued = new Set(['-c', '--config']);
+  const flags = new Set(['-h', '--help']);
+  for (const o of submitCommand.options) for (const name of [o.short, o.long]) if (name) (o.required || o.optional ? valued : flags).add(name);
+  return { valued, flags };
+}
 
 /**
  * As with sbatch, the words after the script are the script's: from the
@@ -120,13 +182,14 @@ const SUBMIT_FLAGS = new Set(['-W', '--wait', '--move', '-h', '--help']);
 function submitArgsApart(argv: string[]): string[] {
   const at = argv.indexOf('submit', 2);
   if (at < 0) return argv;
+  const { valued, flags } = submitOptions();
   let seenPath = false;
   for (let i = at + 1; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--') return argv;
     const option = word.replace(/=.*$/, '');
-    if (SUBMIT_VALUED.has(option) || SUBMIT_FLAGS.has(option)) {
-      if (SUBMIT_VALUED.has(word)) i++;
+    if (valued.has(option) || flags.has(option)) {
+      if (valued.has(word)) i++;
       continue;
     }
     if (seenPath) return [...argv.slice(0, i), '--', ...argv.slice(i)];

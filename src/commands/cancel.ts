@@ -5,12 +5,13 @@
  * 2. a running job is killed by the worker running it, wherever it is
  *    (SIGTERM to its group, SIGKILL after kill_grace); the command waits for
  *    its record and says how it ended;
- * 3. an unknown or finished name is an error line; the others still go on.
+ * 3. an unknown or finished name, or another user's job (root: any), is an
+ *    error line; the others still go on.
  */
 import os from 'node:os';
 import path from 'node:path';
 import type { Settings } from '../core/settings-types.js';
-import { cancelJob } from '../core/actions.js';
+import { processActor } from '../core/ownership.js';
 import { describeOutcome, type DoneRecord } from '../core/status.js';
 import { withClient, type Client } from './client.js';
 
@@ -32,8 +33,11 @@ export async function cancel(settings: Settings, names: string[]): Promise<numbe
 
 async function cancelOne(client: Client, name: string, by: string): Promise<boolean> {
   const { store, layout, settings } = client;
-  const result = await cancelJob(client.lifecycle, name, by);
+  const result = await client.operations.cancel(name, processActor(), by);
   switch (result.kind) {
+    case 'refused':
+      process.stderr.write(`qm: ${result.message}\n`);
+      return false;
     case 'not-found':
       process.stderr.write(`qm: ${name}: no such job (not queued, running or finished)\n`);
       return false;

@@ -11,6 +11,7 @@ import { JobStore } from '../core/jobstore.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import { ReadModel } from '../core/read-model.js';
 import { JobMailer } from '../core/mail.js';
+import { Operations } from '../core/operations.js';
 import { logger } from '../core/log.js';
 import { UserError, clientRedisUrl } from './context.js';
 import { refuseUntestedBullmq } from './bullmq-check.js';
@@ -21,6 +22,7 @@ export interface Client {
   store: JobStore;
   lifecycle: Lifecycle;
   model: ReadModel;
+  operations: Operations;
 }
 
 export async function withClient<T>(settings: Settings, use: (client: Client) => Promise<T>): Promise<T> {
@@ -38,7 +40,11 @@ export async function withClient<T>(settings: Settings, use: (client: Client) =>
   const log = logger('qm');
   const mailer = JobMailer.create(settings, log);
   try {
-    return await use({ settings, layout, store, lifecycle: new Lifecycle(store, layout, log, mailer), model: new ReadModel(store, layout) });
+    const lifecycle = new Lifecycle(store, layout, log, mailer);
+    const model = new ReadModel(store, layout);
+    // the command prints what it did: the operation's own log line would say it twice
+    const operations = new Operations(lifecycle, model, settings.server.jobFile, log.child({}, { level: 'warn' }));
+    return await use({ settings, layout, store, lifecycle, model, operations });
   } finally {
     await mailer?.close();
     await store.close();

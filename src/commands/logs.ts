@@ -1,6 +1,7 @@
 /**
- * `qm logs NAME [-f]` (SPEC §6): prints a job's process.log — the running
- * job's, else the latest finished one's (QM_dJobs or QM_lost+found).
+ * `qm logs NAME [-f] [-n N]` (SPEC §6, §10): prints a job's process.log — the running
+ * job's, else the latest finished one's (QM_dJobs or QM_lost+found); `-n`:
+ * its last N lines only.
  * `-f` follows it until the job ends, waiting for a queued job to start.
  * Reads the folders only: it works while QM is stopped too.
  * Following survives the move to QM_dJobs: the open file moves with its
@@ -18,7 +19,17 @@ const LOG = 'process.log';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function logs(settings: Settings, name: string, opts: { follow?: boolean }): Promise<void> {
+/** Bytes read back from the end to find the last N lines. */
+const TAIL_SCAN_BYTES = 4 * 1024 * 1024;
+
+/** How many of the last lines to print; undefined: all. */
+let lastLines: number | undefined;
+
+export async function logs(settings: Settings, name: string, opts: { follow?: boolean; lines?: string }): Promise<void> {
+  if (opts.lines !== undefined) {
+    if (!/^\d{1,9}$/.test(opts.lines.trim())) throw new UserError(`--lines ${JSON.stringify(opts.lines)}: expected a number of lines >= 0`, 2);
+    lastLines = Number(opts.lines);
+  }
   const layout = layoutOf(settings.server.qmFolder);
   const runningLog = path.join(layout.running, name, LOG);
   if (await exists(runningLog)) return opts.follow ? follow(runningLog) : print(runningLog);
@@ -53,7 +64,7 @@ async function latestFinished(layout: Layout, name: string, ignore = new Set<str
 async function print(file: string): Promise<void> {
   const handle = await fs.open(file, 'r');
   try {
-    await copyFrom(handle, 0);
+    await copyFrom(handle, await startOf(handle));
   } finally {
     await handle.close();
   }
@@ -77,7 +88,7 @@ async function follow(file: string): Promise<void> {
   const handle = await fs.open(file, 'r');
   try {
     const own = await handle.stat();
-    let position = 0;
+    let position = await startOf(handle);
     for (;;) {
       position = await copyFrom(handle, position);
       // moved away (or replaced by a new run of that name): the job has ended
@@ -88,6 +99,23 @@ async function follow(file: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Where printing starts: 0, or the start of the last `lastLines` lines. */
+async function startOf(handle: FileHandle): Promise<number> {
+  if (lastLines === undefined) return 0;
+  const { size } = await handle.stat();
+  const from = Math.max(0, size - TAIL_SCAN_BYTES);
+  const buffer = Buffer.alloc(size - from);
+  await handle.read(buffer, 0, buffer.length, from);
+  // a final newline ends the last line; it does not start another
+  let end = buffer.length > 0 && buffer[buffer.length - 1] === 0x0a ? buffer.length - 1 : buffer.length;
+  for (let n = 0; n < lastLines; n++) {
+    const newline = end > 0 ? buffer.lastIndexOf(0x0a, end - 1) : -1;
+    if (newline < 0) return from;
+    end = newline;
+  }
+  return lastLines === 0 ? size : from + end + 1;
 }
 
 function sameFile(a: Stats, b: Stats | undefined): boolean {

@@ -19,8 +19,8 @@ export interface QueuedView {
   position: number | null;
   name: string;
   id: string | null;
-  /** starting: a worker is taking it; queued; after: waits for its `after` jobs; settling: folder not queued yet */
-  state: 'starting' | 'queued' | 'after' | 'settling';
+  /** starting: a worker is taking it; queued; after: waits for its `after` jobs; held: until released; begin: until its begin time; settling: folder not queued yet */
+  state: 'starting' | 'queued' | 'after' | 'held' | 'begin' | 'settling';
   priority: number | null;
   nbProc: number | null;
   /** GPUs and memory (MB; 0 = all of a worker's) asked */
@@ -32,8 +32,12 @@ export interface QueuedView {
   enqueuedAt: string | null;
   /** the worker taking a `starting` job */
   worker: string | null;
-  /** why it is not running yet: Starting, Priority, Resources: ..., Dependency: A, Paused, ArrayTaskLimit, Settling */
+  /** why it is not running yet: Starting, Priority, Resources: ..., Dependency: A, Held, BeginTime, Paused, Settling */
   reason: string;
+  /** the Unix owner of the job's folder */
+  user: string | null;
+  /** ISO time before which it does not start (--begin) */
+  beginAt: string | null;
   /** a task of an array: the array's id */
   arrayId?: string;
 }
@@ -56,6 +60,7 @@ export interface RunningView {
   owner: string | null;
   info: string | null;
   arrayId?: string;
+  user: string | null;
 }
 
 export interface DoneView {
@@ -81,6 +86,7 @@ export interface DoneView {
   /** a task of an array: the array's id and this task's index */
   arrayId?: string;
   arrayIndex?: number;
+  user: string | null;
 }
 
 export interface WorkerView {
@@ -104,6 +110,8 @@ export interface StatusView {
   done: DoneView[];
   doneTotal: number;
   workers: WorkerView[];
+  /** the queue is paused (qm pause): no job starts */
+  paused: boolean;
 }
 
 export interface Limits {
@@ -115,8 +123,8 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 
 export async function statusView(client: Client, limits: Limits): Promise<StatusView> {
   const { model, layout } = client;
-  const [queued, running, done, workers, arrays] = await Promise.all([
-    model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done)), model.workers(), model.arrays(),
+  const [queued, running, done, workers, arrays, paused] = await Promise.all([
+    model.queued(limits.queued), model.running(), model.done(1, Math.max(1, limits.done)), model.workers(), model.arrays(), client.store.isPaused(),
   ]);
   const now = Date.now();
   return {
@@ -136,10 +144,13 @@ export async function statusView(client: Client, limits: Limits): Promise<Status
       gpus: { inUse: w.gpusInUse ?? [], ids: w.gpus ?? [] },
       memoryMb: w.memoryMb === undefined ? null : { inUse: w.memoryInUseMb ?? 0, total: w.memoryMb },
     })),
+    paused,
   };
 }
 
-const STATE_OF_PHASE: Record<QueuedEntry['phase'], QueuedView['state']> = { starting: 'starting', queued: 'queued', after: 'after', settling: 'settling' };
+const STATE_OF_PHASE: Record<QueuedEntry['phase'], QueuedView['state']> = {
+  starting: 'starting', queued: 'queued', after: 'after', held: 'held', begin: 'begin', settling: 'settling',
+};
 
 function queuedView(q: QueuedEntry): QueuedView {
   const d = q.job;
@@ -159,6 +170,8 @@ function queuedView(q: QueuedEntry): QueuedView {
     worker: q.worker ?? null,
     reason: q.reason,
     ...(d?.array ? { arrayId: d.array.id } : {}),
+    user: d?.owner?.user ?? null,
+    beginAt: iso(d?.beginAt),
   };
 }
 
@@ -180,6 +193,7 @@ function runningView(r: RunningEntry, now: number): RunningView {
     owner: info.email ?? null,
     info: info.info ?? null,
     ...(info.array ? { arrayId: info.array.id } : {}),
+    user: info.owner?.user ?? null,
   };
 }
 
@@ -202,5 +216,6 @@ function doneView(r: DoneRecord): DoneView {
     owner: r.email ?? null,
     info: r.info ?? null,
     ...(r.array ? { arrayId: r.array.id, arrayIndex: r.array.index } : {}),
+    user: r.owner?.user ?? null,
   };
 }

@@ -1,8 +1,10 @@
 /**
- * `qm status [--json] [--all]` (SPEC §6), like `squeue`/`pueue status`:
- * queued jobs in run order, running jobs with progress, elapsed time and host,
- * the latest finished ones, and the live workers with their pools. `--json` prints the StatusView of
- * status-view.ts; `--all` lifts the limits on queued and done jobs.
+ * `qm status [--json] [--all]` (SPEC §6, §10), like `squeue`/`pueue status`:
+ * queued jobs in run order with the REASON each waits, running jobs with
+ * progress, elapsed time and host, the latest finished ones, each with its
+ * USER, and the live workers with their pools. `--json` prints the StatusView
+ * of status-view.ts; `--all` lifts the limits on queued and done jobs;
+ * `-u/--me/-t/-n` keep the jobs of those users, states and names (squeue's filters).
  */
 import type { Settings } from '../core/settings-types.js';
 import { clock } from '../core/format.js';
@@ -11,18 +13,58 @@ import { withClient } from './client.js';
 import { statusView, type StatusView } from './status-view.js';
 import { table } from './table.js';
 import { formatMb } from '../core/resources.js';
+import { UserError } from './context.js';
+import os from 'node:os';
 
 export interface StatusOptions {
   json?: boolean;
   all?: boolean;
+  user?: string[];
+  me?: boolean;
+  state?: string[];
+  name?: string[];
 }
 
 const SHOWN = { queued: 50, done: 10 };
+const QUEUED_STATES = ['starting', 'queued', 'after', 'held', 'begin', 'settling'];
+const STATES = [...QUEUED_STATES, 'running', 'done'];
 
 export async function status(settings: Settings, opts: StatusOptions): Promise<void> {
-  const limits = opts.all ? { queued: Infinity, done: settings.server.keepDone } : SHOWN;
-  const view = await withClient(settings, (client) => statusView(client, limits));
+  const filter = filterOf(opts);
+  const limits = opts.all ? { queued: Infinity, done: settings.server.keepDone } : filter ? { queued: Infinity, done: SHOWN.done } : SHOWN;
+  const full = await withClient(settings, (client) => statusView(client, limits));
+  const view = filter ? filter(full, opts.all ? Infinity : SHOWN.queued) : full;
   process.stdout.write(opts.json ? `${JSON.stringify(view, null, 2)}\n` : render(view, opts.all ?? false));
+}
+
+const words = (list: string[] | undefined) => (list ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+
+/** The view narrowed to the users, states and names asked; undefined when nothing narrows it. */
+function filterOf(opts: StatusOptions): ((view: StatusView, queuedShown: number) => StatusView) | undefined {
+  const users = new Set(words(opts.user));
+  if (opts.me) users.add(os.userInfo().username);
+  const states = new Set(words(opts.state).map((s) => s.toLowerCase()));
+  for (const s of states) {
+    if (!STATES.includes(s)) throw new UserError(`-t ${s}: expected one of ${STATES.join(', ')} (queued: every waiting job)`, 2);
+  }
+  const names = new Set(words(opts.name));
+  if (users.size + states.size + names.size === 0) return undefined;
+  const keep = (user: string | null, name: string, state: string, waiting: boolean) =>
+    (users.size === 0 || users.has(user ?? '')) &&
+    (names.size === 0 || names.has(name)) &&
+    (states.size === 0 || states.has(state) || (waiting && states.has('queued')));
+  return (view, queuedShown) => {
+    const queued = view.queued.filter((q) => keep(q.user, q.name, q.state, true));
+    const done = view.done.filter((d) => keep(d.user, d.name, 'done', false));
+    return {
+      ...view,
+      queued: queued.slice(0, queuedShown),
+      queuedTotal: queued.length,
+      running: view.running.filter((r) => keep(r.user, r.name, 'running', false)),
+      done,
+      doneTotal: done.length,
+    };
+  };
 }
 
 const dash = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' ? '-' : String(v));
@@ -30,6 +72,7 @@ const dash = (v: string | number | null | undefined) => (v === null || v === und
 export function render(view: StatusView, allTasks = true): string {
   const parts: string[] = [];
   const more = (shown: number, total: number) => (total > shown ? ` — ${shown} shown, --all for every one` : '');
+  if (view.paused) parts.push('PAUSED: no job starts until qm resume\n');
   if (view.arrays.length > 0) {
     parts.push(`ARRAYS (${view.arrays.length})${allTasks ? '' : ' — their tasks: --all'}\n`);
     parts.push(table(['NAME', 'TASKS'], view.arrays.map((a) => [a.name, `array ${a.spec}: ${a.queued} queued, ${a.running} running, ${a.done} done, ${a.failed} failed`])));
@@ -42,13 +85,11 @@ export function render(view: StatusView, allTasks = true): string {
   parts.push(`QUEUED (${view.queuedTotal})${more(view.queued.length, view.queuedTotal)}\n`);
   if (view.queued.length > 0) {
     const waitingFor = (q: StatusView['queued'][number]) =>
-      q.state === 'starting' ? `starting on ${dash(q.worker)}`
-        : q.state === 'after' ? `after ${q.after.join(',')}`
-          : q.state === 'settling' ? 'arriving (not queued yet)' : 'queued';
+      q.state === 'starting' ? `starting on ${dash(q.worker)}` : q.state === 'settling' ? 'arriving' : q.state;
     parts.push(
       table(
-        ['#', 'NAME', 'PRIO', 'PROCS', 'OWNER', 'STATE', 'INFO'],
-        view.queued.map((q) => [dash(q.position), q.name, dash(q.priority), dash(q.nbProc), dash(q.owner), waitingFor(q), dash(q.info)]),
+        ['#', 'NAME', 'USER', 'PRIO', 'PROCS', 'STATE', 'REASON', 'INFO'],
+        view.queued.map((q) => [dash(q.position), q.name, dash(q.user), dash(q.priority), dash(q.nbProc), waitingFor(q), q.reason, dash(q.info)]),
       ),
     );
   }
@@ -56,9 +97,10 @@ export function render(view: StatusView, allTasks = true): string {
   if (view.running.length > 0) {
     parts.push(
       table(
-        ['NAME', 'PROCS', 'ELAPSED', 'PROGRESS', 'HOST', 'WORKER', 'OWNER', 'INFO'],
+        ['NAME', 'USER', 'PROCS', 'ELAPSED', 'PROGRESS', 'HOST', 'WORKER', 'OWNER', 'INFO'],
         view.running.map((r) => [
           r.name,
+          dash(r.user),
           String(r.nbProc),
           clock(r.elapsedSeconds),
           [r.progress ? `${r.progress.done}/${r.progress.total} (${r.progress.percent}%)` : '-', r.reportedSeconds === null ? '' : ` time: ${r.reportedSeconds} s`].join(''),
@@ -74,9 +116,10 @@ export function render(view: StatusView, allTasks = true): string {
   if (view.done.length > 0) {
     parts.push(
       table(
-        ['NAME', 'RESULT', 'ELAPSED', 'CPU', 'ENDED', 'FOLDER'],
+        ['NAME', 'USER', 'RESULT', 'ELAPSED', 'CPU', 'ENDED', 'FOLDER'],
         view.done.map((d) => [
           d.name,
+          dash(d.user),
           d.result,
           d.elapsedSeconds === null ? '-' : clock(d.elapsedSeconds),
           d.cpuSeconds === null ? '-' : clock(d.cpuSeconds),

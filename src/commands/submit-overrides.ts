@@ -1,5 +1,5 @@
 /**
- * `qm submit`'s --nb-proc, -n, --gpus, --mem, --priority, --time and --after, written into the
+ * `qm submit`'s --nb-proc, -n, --gpus, --mem, --priority, --time, --after, --hold and --begin, written into the
  * descriptor of the job's copy (never the user's original), so that they are
  * part of the folder and survive a rebuild of the queue from QM_qJobs:
  * - cfg: `key = value` lines at the top of [QMOptions], the same keys removed;
@@ -14,7 +14,7 @@ import type { Descriptor } from '../core/descriptor-types.js';
 
 export type OverrideKey =
   | 'nb_proc' | 'ntasks' | 'nb_gpu' | 'memory' | 'priority' | 'time_limit' | 'after'
-  | 'dependency' | 'array' | 'args' | 'submit_dir' | 'submit_host';
+  | 'dependency' | 'array' | 'args' | 'submit_dir' | 'submit_host' | 'hold' | 'begin';
 export type Overrides = Partial<Record<OverrideKey, string>>;
 
 /**

@@ -28,6 +28,7 @@ import { MEMORY_FORM, neverHeld, parseMemoryMb } from '../core/resources.js';
 import { parseArraySpec, taskName } from '../core/job-array.js';
 import { parseDependency } from '../core/dependencies.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
+import { BEGIN_FORMS, parseBeginTime } from '../core/begin-time.js';
 import { withClient, type Client } from './client.js';
 import { UserError } from './context.js';
 import { submitFromStdin } from './submit-stdin.js';
@@ -48,6 +49,8 @@ export interface SubmitOptions {
   wrap?: string;
   /** the script's arguments */
   args?: string[];
+  hold?: boolean;
+  begin?: string;
 }
 
 /** Names tried after a taken one: NAME-2 ... NAME-1000. */
@@ -134,6 +137,11 @@ function overridesOf(opts: SubmitOptions): Overrides {
   if (opts.args && opts.args.length > 0) overrides.args = JSON.stringify(opts.args);
   overrides.submit_dir = process.cwd();
   overrides.submit_host = os.hostname();
+  if (opts.hold) overrides.hold = '1';
+  if (opts.begin !== undefined) {
+    if (parseBeginTime(opts.begin) === undefined) throw new UserError(`--begin ${JSON.stringify(opts.begin)}: expected ${BEGIN_FORMS}`, 2);
+    overrides.begin = opts.begin;
+  }
   return overrides;
 }
 

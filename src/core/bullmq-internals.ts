@@ -6,7 +6,8 @@
  *    (`pb`, `ats`, `finishedOn`...), the event stream's entries;
  * 3. the Redis scripts that work on BullMQ's keys: the pick (which job a
  *    worker starts next, taken as BullMQ's own fetch would take it), taking a
- *    queued job to end it unrun, and the name claim of a new job.
+ *    queued job to end it unrun, holding a queued job (BullMQ's delayed set,
+ *    far in the future), and the name claim of a new job.
  * The rest of QM uses BullMQ's public API (Queue, Worker, Job) only.
  */
 import { createRequire } from 'node:module';
@@ -297,3 +298,34 @@ if holder and holder ~= ARGV[2] then
 end
 call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return ARGV[2]`;
+
+// ---------------------------------------------------------------------------
+
+/**
+ * How far ahead a held job is delayed: out of every pick until released. A
+ * delayed score is the time (ms) × 0x1000, which Lua's doubles hold exactly
+ * up to 2^53: a fixed span, not "forever", keeps it well inside (until 2039).
+ */
+export const HELD_DELAY_MS = 4 * 365 * 24 * 3600 * 1000;
+
+/**
+ * Holds a queued job: out of the wait list or the prioritized set (or moved
+ * within the delayed set) into the delayed set at `until`, with its new data.
+ * KEYS[1] wait list  KEYS[2] prioritized zset  KEYS[3] delayed zset  KEYS[4] events stream
+ * KEYS[5] the job's hash
+ * ARGV[1] job id  ARGV[2] its data (JSON)  ARGV[3] until (ms)  ARGV[4] now (ms)
+ * Returns 1 when held, 0 when the job was not queued (active, finished or gone).
+ */
+export const HOLD_SCRIPT = `
+local call, id = redis.call, ARGV[1]
+local removed = call('LREM', KEYS[1], 0, id) + call('ZREM', KEYS[2], id) + call('ZREM', KEYS[3], id)
+if removed == 0 then return 0 end
+local at = tonumber(ARGV[3])
+call('HSET', KEYS[5], 'data', ARGV[2], 'delay', at - tonumber(ARGV[4]))
+call('ZADD', KEYS[3], at * 0x1000, id)
+call('XADD', KEYS[4], '*', 'event', 'delayed', 'jobId', id, 'delay', at)
+return 1`;
+
+export function holdKeys(bull: BullKeys, id: string): string[] {
+  return [...['wait', 'prioritized', 'delayed', 'events'].map((type) => bullKey(bull, type)), bullKey(bull, '') + id];
+}

@@ -28,6 +28,10 @@ export interface Descriptor {
   after: string[];
   /** Slurm --mail-type values (END, FAIL, ALL, NONE...); empty = END,FAIL. */
   mailType: string[];
+  /** `hold` key, `#SBATCH -H/--hold`: queued held, until `qm release`. */
+  hold: boolean;
+  /** `begin` key, `#SBATCH --begin`: not started before this time (as written; see begin-time.ts). */
+  begin: string | undefined;
   /** -J/--job-name in shell mode (informative; the folder name stays the job name). */
   jobName: string | undefined;
   /** a job array (key `array`, `#SBATCH --array`): one task per index */

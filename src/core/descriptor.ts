@@ -16,6 +16,7 @@ import { DescriptorError, type Descriptor, type DescriptorFormat } from './descr
 import { resourcesOf, sbatchResource, type RawKey, type RawKeys } from './descriptor-resources.js';
 import { parseArraySpec, type ArraySpec } from './job-array.js';
 import { FLAG_OPTIONS, ignoredReason, SHORT_FORMS } from './sbatch-options.js';
+import { BEGIN_FORMS, parseBeginTime } from './begin-time.js';
 
 const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
 /** Shell mode reads only the head of the script: directives come first. */
@@ -218,7 +219,9 @@ const SBATCH_OPTIONS = new Map([['-c', 'cpus_per_task'], ['--cpus-per-task', 'cp
   ['-a', 'array'], ['--array', 'array'], ['-o', 'output'], ['--output', 'output'], ['-e', 'error'], ['--error', 'error'],
   ['-N', 'nodes'], ['--nodes', 'nodes'], ['-n', 'ntasks'], ['--ntasks', 'ntasks'],
   ['--gres', 'resource'], ['--gpus', 'resource'], ['-G', 'resource'], ['--gpus-per-node', 'resource'], ['--gpus-per-task', 'resource'],
-  ['--mem', 'resource'], ['--mem-per-cpu', 'resource'], ['--mem-per-gpu', 'resource']]);
+  ['--mem', 'resource'], ['--mem-per-cpu', 'resource'], ['--mem-per-gpu', 'resource'], ['-b', 'begin'], ['--begin', 'begin']]);
+/** #SBATCH options without a value -> the descriptor key they set to 1. */
+const SBATCH_FLAGS = new Map([['-H', 'hold'], ['--hold', 'hold']]);
 
 /** `#QM key=value` and `#SBATCH` lines of the leading comment block, as raw keys. */
 function directiveKeys(text: string, frame: Frame): RawKeys {
@@ -248,6 +251,11 @@ function sbatchOptions(text: string, where: string, keys: RawKeys, frame: Frame)
   while (words.length > 0) {
     const word = words.shift()!;
     const [, option, attached] = /^(--[^=]+)(?:=(.*))?$/.exec(word) ?? /^(-[A-Za-z])(.+)?$/.exec(word) ?? [];
+    const flag = option && attached === undefined ? SBATCH_FLAGS.get(option) : undefined;
+    if (flag) {
+      keys.set(flag, { value: '1', where, label: `#SBATCH ${option}` });
+      continue;
+    }
     const target = option ? SBATCH_OPTIONS.get(option) : undefined;
     if (!target) {
       const long = option ? (SHORT_FORMS[option] ?? option) : word;
@@ -302,6 +310,8 @@ function build(keys: RawKeys, frame: Frame, opts: ReadOptions): Descriptor {
     timeLimit: check(given('time_limit'), (text) => durationSeconds(text, 's'), DURATION_FORMS.s),
     after: check(given('after'), jobNames, 'job names separated by commas or spaces') ?? [],
     mailType: check(given('mail_type'), mailTypes, `mail types separated by commas (${MAIL_TYPES.join(', ')})`) ?? [],
+    hold: check(given('hold'), yesNo, 'a boolean (1, 0, true, false, yes, no)') ?? false,
+    begin: check(given('begin'), (text) => (parseBeginTime(text) === undefined ? undefined : text), BEGIN_FORMS),
     jobName: frame.jobName,
     array: check(given('array'), arraySpec, 'an array SPEC like 0-15, 1,3,5-7, 0-20:5 or 1-100%10'),
     args,
@@ -368,6 +378,8 @@ const wordsIf = (text: string, separators: RegExp, ok: (word: string) => boolean
 /** One or more addresses; no spaces or angle brackets, so no mail header can be injected. */
 const emails = (text: string) => wordsIf(text, /[\s,;]+/, (w) => /^[^\s@<>()",;:]+@[^\s@<>()",;:]+$/.test(w))?.join(', ');
 const jobNames = (text: string) => wordsIf(text, /[\s,]+/, (w) => !w.includes('/') && w !== '.' && w !== '..');
+const YES_NO: Record<string, boolean> = { 1: true, true: true, yes: true, on: true, 0: false, false: false, no: false, off: false };
+const yesNo = (text: string) => YES_NO[text.toLowerCase()];
 const mailTypes = (text: string) => wordsIf(text.toUpperCase(), /[\s,]+/, (w) => MAIL_TYPES.includes(w));
 
 function quote(value: string): string {

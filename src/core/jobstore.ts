@@ -17,8 +17,8 @@ import type { Job, JobType, Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { keys } from './redis.js';
 import {
-  CLAIM_NAME_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, jobFromHash, pickBullKeys,
-  takeQueuedKeys, type PickReply,
+  CLAIM_NAME_SCRIPT, HOLD_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, holdKeys, jobFromHash,
+  pickBullKeys, takeQueuedKeys, type PickReply,
 } from './bullmq-internals.js';
 import {
   ADD_FOUND_SCRIPT, DELETE_IF_EQUAL_SCRIPT, DELETE_KEY_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT,
@@ -114,11 +114,11 @@ export class JobStore {
    * name claimed after (one script): should this process die in between, the
    * job is in BullMQ without its name, and a second one queued for the folder
    * later finds the folder taken by whichever claims it first. `aside`: the
-   * job waits (delayed) until job `until` ends, or `delayMs` at most.
+   * job waits (delayed) `delayMs`, or until job `until` ends if sooner.
    */
-  async enqueue(job: QueuedJob, aside?: { until: string; delayMs: number }): Promise<string | undefined> {
+  async enqueue(job: QueuedJob, aside?: { until?: string; delayMs: number }): Promise<string | undefined> {
     const id = newJobId();
-    if (aside) await this.redis.sadd(keys.dependents(aside.until), id);
+    if (aside?.until) await this.redis.sadd(keys.dependents(aside.until), id);
     await this.queue.add(job.name, job, {
       jobId: id,
       priority: bullPriority(job.priority),
@@ -129,7 +129,7 @@ export class JobStore {
     const holder = (await this.evalScript(CLAIM_NAME_SCRIPT, 1, keys.names, job.name, id, bullKey(this.queue.keys, ''))) as string;
     if (holder === id) return id;
     await this.queue.remove(id).catch(() => undefined);
-    if (aside) await this.redis.srem(keys.dependents(aside.until), id);
+    if (aside?.until) await this.redis.srem(keys.dependents(aside.until), id);
     return undefined;
   }
 
@@ -197,6 +197,21 @@ export class JobStore {
   async wakeDependents(name: string): Promise<void> {
     const [[, ids]] = ((await this.redis.multi().smembers(keys.dependents(name)).del(keys.dependents(name)).exec()) ?? []) as [[unknown, string[]]];
     for (const id of ids ?? []) await (await this.job(id))?.promote().catch(() => undefined);
+  }
+
+  /** A queued job held until `until` (ms) with its new data (see HOLD_SCRIPT); false when it was not queued. */
+  async holdQueued(id: string, data: QueuedJob, until: number): Promise<boolean> {
+    const held = await this.evalScript(HOLD_SCRIPT, 5, ...holdKeys(this.queue.keys, id), id, JSON.stringify(data), until, Date.now());
+    return Number(held) === 1;
+  }
+
+  /** BullMQ's queue pause: the pick starts nothing while it is set. */
+  async pause(): Promise<void> {
+    await this.queue.pause();
+  }
+
+  async resume(): Promise<void> {
+    await this.queue.resume();
   }
 
   /** Which queued job a worker starts next, taken in one script (see bullmq-internals.ts). */

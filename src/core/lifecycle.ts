@@ -19,6 +19,7 @@ import { exists, moveStamped, moveToLostFound, type Layout } from './folders.js'
 import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from './dependencies.js';
 import { cancelTask, claimTask, isArrayTemplate, queueArray, taskNotRun, type TaskEnds } from './arrays.js';
 import { resolveSingleton } from './singleton.js';
+import { HELD_DELAY_MS } from './bullmq-internals.js';
 import type { Logger } from './log.js';
 import type { JobMailer } from './mail.js';
 import { appendFooter, appendLine, cancelledLine, checkWritable, logPathOf, lostLine, notRunLine, type RunEnd } from './process-log.js';
@@ -61,12 +62,16 @@ export class Lifecycle {
    * Queue (ingest, `qm submit`): its id, or undefined when a job of that name
    * is queued already. One whose `after` jobs are still pending is put aside
    * until the first of them ends; one whose dependency failed is queued as
-   * usual: the worker that picks it ends it (notRun).
+   * usual: the worker that picks it ends it (notRun). A held job, or one
+   * whose begin time is ahead, waits in BullMQ's delayed set (no processor,
+   * no queue place) until released or due; its dependencies are checked then.
    */
   async queue(job: QueuedJob): Promise<string | undefined> {
     await resolveSingleton(this.store, job);
-    // an array: its tasks, each put aside (if need be) when a worker picks it
+    // an array: its tasks, each put aside (if need be) when a worker picks it; a held task is put back then too
     if (isArrayTemplate(job)) return queueArray(this.store, this.layout, job);
+    const waitMs = job.held ? HELD_DELAY_MS : job.beginAt !== undefined ? job.beginAt - Date.now() : 0;
+    if (waitMs > 0) return this.store.enqueue(job, { delayMs: waitMs });
     const dependency = dependencyOf(job);
     const verdict = hasDependencies(job) ? await dependencyVerdict(this.store, this.layout, dependency) : { kind: 'run' as const };
     if (verdict.kind !== 'wait') return this.store.enqueue(job);

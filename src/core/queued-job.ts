@@ -1,14 +1,19 @@
 /**
  * A job folder's descriptor turned into what the queue holds (`QueuedJob`),
  * the same way for a folder dropped in QM_qJobs (ingest) and for one placed
- * there by `qm submit`.
+ * there by `qm submit`. A folder holding HOLD_MARK is held (`qm hold` wrote
+ * it: the hold outlives a wiped Redis, as the folder does).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readDescriptor, type ReadOptions } from './descriptor.js';
 import { ownerOf } from './users.js';
+import { parseBeginTime } from './begin-time.js';
 import type { QueuedJob } from './status.js';
 import { taskMarkOf } from './arrays.js';
+
+/** The file `qm hold` leaves in a held job's folder (removed by `qm release`). */
+export const HOLD_MARK = '.qm-held';
 
 export interface ReadJob {
   job: QueuedJob;
@@ -21,7 +26,11 @@ export interface ReadJob {
 /** Reads `dir`'s descriptor; throws a DescriptorError when it cannot be used. */
 export async function readQueuedJob(dir: string, name: string, jobFile: string, now = Date.now(), opts: ReadOptions = {}): Promise<ReadJob> {
   const d = await readDescriptor(dir, jobFile, opts);
-  const [descriptorMtime, owner] = await Promise.all([fs.stat(path.join(dir, d.file)).then((st) => st.mtimeMs), ownerOf(dir)]);
+  const [descriptorMtime, owner, marked] = await Promise.all([
+    fs.stat(path.join(dir, d.file)).then((st) => st.mtimeMs),
+    ownerOf(dir),
+    fs.access(path.join(dir, HOLD_MARK)).then(() => true, () => false),
+  ]);
   const job: QueuedJob = {
     name,
     script: d.script,
@@ -48,5 +57,8 @@ export async function readQueuedJob(dir: string, name: string, jobFile: string, 
   if (d.keys.submit_host) job.submitHost = d.keys.submit_host;
   const task = d.keys.array ? await taskMarkOf(dir) : undefined;
   if (task) job.array = task;
+  if (d.hold || marked) job.held = true;
+  const beginAt = d.begin === undefined ? undefined : parseBeginTime(d.begin, now);
+  if (beginAt !== undefined && beginAt > now) job.beginAt = beginAt;
   return { job, warnings: d.warnings, jobName: d.jobName };
 }

@@ -35,8 +35,11 @@ export interface ArraySummary {
 }
 import { neverHeld, shortOfRoom } from './resources.js';
 
-/** starting: a worker is taking it; queued; after: waits for its `after` jobs; settling: folder not queued yet */
-export type QueuedPhase = 'starting' | 'queued' | 'after' | 'settling';
+/**
+ * starting: a worker is taking it; queued; after: waits for its `after` jobs;
+ * held: until released; begin: until its begin time; settling: folder not queued yet
+ */
+export type QueuedPhase = 'starting' | 'queued' | 'after' | 'held' | 'begin' | 'settling';
 
 export interface QueuedEntry {
   state: 'queued';
@@ -126,9 +129,10 @@ export class ReadModel {
     // active in BullMQ and not running yet: a worker is claiming it
     const starting = active.filter((j) => !runningIds.has(j.id ?? ''));
     const why = reasons(workers, paused, running);
+    const now = Date.now();
     const inOrder = [...starting.map((j) => ({ j, s: 'starting' as const })), ...[...waiting, ...prioritized].map((j) => ({ j, s: 'queued' as const }))];
     const jobs: QueuedEntry[] = inOrder.map(({ j, s }, i) => entryOf(j, s, i + 1, why));
-    jobs.push(...delayed.map((j) => entryOf(j, 'after', undefined, why)));
+    jobs.push(...delayed.map((j) => entryOf(j, delayedPhase(j.data, now), undefined, why)));
     const known = new Set(jobs.map((v) => v.name));
     const settling = entries.filter((n) => !isIgnoredName(n) && !known.has(n) && !names.has(n)).sort();
     for (const name of settling) {
@@ -180,7 +184,7 @@ export class ReadModel {
       const job = id ? await this.store.job(id) : undefined;
       if (!job) return { state: 'queued', phase: 'settling', position: undefined, name, id, job: undefined, worker: undefined, reason: 'Settling' };
       const state = await job.getState();
-      const s = state === 'active' ? 'starting' : state === 'delayed' ? 'after' : 'queued';
+      const s = state === 'active' ? 'starting' : state === 'delayed' ? delayedPhase(job.data, Date.now()) : 'queued';
       return entryOf(job, s, undefined, reasons(await this.store.liveWorkers(), await this.store.isPaused(), await this.store.running()));
     }
     const info = (await this.store.running()).find((r) => r.name === name);
@@ -230,13 +234,26 @@ export class ReadModel {
   }
 }
 
-/** Why a queued job waits: the largest live budget tells a job too big for now from one behind others. */
-function reasons(workers: Heartbeat[], paused: boolean, running: RunningInfo[]) {
+/** Why a job is in BullMQ's delayed set: held, before its begin time, or waiting for its `after` jobs. */
+function delayedPhase(job: QueuedJob, now: number): QueuedPhase {
+  if (job.held) return 'held';
+  if (job.beginAt !== undefined && job.beginAt > now) return 'begin';
+  return 'after';
+}
+
+/**
+ * Why a queued job waits, as squeue's REASON says it (the one place: `qm
+ * status`, its JSON, the monitor): the largest live budget tells a job too
+ * big for now from one behind others.
+ */
+export function reasons(workers: Heartbeat[], paused: boolean, running: RunningInfo[]) {
   const free = workers.reduce((most, w) => Math.max(most, w.budget - w.inUse), 0);
   const arrayRunning = new Map<string, number>();
   for (const r of running) if (r.array) arrayRunning.set(r.array.id, (arrayRunning.get(r.array.id) ?? 0) + 1);
   return (job: QueuedJob, state: QueuedPhase, position: number | undefined): string => {
     if (state === 'starting') return 'Starting';
+    if (state === 'held') return 'Held';
+    if (state === 'begin') return 'BeginTime';
     if (state === 'after') return `Dependency: ${dependencyText(job)}`;
     if (paused) return 'Paused';
     // Slurm's reason for a task held back by %K

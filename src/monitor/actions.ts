@@ -1,26 +1,31 @@
 /**
- * The monitor's actions on a job (SPEC §7), each allowed by the settings:
+ * The monitor's actions on a job (SPEC §7, §10), each allowed by the settings:
  * 1. cancel a queued job and kill a running one (`Licence_to_kill`), through
  *    core/actions, so the kill reaches whichever host runs the job;
- * 2. delete a queued job (folder removed, taken out of the queue) or a done
+ * 2. hold and release a queued job, requeue a done one (`Licence_to_kill`:
+ *    they change what runs), through core/operations.ts;
+ * 3. delete a queued job (folder removed, taken out of the queue) or a done
  *    one (its QM_dJobs / QM_lost+found folder and its record) (`Delete_Jobs`).
- * Each goes through the lifecycle (core/lifecycle.ts).
+ * Cancel, kill, hold, release and requeue are refused, in one line, on
+ * another user's job (root: any). Each goes through the lifecycle.
  */
 import path from 'node:path';
-import { cancelJob } from '../core/actions.js';
-import type { Lifecycle } from '../core/lifecycle.js';
+import type { Operations } from '../core/operations.js';
+import { refusalFor, type Actor } from '../core/ownership.js';
 import type { WebSettings } from '../core/settings-types.js';
-import type { JobView, ReadModel } from '../core/read-model.js';
+import type { JobView } from '../core/read-model.js';
 
-export type ActionName = 'cancel' | 'kill' | 'delete';
-export const ACTIONS: readonly ActionName[] = ['cancel', 'kill', 'delete'];
+export type ActionName = 'cancel' | 'kill' | 'hold' | 'release' | 'requeue' | 'delete';
+export const ACTIONS: readonly ActionName[] = ['cancel', 'kill', 'hold', 'release', 'requeue', 'delete'];
 
 export function isAction(word: string): word is ActionName {
   return (ACTIONS as readonly string[]).includes(word);
 }
 
 /** What the page says on the button and the confirmation. */
-export const ACTION_LABEL: Record<ActionName, string> = { cancel: 'Cancel', kill: 'Kill', delete: 'Delete' };
+export const ACTION_LABEL: Record<ActionName, string> = {
+  cancel: 'Cancel', kill: 'Kill', hold: 'Hold', release: 'Release', requeue: 'Requeue', delete: 'Delete',
+};
 
 export interface ActionPolicy {
   web: WebSettings;
@@ -43,11 +48,13 @@ export function refusal(policy: ActionPolicy, action: ActionName, view: JobView)
     if (!policy.web.deleteJobs) return disabled('deleting jobs is disabled (Delete_Jobs = False)');
     return view.state === 'running' ? conflict(`${view.name} is running: kill it before deleting it`) : undefined;
   }
-  if (!policy.web.licenceToKill) {
-    return disabled(`${action === 'kill' ? 'killing' : 'cancelling'} jobs is disabled (Licence_to_kill = False)`);
-  }
+  if (!policy.web.licenceToKill) return disabled(`${action} is disabled (Licence_to_kill = False)`);
   if (action === 'kill' && view.state !== 'running') return conflict(`${view.name} is not running`);
   if (action === 'cancel' && view.state !== 'queued') return conflict(`${view.name} is not queued`);
+  if (action === 'requeue' && view.state !== 'done') return conflict(`${view.name} has not finished`);
+  const phase = view.state === 'queued' && view.job ? view.phase : undefined;
+  if (action === 'hold' && !(phase === 'queued' || phase === 'after' || phase === 'begin')) return conflict(`${view.name} is not waiting in the queue`);
+  if (action === 'release' && phase !== 'held') return conflict(`${view.name} is not held`);
   return undefined;
 }
 
@@ -57,22 +64,27 @@ export function allowedActions(policy: ActionPolicy, view: JobView): ActionName[
 
 /** `note`: which fixed notice the page shows next (see NOTES in context.ts). */
 export type ActionResult =
-  | { ok: true; message: string; note: 'kill-requested' | 'cancelled' | 'deleted' }
+  | { ok: true; message: string; note: 'kill-requested' | 'cancelled' | 'deleted' | 'held' | 'released' | 'requeued' }
   | { ok: false; status: number; message: string };
 
-export async function perform(
-  lifecycle: Lifecycle,
-  model: ReadModel,
-  action: ActionName,
-  view: JobView,
-  by: string,
-): Promise<ActionResult> {
+export async function perform(ops: Operations, action: ActionName, view: JobView, actor: Actor, by: string): Promise<ActionResult> {
+  const { lifecycle, model } = ops;
+  if (action !== 'delete') {
+    const no = await refusalFor(model, actor, view, action);
+    if (no) return { ok: false, status: 403, message: no };
+  }
+  if (action === 'hold' || action === 'release' || action === 'requeue') {
+    const result = action === 'requeue' ? await ops.requeue(view.name, actor, view.id) : await ops[action](view.name, actor);
+    if (!result.ok) return { ok: false, status: 409, message: result.message };
+    return { ok: true, note: action === 'hold' ? 'held' : action === 'release' ? 'released' : 'requeued', message: result.message };
+  }
   if (action === 'kill' && view.state === 'running') {
     await lifecycle.store.requestKill(view.id, by);
     return { ok: true, note: 'kill-requested', message: `kill requested from ${view.info.worker} on ${view.info.host}` };
   }
   if (action === 'cancel') {
-    const result = await cancelJob(lifecycle, view.name, by);
+    const result = await ops.cancel(view.name, actor, by);
+    if (result.kind === 'refused') return { ok: false, status: 403, message: result.message };
     if (result.kind === 'cancelled') return { ok: true, note: 'cancelled', message: 'cancelled before it started' };
     if (result.kind === 'kill-requested') return { ok: true, note: 'kill-requested', message: `had started: kill requested from ${result.worker}` };
     return { ok: false, status: 409, message: `${view.name} is no longer queued` };

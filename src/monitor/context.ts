@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../core/log.js';
 import type { Lifecycle } from '../core/lifecycle.js';
+import type { Operations } from '../core/operations.js';
 import type { WebSettings } from '../core/settings-types.js';
 import type { ActionPolicy } from './actions.js';
 import type { CsrfTokens } from './auth.js';
@@ -23,6 +24,8 @@ export interface MonitorContext {
   log: Logger;
   /** the actions' transitions (a job cancelled here is mailed as `qm cancel` mails it) */
   lifecycle: Lifecycle;
+  /** hold, release, requeue, pause, cancel with the ownership check */
+  operations: Operations;
 }
 
 export type JobHandler = (req: MonitorRequest, view: JobView, rest: Rest) => Promise<Reply>;
@@ -43,4 +46,7 @@ export const NOTES: Record<string, string> = {
   'kill-requested': 'Kill requested: the job gets SIGTERM, then SIGKILL after kill_grace seconds.',
   cancelled: 'The job was cancelled before it started.',
   deleted: 'The job was deleted.',
+  held: 'The job is held: it does not start until released.',
+  released: 'The job was released.',
+  requeued: 'The job was queued again as a new run (its old folder stays).',
 };

@@ -19,12 +19,14 @@ import { connect, openQueue } from '../core/redis.js';
 import { JobMailer } from '../core/mail.js';
 import { actionsOffReason, basicAuthUser, CsrfTokens } from './auth.js';
 import { bullBoardRouter } from './bull-board.js';
+import { bullBoardActions, bullBoardActionsOff } from './bull-board-actions.js';
 import type { MonitorContext } from './context.js';
 import { actionRoutes } from './handlers/actions.js';
 import { jobRoutes } from './handlers/job.js';
 import { failurePage, listRoutes } from './handlers/lists.js';
 import { Metrics } from './metrics.js';
 import { ReadModel } from '../core/read-model.js';
+import { Operations } from '../core/operations.js';
 import { dispatch, type MonitorRequest, type Reply } from './routes.js';
 
 /** A handler still waiting after this long answers 503 (Redis unreachable). */
@@ -88,9 +90,11 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
   const mailer = JobMailer.create(settings, log);
   const offReason = actionsOffReason(web);
   if (offReason) log.warn(`actions (cancel, kill, delete) are disabled: ${offReason}; set a password in [WEB_QMserver] to enable them`);
+  const lifecycle = new Lifecycle(store, layout, log, mailer);
   const ctx: MonitorContext = {
     model, web, jobFile: settings.server.jobFile, policy: { web, offReason },
-    csrf: new CsrfTokens((candidate) => store.csrfSecret(candidate)), metrics: new Metrics(model), log, lifecycle: new Lifecycle(store, layout, log, mailer),
+    csrf: new CsrfTokens((candidate) => store.csrfSecret(candidate)), metrics: new Metrics(model), log, lifecycle,
+    operations: new Operations(lifecycle, model, settings.server.jobFile, log),
   };
   const routes = [...listRoutes(ctx), ...jobRoutes(ctx), ...actionRoutes(ctx)];
 
@@ -112,7 +116,9 @@ export async function startMonitor(settings: Settings, redisUrl: string): Promis
     res.locals.user = user;
     next();
   });
-  app.use('/queues', bullBoardRouter(queue, model, '/queues'));
+  // Bull Board's buttons go through QM's operations, before its own router sees them
+  app.use('/queues/api', bullBoardActions(ctx));
+  app.use('/queues', bullBoardRouter(queue, model, '/queues', { actions: bullBoardActionsOff(ctx) === undefined }));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
   app.use((req: Request, res: Response) => {
     const request = toRequest(req, String(res.locals.user));

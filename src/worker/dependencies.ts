@@ -14,6 +14,7 @@ import type { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/log.js';
 import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from '../core/dependencies.js';
 import type { Held } from './claim.js';
+import { HELD_DELAY_MS } from '../core/bullmq-internals.js';
 
 export class DependencyGate {
   constructor(
@@ -53,4 +54,17 @@ export class DependencyGate {
     this.log.info({ job: job.data.name }, `waiting for ${verdict.names.join(', ')}`);
     return true;
   }
+}
+
+/**
+ * A job picked while still held or before its begin time (the end of a job
+ * it waited for woke it early): back to BullMQ's delayed set, unrun. True then.
+ */
+export async function putBackUnreleased(held: Held): Promise<boolean> {
+  const { held: isHeld, beginAt } = held.job.data;
+  const now = Date.now();
+  if (!isHeld && !(beginAt !== undefined && beginAt > now)) return false;
+  clearInterval(held.lockTimer);
+  await held.job.moveToDelayed(isHeld ? now + HELD_DELAY_MS : beginAt!, held.token).catch(() => undefined);
+  return true;
 }

@@ -38,7 +38,7 @@ import { HEARTBEAT_TTL_S, type Heartbeat } from '../core/heartbeat.js';
 import { Claims, LOCK_MS, type Held } from './claim.js';
 import { workerCpus } from './cpus.js';
 import { QueueWatch, Wakeup } from './wakeup.js';
-import { DependencyGate } from './dependencies.js';
+import { DependencyGate, putBackUnreleased } from './dependencies.js';
 import { Launcher } from './launch.js';
 
 export { HEARTBEAT_TTL_S, LOCK_MS, type Heartbeat };
@@ -226,6 +226,10 @@ export class WorkerRole {
     try {
       if (this.stopping) {
         await this.claims.release(held, 'wait');
+        return false;
+      }
+      if (await putBackUnreleased(held)) {
+        this.log.info({ job: job.data.name }, job.data.held ? 'held: back to waiting for qm release' : 'before its begin time: back to waiting');
         return false;
       }
       if ((await this.gate.holds(held)) || !(await this.claims.claim(held))) return false;

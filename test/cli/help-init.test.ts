@@ -20,15 +20,6 @@ describe('the qm command line', () => {
     }
   });
 
-  it('--version (and -V) prints the version of package.json, exit 0', async () => {
-    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    for (const flag of ['--version', '-V']) {
-      const { code, stdout } = await runQm([flag]);
-      expect(code).toBe(0);
-      expect(stdout).toBe(`qm ${version}\n`);
-    }
-  });
-
   it('says what is wrong in one line, exit 2 for usage and configuration errors', async () => {
     const cases: [string[], RegExp][] = [
       [['frobnicate'], /^qm: unknown command 'frobnicate'/],
@@ -64,7 +55,7 @@ describe('the qm command line', () => {
         expect(submitted.code).toBe(0);
         const logs = await runQm(['logs', 'hello', '-c', cfg]);
         expect(logs.stdout).toContain('hello from hello\n');
-        expect((await runQm(['status', '-c', cfg])).stdout).toMatch(/\nDONE \(1\)\n.*\n  hello +code 0 /);
+        expect((await runQm(['status', '-c', cfg])).stdout).toMatch(/\nDONE \(1\)\n.*\n  hello +\S+ +code 0 /);
       } finally {
         expect(await qm.stop()).toBe(0);
       }

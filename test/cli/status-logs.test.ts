@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { cfgDescriptor, startQm, waitDone } from '../helpers/qm.js';
 import { startRunningQm, writeSource, type RunningQm } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
@@ -70,9 +71,11 @@ describe('qm status and qm logs', () => {
     ]);
 
     const text = (await env.qmRun('status')).stdout;
-    expect(text).toMatch(/^QUEUED \(5\)\n  #  NAME +PRIO +PROCS +OWNER +STATE +INFO\n  1  high +5 +2 +- +queued +-\n  2  big +0 +2 +big@example\.org +queued +-\n/);
-    expect(text).toMatch(/\n  -  waits_for_bee +0 +1 +- +after worker_bee +-\n/);
-    expect(text).toMatch(/\nRUNNING \(1\)\n  NAME +PROCS +ELAPSED +PROGRESS +HOST +WORKER +OWNER +INFO\n  worker_bee +1 +\d+:\d\d +3\/10 \(30%\) time: 3 s +\S+ +\S+ +- +counts to ten\n/);
+    const me = os.userInfo().username;
+    expect(text).toMatch(new RegExp(`^QUEUED \\(5\\)\\n  #  NAME +USER +PRIO +PROCS +STATE +REASON +INFO\\n  1  high +${me} +5 +2 +queued +Resources: needs 2 CPUs, 1 free +-\\n  2  big +${me} +0 +2 +queued +Priority +-\\n`));
+    expect(text).toMatch(/\n  -  waits_for_bee +\S+ +0 +1 +after +Dependency: worker_bee +-\n/);
+    expect(text).toMatch(/\n  -  arriving +- +- +- +arriving +Settling +-\n/);
+    expect(text).toMatch(/\nRUNNING \(1\)\n  NAME +USER +PROCS +ELAPSED +PROGRESS +HOST +WORKER +OWNER +INFO\n  worker_bee +\S+ +1 +\d+:\d\d +3\/10 \(30%\) time: 3 s +\S+ +\S+ +- +counts to ten\n/);
     await fs.rmdir(path.join(env.qm.queued, 'arriving'));
   });
 
@@ -101,8 +104,8 @@ describe('qm status and qm logs', () => {
     expect(view.done[0]).toMatchObject({ result: 'code 0', exitCode: 0, folder: expect.stringMatching(/^QM_dJobs\/\S+/) });
     expect(view.queued).toEqual([]);
     const text = (await env.qmRun('status', '--all')).stdout;
-    expect(text).toMatch(/\nDONE \(5\)\n  NAME +RESULT +ELAPSED +CPU +ENDED +FOLDER\n/);
-    expect(text).toMatch(/\n  worker_bee +code 0 +\d+:\d\d +\d+:\d\d +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +QM_dJobs\/\S+-worker_bee\n/);
+    expect(text).toMatch(/\nDONE \(5\)\n  NAME +USER +RESULT +ELAPSED +CPU +ENDED +FOLDER\n/);
+    expect(text).toMatch(/\n  worker_bee +\S+ +code 0 +\d+:\d\d +\d+:\d\d +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +QM_dJobs\/\S+-worker_bee\n/);
 
     const finished = await env.qmRun('logs', 'worker_bee');
     expect(finished.stdout).toMatch(/step 3 \/ 10\nJob finished at: \S+ with code 0\n$/);

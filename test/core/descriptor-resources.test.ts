@@ -43,7 +43,8 @@ describe('resources asked by a job', () => {
     expect(await read('a.sh', script('--gres=gpu:2'))).toMatchObject({ nbGpu: 2 });
     const typed = await read('a.sh', script('--gres=gpu:a100:4'));
     expect(typed.nbGpu).toBe(4);
-    expect(typed.warnings).toEqual(['a.sh line 2: GPU type a100 of #SBATCH --gres ignored: any of the worker\'s GPUs is given']);
+    // a QM: line of the job's process.log (SPEC §9)
+    expect(typed.notices).toEqual(['a.sh line 2: GPU type a100 of #SBATCH --gres ignored: any of the worker\'s GPUs is given']);
     expect(await read('a.sh', script('--gres=gpu'))).toMatchObject({ nbGpu: 1 });
     expect(await read('a.sh', script('--gpus=1'))).toMatchObject({ nbGpu: 1 });
     expect(await read('a.sh', script('-G 4'))).toMatchObject({ nbGpu: 4 });

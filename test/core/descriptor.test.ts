@@ -41,7 +41,7 @@ describe('readDescriptor: cfg', () => {
     expect(await readDescriptor(job, 'proc_config.cfg')).toEqual({
       format: 'cfg', file: 'proc_config.cfg', script: 'python test.py proc_config.cfg', nbProc: 4,
       ntasks: undefined, nbGpu: 0, memoryMb: undefined, email: 'madelsuc@unistra.fr', info: 'Test of the QM manager', priority: 0, size: undefined,
-      timeLimit: undefined, after: [], mailType: [], jobName: undefined, warnings: [],
+      timeLimit: undefined, after: [], mailType: [], jobName: undefined, warnings: [], hold: false, begin: undefined,
       array: undefined, args: [], dependency: undefined, output: undefined, error: undefined, notices: [],
       keys: { nb_proc: '4', e_mail: 'madelsuc@unistra.fr', info: 'Test of the QM manager', script: 'python test.py proc_config.cfg' },
     });

@@ -9,6 +9,7 @@ import { withJob, type MonitorContext } from '../context.js';
 import { confirmPage, messagePage } from '../pages/confirm.js';
 import { jobUrl } from '../pages/format.js';
 import type { JobView } from '../../core/read-model.js';
+import { actorNamed } from '../../core/ownership.js';
 import { errorReply, htmlReply, redirect, type MonitorRequest, type Params, type Reply, type Rest, type Route } from '../routes.js';
 
 function refused(req: MonitorRequest, status: number, message: string, back: string): Reply {
@@ -53,10 +54,11 @@ export function actionRoutes(ctx: MonitorContext): Route[] {
     }
     if (no) return refused(req, no.status, no.message, back);
     const by = req.user ? `monitor (${req.user})` : 'monitor';
-    const result = await perform(ctx.lifecycle, ctx.model, action, view, by);
+    const result = await perform(ctx.operations, action, view, await actorNamed(req.user), by);
     if (!result.ok) return refused(req, result.status, result.message, back);
     ctx.log.info({ job: view.name }, `${action}: ${result.message} (by ${by})`);
     if (result.note === 'deleted') return redirect('/?note=deleted');
+    if (result.note === 'requeued') return redirect(`${jobUrl(view.name, undefined)}?note=requeued`);
     return redirect(`${back}${view.id ? '&' : '?'}note=${result.note}`);
   });
 

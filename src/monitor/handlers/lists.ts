@@ -25,14 +25,15 @@ function positive(text: string | null, fallback: number, max = Number.MAX_SAFE_I
 async function overview(ctx: MonitorContext, req: MonitorRequest) {
   const page = positive(req.query.get('page'), 1);
   const perPage = positive(req.query.get('per_page'), PER_PAGE, MAX_PER_PAGE);
-  const [queued, running, done, workers, arrays] = await Promise.all([
+  const [queued, running, done, workers, arrays, paused] = await Promise.all([
     ctx.model.queued(QUEUED_SHOWN),
     ctx.model.running(),
     ctx.model.done(page, perPage),
     ctx.model.workers(),
     ctx.model.arrays(),
+    ctx.model.store.isPaused(),
   ]);
-  return { queued, running, done, workers, arrays };
+  return { queued, running, done, workers, arrays, paused };
 }
 
 export function listRoutes(ctx: MonitorContext): Route[] {
@@ -58,7 +59,7 @@ export function listRoutes(ctx: MonitorContext): Route[] {
       method: 'GET',
       path: '/api/jobs',
       handler: async (req) => {
-        const { queued, running, done, workers, arrays } = await overview(ctx, req);
+        const { queued, running, done, workers, arrays, paused } = await overview(ctx, req);
         const now = Date.now();
         return jsonReply(200, {
           arrays,
@@ -66,6 +67,7 @@ export function listRoutes(ctx: MonitorContext): Route[] {
           running: running.map((r) => ({ ...r, elapsed: (now - r.info.startedAt) / 1000 })),
           done,
           workers,
+          paused,
         });
       },
     },

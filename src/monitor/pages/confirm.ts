@@ -14,6 +14,11 @@ function consequence(action: ActionName, view: JobView): string {
     return `The job's processes on ${view.info.host} get SIGTERM, then SIGKILL after kill_grace. Its folder goes to QM_dJobs, marked killed.`;
   }
   if (action === 'cancel') return 'The job will not run. Its folder goes to QM_dJobs, marked cancelled.';
+  if (action === 'hold') return 'The job stays in QM_qJobs but does not start until it is released (qm release).';
+  if (action === 'release') return 'The job goes back to the queue (and still waits for its begin time, if it has one).';
+  if (action === 'requeue' && view.state === 'done') {
+    return `A copy of ${view.record.folder}, without process.log and QM_REASON.txt, is queued as a new run. The old folder stays.`;
+  }
   if (view.state === 'done') return `Its folder ${view.record.folder} and all its files are removed for good, with its record.`;
   return 'Its folder and all its files are removed from QM_qJobs for good; it will not run.';
 }

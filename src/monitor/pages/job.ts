@@ -37,6 +37,8 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
   if (view.id) rows.push(['Id', view.id]);
   if (view.state === 'queued' && view.job) {
     const j = view.job;
+    rows.push(['Waits', view.reason]);
+    if (j.beginAt !== undefined) rows.push(['Begins', when(j.beginAt)]);
     rows.push(['nb_proc', String(j.nbProc)], ...resourceRows(j.nbGpu ? `${j.nbGpu}` : undefined, j.memoryMb, j.owner?.user));
     rows.push(['Priority', String(j.priority)], ['Queued', when(j.enqueuedAt)]);
     rows.push(['Waiting', duration((now - j.enqueuedAt) / 1000)]);
@@ -44,7 +46,7 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
   } else if (view.state === 'running') {
     const r = view.info;
     const p = view.progress;
-    rows.push(['Worker', `${r.worker} on ${r.host}`], ['nb_proc', String(r.nbProc)]);
+    rows.push(['Worker', `${r.worker} on ${r.host}`], ['User', r.owner?.user ?? ''], ['nb_proc', String(r.nbProc)]);
     if (r.cpus.length) rows.push(['CPUs', r.cpus.join(',')]);
     rows.push(...resourceRows(r.gpus?.join(','), r.memoryMb, r.owner?.user));
     rows.push(['Started', when(r.startedAt)], ['Elapsed', duration((now - r.startedAt) / 1000)]);

@@ -46,6 +46,8 @@ pre { background:#0f1723; color:#dce3ee; padding:10px 12px; border-radius:6px; o
   font-size:12.5px; line-height:1.45; white-space:pre-wrap; word-break:break-all; margin:0; }
 .notice { padding:8px 12px; border-radius:6px; background:#e2ecfc; margin-bottom:14px; }
 .notice.bad { background:#fbe5e5; }
+.filter { display:flex; gap:8px; margin:8px 0 4px; } .filter input, .filter select { padding:3px 6px; font:inherit; }
+#paused { color:var(--bad); }
 form.inline { display:inline; }
 .grid2 { display:grid; grid-template-columns: minmax(320px, 1fr) minmax(320px, 1fr); gap:18px; }
 @media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } }
