@@ -20,15 +20,6 @@ describe('the qm command line', () => {
     }
   });
 
-  it('--version (and -V) prints the version of package.json, exit 0', async () => {
-    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    for (const flag of ['--version', '-V']) {
-      const { code, stdout } = await runQm([flag]);
-      expect(code).toBe(0);
-      expect(stdout).toBe(`qm ${version}\n`);
-    }
-  });
-
   it('says what is wrong in one line, exit 2 for usage and configuration errors', async () => {
     const cases: [string[], RegExp][] = [
       [['frobnicate'], /^qm: unknown command 'frobnicate'/],
