@@ -83,7 +83,9 @@ export function hasDependencies(job: Pick<QueuedJob, 'after' | 'keys'>): boolean
 /** Every job named, for display. */
 export function dependencyText(job: Pick<QueuedJob, 'after' | 'keys'>): string {
   const expr = job.keys.dependency?.trim();
-  return [job.after.length > 0 ? `afterok:${job.after.join(':')}` : '', expr ?? ''].filter(Boolean).join(',');
+  // QM's own `after` names read as they were written; a Slurm expression as Slurm writes it
+  if (!expr) return job.after.join(',');
+  return [job.after.length > 0 ? `afterok:${job.after.join(':')}` : '', expr].filter(Boolean).join(',');
 }
 
 /** The family of a singleton: its name without a `-N` ending (`run-3` → `run`). */

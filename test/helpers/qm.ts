@@ -83,10 +83,13 @@ export function doneEntries(qm: QmDir, name?: string): string[] {
   }
   if (!name) return all;
   // `YYYY-MM-DDTHH:MM:SS-` is 20 characters; a second job in the same second adds `-N`
-  return all.filter((e) => {
+  // the exact name first: `run-2` may be the job run-2 as well as a second `run` in one second
+  const exact = all.filter((e) => e.slice(20) === name);
+  const suffixed = all.filter((e) => {
     const rest = e.slice(20);
-    return rest === name || (rest.startsWith(`${name}-`) && /^\d+$/.test(rest.slice(name.length + 1)));
+    return rest.startsWith(`${name}-`) && /^\d+$/.test(rest.slice(name.length + 1));
   });
+  return [...exact, ...suffixed];
 }
 
 export function lostEntries(qm: QmDir): string[] {

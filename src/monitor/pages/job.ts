@@ -37,9 +37,9 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
   if (view.id) rows.push(['Id', view.id]);
   if (view.state === 'queued' && view.job) {
     const j = view.job;
-    rows.push(['Waits', view.reason]);
+    rows.push(['Waits', view.reason], ['User', j.owner?.user ?? '']);
     if (j.beginAt !== undefined) rows.push(['Begins', when(j.beginAt)]);
-    rows.push(['nb_proc', String(j.nbProc)], ...resourceRows(j.nbGpu ? `${j.nbGpu}` : undefined, j.memoryMb, j.owner?.user));
+    rows.push(['nb_proc', String(j.nbProc)], ...resourceRows(j.nbGpu ? `${j.nbGpu}` : undefined, j.memoryMb));
     rows.push(['Priority', String(j.priority)], ['Queued', when(j.enqueuedAt)]);
     rows.push(['Waiting', duration((now - j.enqueuedAt) / 1000)]);
     if (j.after.length) rows.push(['After', j.after.join(', ')]);
@@ -48,7 +48,7 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
     const p = view.progress;
     rows.push(['Worker', `${r.worker} on ${r.host}`], ['User', r.owner?.user ?? ''], ['nb_proc', String(r.nbProc)]);
     if (r.cpus.length) rows.push(['CPUs', r.cpus.join(',')]);
-    rows.push(...resourceRows(r.gpus?.join(','), r.memoryMb, r.owner?.user));
+    rows.push(...resourceRows(r.gpus?.join(','), r.memoryMb));
     rows.push(['Started', when(r.startedAt)], ['Elapsed', duration((now - r.startedAt) / 1000)]);
     rows.push([
       'Progress',
@@ -56,7 +56,8 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
     ]);
   } else if (view.state === 'done') {
     const r = view.record;
-    rows.push(['Result', outcomeBadge(r.outcome)], ['nb_proc', String(r.nbProc)], ...resourceRows(r.gpus?.join(','), r.memoryMb, r.owner?.user));
+    rows.push(['Result', outcomeBadge(r.outcome)], ['User', r.owner?.user ?? ''], ['nb_proc', String(r.nbProc)]);
+    rows.push(...resourceRows(r.gpus?.join(','), r.memoryMb));
     rows.push(['Priority', String(r.priority)]);
     if (r.worker) rows.push(['Worker', `${r.worker} on ${r.host ?? '?'}`]);
     rows.push(['Queued', when(r.enqueuedAt)], ['Started', when(r.startedAt)], ['Ended', when(r.endedAt)]);
@@ -65,12 +66,11 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
   return rows;
 }
 
-/** GPUs (count asked, or ids held), memory and the Unix user, where the job has them (SPEC §8). */
-function resourceRows(gpus: string | undefined, memoryMb: number | undefined, user: string | undefined): [string, string][] {
+/** GPUs (count asked, or ids held) and memory, where the job has them (SPEC §8). */
+function resourceRows(gpus: string | undefined, memoryMb: number | undefined): [string, string][] {
   const rows: [string, string][] = [];
   if (gpus) rows.push(['GPUs', gpus]);
   if (memoryMb !== undefined) rows.push(['Memory', memoryMb === 0 ? 'all of a worker\'s' : formatMb(memoryMb)]);
-  if (user) rows.push(['User', user]);
   return rows;
 }
 
