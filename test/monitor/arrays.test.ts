@@ -28,7 +28,11 @@ describe('monitor: arrays', () => {
     const script = await writeScript(m.qm, 'grid.sh', '#!/bin/sh\n#SBATCH --array=1-20%2\nsleep 30\n');
     expect((await runQm(['-c', m.qm.cfg, 'submit', script])).stdout).toBe('grid\n');
     await waitFor(() => readdirSync(m.qm.running).filter((n) => n.startsWith('grid_')).length === 2, { timeout: 10_000 });
-    const page = (await get(m.port, '/')).body.toString();
+    // a claimed task's folder is in QM_Jobs a moment before it is recorded as running
+    const page = await waitFor(async () => {
+      const text = (await get(m.port, '/')).body.toString();
+      return /<td class="num">18<\/td><td class="num">2<\/td>/.test(text) && text;
+    }, { timeout: 10_000, what: 'the array row with 2 tasks running' });
     const row = /<section id="arrays">[\s\S]*?<\/section>/.exec(page)?.[0] ?? '';
     expect(row).toMatch(/<td class="name">grid<\/td><td>1-20%2<\/td><td class="num">18<\/td><td class="num">2<\/td>/);
     for (const task of ['grid_1', 'grid_2', 'grid_3']) expect(row).toContain(`>${task}</a>`);
