@@ -26,7 +26,11 @@ beforeAll(() => {
   extraGid = Number(execFileSync('getent', ['group', GROUP]).toString().split(':')[2]);
 });
 
-afterAll(() => {
+/** the Redis of the test that uses one: stopped after its qm start (afterAll runs after afterEach) */
+let redis: TestRedis | undefined;
+
+afterAll(async () => {
+  await redis?.stop();
   execFileSync('userdel', [USER]);
   execFileSync('groupdel', [GROUP]);
 });
@@ -59,21 +63,17 @@ describe('jobs run as the owner of their folder', () => {
   });
 
   it('the owner is the job\'s user in its running entry and its done record', async () => {
-    const redis = await TestRedis.start();
-    try {
-      const { qm } = await startWith({ MaxNbProcessors: 2, redis_url: redis.url });
-      chmodSync(qm.base, 0o755);
-      await dropOwned(qm, 'owned', uid, 'sleep 1');
-      const client = redis.client();
-      const running = await waitFor(async () => (await client.hvals('qm:running'))[0], { what: 'owned running' });
-      expect((JSON.parse(running) as { owner?: unknown }).owner).toEqual({ user: USER, uid, gid: expect.any(Number) });
-      await waitDone(qm, 'owned');
-      const ids = await client.zrange('qm:done', 0, -1);
-      const records = (await client.mget(...ids.map((id) => `qm:rec:${id}`))).map((v) => JSON.parse(v!) as { name: string; owner?: unknown });
-      client.disconnect();
-      expect(records.find((r) => r.name === 'owned')?.owner).toEqual({ user: USER, uid, gid: expect.any(Number) });
-    } finally {
-      await redis.stop();
-    }
+    redis = await TestRedis.start();
+    const { qm } = await startWith({ MaxNbProcessors: 2, redis_url: redis.url });
+    chmodSync(qm.base, 0o755);
+    await dropOwned(qm, 'owned', uid, 'sleep 1');
+    const client = redis.client();
+    const running = await waitFor(async () => (await client.hvals('qm:running'))[0], { what: 'owned running' });
+    expect((JSON.parse(running) as { owner?: unknown }).owner).toEqual({ user: USER, uid, gid: expect.any(Number) });
+    await waitDone(qm, 'owned');
+    const ids = await client.zrange('qm:done', 0, -1);
+    const records = (await client.mget(...ids.map((id) => `qm:rec:${id}`))).map((v) => JSON.parse(v!) as { name: string; owner?: unknown });
+    client.disconnect();
+    expect(records.find((r) => r.name === 'owned')?.owner).toEqual({ user: USER, uid, gid: expect.any(Number) });
   });
 });
