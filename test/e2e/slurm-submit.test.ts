@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { runQm, waitDone } from '../helpers/qm.js';
+import { doneEntries, runQm, waitDone } from '../helpers/qm.js';
 import { readLog, startRunningQm, writeScript, type RunningQm } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('qm submit as sbatch', () => {
   let env: RunningQm;
@@ -35,6 +36,8 @@ describe('qm submit as sbatch', () => {
     for (const i of ['1', '2', '3']) names.push((await submit('-J', 'run', job, i, '--not-an-option')).stdout.trim());
     expect(names).toEqual(['run', 'run-2', 'run-3']);
     await release('run');
+    // all three ended first: before that, `run-2` could be read as a second `run` in one second
+    await waitFor(() => names.every((name) => doneEntries(env.qm).some((e) => e.slice(20) === name)), { what: 'run, run-2 and run-3 done' });
     for (const [i, name] of names.entries()) {
       expect(readLog(await waitDone(env.qm, name))).toContain(`arg=${i + 1} second=--not-an-option name=${name}\n`);
     }
