@@ -11,20 +11,14 @@ import { UserError, loadContext, type GlobalOptions } from './commands/context.j
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const program = new Command('qm')
-  .version(version, '-V, --version', 'print the version of QM')
+  .version(`qm ${version}`, '-V, --version', 'print the version of QM')
   .description('QM: a batch queue manager. Drop job folders into QM_qJobs (or qm submit them); QM runs them under a processor budget.')
-  .version(packageVersion(), '-V, --version', 'print QM\'s version')
   .option('-c, --config <file>', 'QMserv.cfg to use (default: $QM_CONFIG, else ./QMserv.cfg)')
   .configureOutput({
     // one line, like every other error: `qm: unknown option '--x' (qm --help for usage)`
     outputError: (text, write) => write(`qm: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (qm --help for usage)\n`),
   })
   .exitOverride();
-
-/** QM's version, from the package.json beside dist/ and src/. */
-function packageVersion(): string {
-  return `qm ${(createRequire(import.meta.url)('../package.json') as { version: string }).version}`;
-}
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 const context = () => loadContext(globals());
