@@ -5,7 +5,7 @@
  * 3. Names the BullMQ queue and QM's own keys.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { Queue } from 'bullmq';
+import { Queue } from './bullmq-internals.js';
 import type { Logger } from './log.js';
 
 /** BullMQ prefix and queue name: keys `bull:qm:*`. */
