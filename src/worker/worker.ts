@@ -77,8 +77,6 @@ export class WorkerRole {
   private lastPickAt = 0;
   private stopping = false;
   private loopDone: Promise<void> = Promise.resolve();
-  /** jobs being claimed and started (the loop does not wait for them) */
-  private readonly taking = new Set<Promise<void>>();
   private tokens = 0;
 
   constructor(
@@ -193,17 +191,12 @@ export class WorkerRole {
         await this.wakeup.wait(500);
         continue;
       }
-      if (pick.kind === 'taken') {
-        // its pools are reserved before take's first await: the next pick runs
-        // while this job is being claimed and started (a burst starts pipelined)
-        const taking = this.take(pick.job, token, pick.nbProc)
-          .catch((err: Error) => this.log.error({ job: pick.job.data.name }, `could not start: ${err.message}`))
-          .finally(() => this.taking.delete(taking));
-        this.taking.add(taking);
-        continue;
-      }
-      if (pick.kind === 'recover') {
-        await this.claims.recover(pick.job, token).catch((err: Error) => this.log.error({ job: pick.job.data.name }, `could not start: ${err.message}`));
+      if (pick.kind === 'taken' || pick.kind === 'recover') {
+        const work =
+          pick.kind === 'taken'
+            ? this.take(pick.job, token, pick.nbProc)
+            : this.claims.recover(pick.job, token);
+        await work.catch((err: Error) => this.log.error({ job: pick.job.data.name }, `could not start: ${err.message}`));
         continue;
       }
       if (pick.kind === 'waiting' && this.waitingFor !== pick.id) {
@@ -366,8 +359,6 @@ export class WorkerRole {
       this.log.info(`stopping: ${this.active.size} running job(s) will be ${fate}`);
     }
     const reason: StopReason = mode === 'requeue' ? { kind: 'requeue' } : { kind: 'killed', by: 'shutdown' };
-    // a job being started is running (and stopped below) or back in the queue
-    await Promise.allSettled([...this.taking]);
     if (mode !== 'wait') for (const a of this.active.values()) a.stop(reason);
     await Promise.allSettled([...this.active.values()].map((a) => a.ended));
   }
