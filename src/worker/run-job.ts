@@ -86,9 +86,9 @@ export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGr
   };
   const limit = run.job.timeLimit;
   const timer = limit ? longTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
-  const ended = proc.done.then(async ({ code, cpu, leftovers, note, outOfMemory }) => {
+  const ended = proc.done.then(({ code, cpu, leftovers, note, outOfMemory }) => {
     timer?.clear();
-    await removeJobTmpDir(tmpDir);
+    removeJobTmpDir(tmpDir);
     const outOfMemoryMb = outOfMemory ? run.memoryMb : undefined;
     return { end: { code, endedAt: new Date(), stop: stopReason, note, leftovers, ...(outOfMemoryMb && { outOfMemoryMb }) }, cpu };
   });

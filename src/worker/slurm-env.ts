@@ -10,7 +10,7 @@
  * The resource variables (SLURM_NTASKS, SLURM_MEM_PER_NODE, SLURM_JOB_GPUS...)
  * are not set here.
  */
-import { accessSync, chmodSync, chownSync, constants, mkdirSync, mkdtempSync, promises as fs, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { QueuedJob } from '../core/status.js';
@@ -81,15 +81,12 @@ export function jobTmpDir(id: string, owner?: { uid: number; gid: number }): str
   return dir;
 }
 
-/**
- * Off the event loop: most jobs leave their TMPDIR empty, one rmdir; the
- * recursive removal only for what they left in it.
- */
-export async function removeJobTmpDir(dir: string): Promise<void> {
+/** Most jobs leave their TMPDIR empty: one rmdir; the recursive removal only for what they left in it. */
+export function removeJobTmpDir(dir: string): void {
   try {
-    await fs.rmdir(dir);
+    rmdirSync(dir);
   } catch {
-    await fs.rm(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
