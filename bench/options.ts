@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from './env.js';
 
-export const SECTIONS = ['baseline', 'idle', 'throughput', 'latency', 'scale', 'monitor'] as const;
+export const SECTIONS = ['baseline', 'idle', 'throughput', 'latency', 'scale', 'monitor', 'array'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -21,6 +21,10 @@ export interface BenchOptions {
   settle: number;
   /** GETs of each monitor page */
   requests: number;
+  /** tasks of the job array (`qm submit --array 1-N`) */
+  arrayTasks: number;
+  /** runs of `qm status` with the long queue */
+  statusRuns: number;
   /** processors of `qm start`, and of the two workers together */
   budget: number;
   sections: Set<Section>;
@@ -40,9 +44,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --idle-seconds S    length of the idle CPU measure (30)
   --settle S          settle_time of the QM under test (0.1)
   --requests N        GETs per monitor page (50)
+  --array-tasks N     tasks of the job array (10000)
+  --status-runs N     runs of qm status with the long queue (5)
   --budget N          MaxNbProcessors (the number of CPUs)
   --only LIST         some of: ${SECTIONS.join(',')}
-  --quick             small counts for a smoke run (jobs 50, latency 10, scale 5, queued 200, idle 2 s)
+  --quick             small counts for a smoke run (jobs 50, latency 10, scale 5, queued 200, idle 2 s, array 50 tasks, status 2 runs)
   --out FILE          results file (bench/results.json)
   --keep              keep the temp folder (logs, QM folders)
   --cpu-prof DIR      write V8 CPU profiles of the QM processes to DIR
@@ -64,6 +70,8 @@ export function parseOptions(argv: string[]): BenchOptions {
         'idle-seconds': { type: 'string' },
         settle: { type: 'string' },
         requests: { type: 'string' },
+        'array-tasks': { type: 'string' },
+        'status-runs': { type: 'string' },
         budget: { type: 'string' },
         only: { type: 'string' },
         quick: { type: 'boolean' },
@@ -108,6 +116,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     idleSeconds: seconds('idle-seconds', v['idle-seconds'], quick ? 2 : 30),
     settle: seconds('settle', v.settle, 0.1),
     requests: count('requests', v.requests, quick ? 5 : 50),
+    arrayTasks: count('array-tasks', v['array-tasks'], quick ? 50 : 10_000),
+    statusRuns: count('status-runs', v['status-runs'], quick ? 2 : 5),
     budget: count('budget', v.budget, os.availableParallelism()),
     sections,
     out: path.resolve(v.out ?? path.join(repoRoot(), 'bench', 'results.json')),

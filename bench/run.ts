@@ -4,7 +4,10 @@
  * 2. `qm start` on its embedded Redis: idle CPU, throughput, RSS;
  * 3. `qm ingest` + 2 `qm worker` on a private Redis: throughput, RSS;
  * 4. `qm start` on a private Redis: latency (drop, submit), then the same
- *    with a long queue held back, then the monitor over the done jobs.
+ *    with a long queue held back (and Redis's memory per queued job, `qm
+ *    status` and the monitor's home over it), then the monitor over the
+ *    done jobs;
+ * 5. a job array of trivial tasks on `qm start`: queued, then run.
  * Parts whose command this build lacks are skipped and say so. Prints a
  * table and writes every number to bench/results.json.
  */
@@ -19,11 +22,14 @@ import { allowedCpus } from '../src/worker/cpus.js';
 import { bareSpawnRate } from './baseline.js';
 import { Playground, hasCommand, makeSite, qmBin, useQm, type Role, type Site } from './env.js';
 import { OptionsError, USAGE, parseOptions, type BenchOptions } from './options.js';
+import { spawnSync } from 'node:child_process';
 import { childrenOf, cpuMeter, idleCpu, memory, msPerJob, reapedChildrenSeconds } from './proc.js';
 import { throughput } from './throughput.js';
 import { dropLatency, submitLatency } from './latency.js';
 import { fillQueue, holdQueued, releaseHeld } from './scale.js';
 import { measurePage, monitorAnswers } from './monitor.js';
+import { arrayRun } from './array.js';
+import { summarize } from './stats.js';
 import { countEntries } from './jobs.js';
 import { formatTable, tableRows, type Results } from './report.js';
 import { nowMs, sleep, waitUntil } from './wait.js';
@@ -177,7 +183,9 @@ async function latencyScaleMonitor(pg: Playground, opts: BenchOptions, results: 
 
   const ingest = await startRole(pg, opts, site, 'ingest', 'fill-ingest');
   progress(`scale: filling the queue with ${opts.queued} jobs (qm ingest alone)`);
+  const memoryBefore = await usedMemory(redis);
   const fill = await fillQueue(site, redis, opts.queued, 'queued');
+  const redisBytesPerQueuedJob = Math.round(((await usedMemory(redis)) - memoryBefore) / opts.queued);
   await ingest.stop();
   const held = await holdQueued(redis);
   if (held !== opts.queued) throw new Error(`bench: held ${held} jobs, expected ${opts.queued}`);
@@ -190,6 +198,9 @@ async function latencyScaleMonitor(pg: Playground, opts: BenchOptions, results: 
       held,
       drop: await part(results, 'scale drop', () => dropLatency(site, redis, opts.scaleJobs, 'scale-drop', opts.settle)),
       submit: submit ? await part(results, 'scale submit', () => submitLatency(site, redis, opts.scaleJobs, 'scale-submit')) : skipSubmit,
+      redisBytesPerQueuedJob,
+      status: await part(results, 'scale qm status', async () => statusWall(site, opts.statusRuns)),
+      home: results.available.monitor ? await part(results, 'scale monitor /', () => measurePage(site.port, '/', opts.requests)) : { skipped: 'qm monitor not available' },
     };
   }
   if (wantMonitor) results.monitor = await part(results, 'monitor', () => monitorSection(pg, opts, site, redis, held));
@@ -218,6 +229,37 @@ async function monitorSection(pg: Playground, opts: BenchOptions, site: Site, re
   const pages = [];
   for (const page of ['/', '/api/jobs']) pages.push(await measurePage(site.port, page, opts.requests));
   return { doneRecords: await redis.zcard(keys.done), doneFolders: countEntries(site.done), release, pages };
+}
+
+/** A job array on `qm start` over a private Redis that keeps every task's record. */
+async function arraySection(pg: Playground, opts: BenchOptions, results: Results): Promise<void> {
+  const server = await pg.redis();
+  const site = await makeSite(pg.dir, 'array', { redis_url: server.url, MaxNbProcessors: opts.budget, settle_time: opts.settle, keep_done: opts.arrayTasks + 100 });
+  const qm = await startRole(pg, opts, site, 'start', 'array-start');
+  const redis = server.client();
+  results.array = await part(results, 'array', async () => {
+    progress(`array: qm submit --array 1-${opts.arrayTasks} of a trivial script, then run`);
+    return arrayRun(site, redis, opts.arrayTasks);
+  });
+  redis.disconnect();
+  await qm.stop();
+}
+
+/** Bytes Redis holds for data (INFO memory's used_memory). */
+async function usedMemory(redis: Redis): Promise<number> {
+  return Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1] ?? Number.NaN);
+}
+
+/** Wall times of `qm status` (its table, first lines of each part), ms. */
+function statusWall(site: Site, runs: number) {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = nowMs();
+    const r = spawnSync(process.execPath, [qmBin(), '-c', site.cfg, 'status'], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`qm status exited with ${r.status}: ${r.stderr.trim()}`);
+    samples.push(nowMs() - t0);
+  }
+  return summarize(samples);
 }
 
 /** Where Redis spent its time, per job, from INFO commandstats (the costliest first). */
@@ -269,6 +311,10 @@ export async function main(argv: string[]): Promise<Results> {
     if (opts.sections.has('throughput')) await part(results, 'qm ingest + 2 qm worker', () => separateRoles(pg, opts, results));
     if (['latency', 'scale', 'monitor'].some((s) => opts.sections.has(s as never))) {
       await part(results, 'qm start (private redis)', () => latencyScaleMonitor(pg, opts, results));
+    }
+    if (opts.sections.has('array')) {
+      if (results.available.submit) await part(results, 'qm start (array)', () => arraySection(pg, opts, results));
+      else results.array = { skipped: 'qm submit not available' };
     }
   } finally {
     await pg.dispose(opts.keep);

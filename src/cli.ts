@@ -11,7 +11,7 @@ import { UserError, loadContext, type GlobalOptions } from './commands/context.j
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const program = new Command('qm')
-  .version(version, '-V, --version', 'print the version of QM')
+  .version(`qm ${version}`, '-V, --version', 'print the version of QM')
   .description('QM: a batch queue manager. Drop job folders into QM_qJobs (or qm submit them); QM runs them under a processor budget.')
   .option('-c, --config <file>', 'QMserv.cfg to use (default: $QM_CONFIG, else ./QMserv.cfg)')
   .configureOutput({

@@ -12,7 +12,7 @@ import { Lifecycle } from '../core/lifecycle.js';
 import { ReadModel } from '../core/read-model.js';
 import { JobMailer } from '../core/mail.js';
 import { Operations } from '../core/operations.js';
-import { logger } from '../core/log.js';
+import { lazyLogger } from '../core/log.js';
 import { UserError, clientRedisUrl } from './context.js';
 import { refuseUntestedBullmq } from './bullmq-check.js';
 
@@ -37,13 +37,13 @@ export async function withClient<T>(settings: Settings, use: (client: Client) =>
   }
   const layout = layoutOf(settings.server.qmFolder);
   const store = new JobStore(redis, openQueue(redis), settings.server.keepDone);
-  const log = logger('qm');
+  const log = lazyLogger('qm');
   const mailer = JobMailer.create(settings, log);
   try {
     const lifecycle = new Lifecycle(store, layout, log, mailer);
     const model = new ReadModel(store, layout);
     // the command prints what it did: the operation's own log line would say it twice
-    const operations = new Operations(lifecycle, model, settings.server.jobFile, log.child({}, { level: 'warn' }));
+    const operations = new Operations(lifecycle, model, settings.server.jobFile, lazyLogger('qm', 'warn'));
     return await use({ settings, layout, store, lifecycle, model, operations });
   } finally {
     await mailer?.close();

@@ -6,8 +6,7 @@ import { existsSync } from 'node:fs';
 import { loadSettings, ConfigError } from '../core/settings.js';
 import type { Settings } from '../core/settings-types.js';
 import { configureLogging } from '../core/log.js';
-import { layoutOf } from '../core/folders.js';
-import { embeddedSocket } from '../core/embedded-redis.js';
+import { embeddedSocket, layoutOf } from '../core/folders.js';
 
 /** A failure the user must fix: printed as one line, exit code `code`. */
 export class UserError extends Error {

@@ -11,7 +11,16 @@
  * The rest of QM uses BullMQ's public API (Queue, Worker, Job) only.
  */
 import { createRequire } from 'node:module';
-import { Job, type JobJson, type MinimalQueue } from 'bullmq';
+import type { JobJson, MinimalQueue } from 'bullmq';
+
+const load = createRequire(import.meta.url);
+// BullMQ's index loads (and Node's ESM loader parses) every class it has:
+// Worker, FlowProducer, sandboxes... A short command (`qm submit`) needs the
+// Queue and the Job only; these two files hold them in the pinned version.
+export const { Queue } = load('bullmq/dist/cjs/classes/queue.js') as { Queue: typeof import('bullmq').Queue };
+export type Queue<T = unknown> = import('bullmq').Queue<T>;
+export const { Job } = load('bullmq/dist/cjs/classes/job.js') as { Job: typeof import('bullmq').Job };
+export type Job<T = unknown> = import('bullmq').Job<T>;
 
 /** The BullMQ version these scripts were written for and tested with (package.json pins it). */
 export const TESTED_BULLMQ_VERSION = '6.7.0';
@@ -28,7 +37,7 @@ export function checkBullmqVersion(installed = installedBullmqVersion()): void {
 }
 
 function installedBullmqVersion(): string {
-  const pkg = createRequire(import.meta.url)('bullmq/package.json') as { version?: string };
+  const pkg = load('bullmq/package.json') as { version?: string };
   return pkg.version ?? 'of unknown version';
 }
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from './log.js';
 import { answersPing } from './redis.js';
+import { embeddedSocket } from './folders.js';
 
 export class EmbeddedRedisError extends Error {}
 
@@ -18,9 +19,7 @@ const PID_FILE = 'redis.pid';
 const SUPERVISE_MS = 2_000;
 const LOADING_WAIT_MS = 60_000;
 
-export function embeddedSocket(internalDir: string): string {
-  return path.join(internalDir, 'redis.sock');
-}
+export { embeddedSocket };
 
 /** Answers PING on the socket? */
 const alive = (socket: string) => answersPing({ path: socket });

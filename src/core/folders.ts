@@ -31,6 +31,11 @@ export function layoutOf(root: string): Layout {
   };
 }
 
+/** The embedded Redis's socket (`qm start`), where short commands look for it. */
+export function embeddedSocket(internalDir: string): string {
+  return path.join(internalDir, 'redis.sock');
+}
+
 export async function ensureLayout(layout: Layout): Promise<void> {
   for (const dir of [layout.queued, layout.running, layout.done, layout.lost, layout.internal]) {
     await fs.mkdir(dir, { recursive: true });

@@ -277,8 +277,10 @@ export class JobStore {
 
   // --- running and done ----------------------------------------------------------
 
+  /** The job is running; the jobs waiting for it to start (`after`) are woken. */
   async markRunning(info: RunningInfo): Promise<void> {
-    await this.evalScript(START_SCRIPT, 2, keys.running, keys.names, info.id, JSON.stringify(info), info.name);
+    const dependents = (await this.evalScript(START_SCRIPT, 3, keys.running, keys.names, keys.dependents(info.name), info.id, JSON.stringify(info), info.name)) as string[];
+    for (const id of dependents) await (await this.job(id))?.promote().catch(() => undefined);
   }
 
   /** See REASSERT_RUNNING_SCRIPT: how many entries were written again, and the ids declared lost. */

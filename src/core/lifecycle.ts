@@ -113,9 +113,8 @@ export class Lifecycle {
       await this.lose(held, info, folder, (err as Error).message);
       return false;
     }
+    // running, and the jobs waiting for it to start (`after`) woken: one round trip
     await this.store.markRunning(info);
-    // the jobs waiting for it to start (`after`)
-    await this.store.wakeDependents(info.name);
     return true;
   }
 

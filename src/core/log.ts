@@ -52,3 +52,19 @@ export function logger(role: string): Logger {
   root ??= makeLogger(debugLevel);
   return root.child({ role });
 }
+
+/**
+ * `logger(role)` (with `level`, if given) made on first use: a short command
+ * that logs nothing (`qm submit`, `qm status`) does not load pino at all.
+ */
+export function lazyLogger(role: string, level?: string): Logger {
+  let real: Logger | undefined;
+  const made = (): Logger => (real ??= level === undefined ? logger(role) : logger(role).child({}, { level }));
+  return new Proxy({} as Logger, {
+    get: (_target, prop) => {
+      const value: unknown = Reflect.get(made(), prop);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(made()) : value;
+    },
+    set: (_target, prop, value) => Reflect.set(made(), prop, value),
+  });
+}

@@ -7,7 +7,7 @@
  * 3. Names the BullMQ queue and QM's own keys.
  */
 import { Redis } from 'ioredis';
-import { Queue } from 'bullmq';
+import { Queue } from './bullmq-internals.js';
 import type { Logger } from './log.js';
 import { redisOptions } from './redis-url.js';
 

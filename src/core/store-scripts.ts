@@ -5,14 +5,18 @@
  */
 
 /**
- * A job starts: it is running, and no longer queued under its name.
- * KEYS[1] qm:running  KEYS[2] qm:names
+ * A job starts: it is running, and no longer queued under its name; the jobs
+ * put aside until it started (`after`) are handed back, in the same round trip.
+ * KEYS[1] qm:running  KEYS[2] qm:names  KEYS[3] qm:after:NAME (its dependents)
  * ARGV[1] id  ARGV[2] RunningInfo JSON  ARGV[3] name
+ * Returns the ids of its dependents.
  */
 export const START_SCRIPT = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[2], ARGV[3]) end
-return 1`;
+local dependents = redis.call('SMEMBERS', KEYS[3])
+if #dependents > 0 then redis.call('DEL', KEYS[3]) end
+return dependents`;
 
 /**
  * A job has ended (any outcome): its record is written and indexed, it is no

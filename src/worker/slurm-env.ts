@@ -10,7 +10,7 @@
  * The resource variables (SLURM_NTASKS, SLURM_MEM_PER_NODE, SLURM_JOB_GPUS...)
  * are not set here.
  */
-import { accessSync, chmodSync, chownSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { QueuedJob } from '../core/status.js';
@@ -68,14 +68,26 @@ export function slurmVariables(f: SlurmFacts): Record<string, string> {
 /** A fresh folder for the job's temporary files (its TMPDIR), the user's it runs as. */
 export function jobTmpDir(id: string, owner?: { uid: number; gid: number }): string {
   const base = path.join(os.tmpdir(), `qm-jobs-${process.getuid?.() ?? 'u'}`);
-  mkdirSync(base, { recursive: true, mode: 0o711 });
-  const dir = mkdtempSync(path.join(base, `${id}-`));
+  let dir: string;
+  try {
+    dir = mkdtempSync(path.join(base, `${id}-`));
+  } catch (err) {
+    // the first job of this worker, or the base was cleaned away: made once, not per job
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(base, { recursive: true, mode: 0o711 });
+    dir = mkdtempSync(path.join(base, `${id}-`));
+  }
   if (owner) chownSync(dir, owner.uid, owner.gid);
   return dir;
 }
 
+/** Most jobs leave their TMPDIR empty: one rmdir; the recursive removal only for what they left in it. */
 export function removeJobTmpDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    rmdirSync(dir);
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** undefined: a real srun is on the PATH; otherwise the folder of QM's (written once per process). */

@@ -25,13 +25,15 @@ describe('npm run bench -- --quick', () => {
     expect(results.throughput.start).toMatchObject({ jobs: 50 });
     expect(results.throughput.roles).toMatchObject({ jobs: 50 });
     expect(results.latency.drop).toMatchObject({ via: 'drop', latency: { n: 10 } });
-    expect(results.scale).toMatchObject({ held: 200, drop: { latency: { n: 5 } } });
+    expect(results.scale).toMatchObject({ held: 200, drop: { latency: { n: 5 } }, status: { n: 2 } });
+    expect(results.scale!.redisBytesPerQueuedJob).toBeGreaterThan(0);
+    if (results.available.submit) expect(results.array).toMatchObject({ tasks: 50 });
     // parts this build cannot run yet say why instead of a number
     if (!results.available.submit) expect(results.latency.submit).toEqual({ skipped: 'qm submit not available' });
     if (!results.available.monitor) expect(results.monitor).toEqual({ skipped: 'qm monitor not available' });
 
     const sections = new Set(results.table.map((r) => r.section));
-    for (const s of ['1 baseline', '2 throughput', '3 latency', '4 scale', '5 monitor', '6 resources']) expect(sections).toContain(s);
+    for (const s of ['1 baseline', '2 throughput', '3 latency', '4 scale', '5 monitor', '6 resources', '7 array']) expect(sections).toContain(s);
     const wellFormed = (r: Row) => (r.value === null ? typeof r.note === 'string' : Number.isFinite(r.value) && r.unit !== '');
     expect(results.table.filter((r) => !wellFormed(r))).toEqual([]);
   });

@@ -149,7 +149,7 @@ describe('qm pause, hold, release, requeue, show, wait', () => {
 
   it('qm --version and qm completion bash|zsh', async () => {
     const pkg = JSON.parse(readFileSync(path.resolve('package.json'), 'utf8')) as { version: string };
-    expect(await env.qmRun('--version')).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
+    expect(await env.qmRun('--version')).toMatchObject({ code: 0, stdout: `qm ${pkg.version}\n` });
     const bash = await env.qmRun('completion', 'bash');
     expect(bash.code).toBe(0);
     expect(bash.stdout).toMatch(/complete -F _qm qm\n$/);
