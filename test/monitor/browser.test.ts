@@ -153,7 +153,8 @@ describe('the monitor in a browser', () => {
   });
 
   it('Bull Board tells the truth: a job that exits 3 is in its Failed tab with its reason, not in Completed', async () => {
-    await dropJob(m.qm, 'crash', { 'proc_config.cfg': cfgDescriptor({ script: 'echo oops; exit 3', info: 'fails' }) });
+    // priority 3: ahead of waiting_big, which waits for room until spectra ends (a small job does not overtake it)
+    await dropJob(m.qm, 'crash', { 'proc_config.cfg': cfgDescriptor({ script: 'echo oops; exit 3', info: 'fails', priority: 3 }) });
     await waitDone(m.qm, 'crash');
     await page.goto(`${m.url}/queues/queue/qm?status=failed`);
     await page.getByText('crash').first().waitFor();
