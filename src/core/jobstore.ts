@@ -309,15 +309,34 @@ export class JobStore {
    * back the jobs put aside until it ended, to be checked again.
    */
   async recordEnd(rec: DoneRecord): Promise<void> {
+    const dependents = await this.finish(rec);
+    await this.replicated(rec);
+    for (const id of dependents) {
+      // no longer delayed (already woken, removed): nothing to do
+      await (await this.job(id))?.promote().catch(() => undefined);
+    }
+  }
+
+  private async finish(rec: DoneRecord): Promise<string[]> {
     const found = foundRecordId(rec.folder.split('/').pop() ?? '');
-    const dependents = (await this.evalScript(
+    return (await this.evalScript(
       FINISH_SCRIPT, 8,
       keys.record(rec.id), keys.done, keys.doneByName, keys.running, keys.names, keys.dependents(rec.name), keys.record(found), keys.finished,
       rec.id, JSON.stringify(rec), rec.endedAt, rec.name, this.keepDone, found, keys.record(''), rec.outcome.kind,
     )) as string[];
-    for (const id of dependents) {
-      // no longer delayed (already woken, removed): nothing to do
-      await (await this.job(id))?.promote().catch(() => undefined);
+  }
+
+  /**
+   * Under Sentinel, a record counts once a replica holds it too: a write the
+   * primary acknowledged but had not passed on is lost when it fails over
+   * (replication is asynchronous), so it is written again where it is missing.
+   */
+  private async replicated(rec: DoneRecord): Promise<void> {
+    if (!this.redis.options.sentinels) return;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const replicas = Number(await this.redis.call('WAIT', 1, 1000).catch(() => 0));
+      if (replicas >= 1) return;
+      if ((await this.redis.exists(keys.record(rec.id)).catch(() => 1)) === 0) await this.finish(rec);
     }
   }
 
