@@ -2,46 +2,35 @@
  * Issue 3 points 3, 5, 6, end to end: `qm ingest` and three `qm worker`
  * processes (budgets 1, 2, 4) on one Redis and one QM folder.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DoneRecord } from '../../src/core/status.js';
-import { cfgDescriptor, doneEntries, dropJob, makeQmDir, startQm, waitDone, type QmDir, type QmProcess } from '../helpers/qm.js';
+import { cfgDescriptor, doneEntries, dropJob, makeQmDir, startQm, waitDone, type QmDir, rolesPerTest } from '../helpers/qm.js';
 import { TestRedis } from '../helpers/redis.js';
 import { peakUse, readTimeline, timedScript, type TimelineEvent } from '../helpers/timeline.js';
 import { waitFor } from '../helpers/wait.js';
 import { recordMeasure } from './budget-measure.js';
 
-let redis: TestRedis | undefined;
-let qm: QmDir | undefined;
-let procs: QmProcess[] = [];
-
-afterEach(async () => {
-  const codes = await Promise.all(procs.map((p) => p.stop()));
-  procs = [];
-  await redis?.stop();
-  qm?.cleanup();
-  redis = qm = undefined;
-  expect(codes.every((c) => c === 0)).toBe(true);
-});
+const cluster = rolesPerTest();
 
 /** One Redis, one QM folder, `qm ingest`, and a `qm worker` per [name, budget]. */
 async function startCluster(workers: Array<[string, number]>, server: Record<string, string | number> = {}): Promise<QmDir> {
-  redis = await TestRedis.start();
-  qm = makeQmDir({ QMServer: { redis_url: redis.url, ...server } });
-  const ingest = startQm(['ingest', '-c', qm.cfg]);
-  procs.push(ingest);
+  cluster.redis = await TestRedis.start();
+  cluster.qm = makeQmDir({ QMServer: { redis_url: cluster.redis.url, ...server } });
+  const ingest = startQm(['ingest', '-c', cluster.qm.cfg]);
+  cluster.procs.push(ingest);
   for (const [name, budget] of workers) {
-    procs.push(startQm(['worker', '-c', qm.cfg], { QM_WORKER_NAME: name, QM_MAX_NB_PROCESSORS: String(budget) }));
+    cluster.procs.push(startQm(['worker', '-c', cluster.qm.cfg], { QM_WORKER_NAME: name, QM_MAX_NB_PROCESSORS: String(budget) }));
   }
   await ingest.waitForOutput(/watching/);
-  for (const [i, [name]] of workers.entries()) await procs[i + 1]!.waitForOutput(new RegExp(`worker ${name} ready`));
-  return qm;
+  for (const [i, [name]] of workers.entries()) await cluster.procs[i + 1]!.waitForOutput(new RegExp(`worker ${name} ready`));
+  return cluster.qm;
 }
 
 /** Every done record, by job name (what `qm status` shows). */
 async function doneRecords(): Promise<Map<string, DoneRecord[]>> {
-  const client = redis!.client();
+  const client = cluster.redis!.client();
   const ids = await client.zrange('qm:done', 0, -1);
   const values = ids.length ? await client.mget(...ids.map((id) => `qm:rec:${id}`)) : [];
   client.disconnect();

@@ -4,25 +4,14 @@
  * folder. Every job runs exactly once, on a worker that can hold it, and no
  * worker ever runs more than its pools hold; jobs no worker can hold wait.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cfgDescriptor, doneEntries, dropJob, makeQmDir, runQm, startQm, type QmDir, type QmProcess } from '../helpers/qm.js';
+import { cfgDescriptor, doneEntries, dropJob, makeQmDir, runQm, startQm, rolesPerTest } from '../helpers/qm.js';
 import { TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
-let redis: TestRedis | undefined;
-let qm: QmDir | undefined;
-let procs: QmProcess[] = [];
-
-afterEach(async () => {
-  const codes = await Promise.all(procs.map((p) => p.stop()));
-  procs = [];
-  await redis?.stop();
-  qm?.cleanup();
-  redis = qm = undefined;
-  expect(codes.every((c) => c === 0)).toBe(true);
-});
+const cluster = rolesPerTest();
 
 interface Pools { procs: number; gpus: string; memory: number }
 
@@ -41,17 +30,17 @@ function poolScript(file: string): string {
 
 describe('several workers with different pools', () => {
   it('runs every job exactly once, each on a worker that can hold it, never beyond any worker\'s pools', async () => {
-    redis = await TestRedis.start();
-    qm = makeQmDir({ QMServer: { redis_url: redis.url } });
-    const ingest = startQm(['ingest', '-c', qm.cfg]);
-    procs.push(ingest);
+    cluster.redis = await TestRedis.start();
+    cluster.qm = makeQmDir({ QMServer: { redis_url: cluster.redis.url } });
+    const ingest = startQm(['ingest', '-c', cluster.qm.cfg]);
+    cluster.procs.push(ingest);
     for (const [name, p] of Object.entries(WORKERS)) {
-      procs.push(startQm(['worker', '-c', qm.cfg], { QM_WORKER_NAME: name, QM_MAX_NB_PROCESSORS: String(p.procs), QM_GPUS: p.gpus, QM_MEMORY: `${p.memory}M`, QM_PIN_CPUS: 'false' }));
+      cluster.procs.push(startQm(['worker', '-c', cluster.qm.cfg], { QM_WORKER_NAME: name, QM_MAX_NB_PROCESSORS: String(p.procs), QM_GPUS: p.gpus, QM_MEMORY: `${p.memory}M`, QM_PIN_CPUS: 'false' }));
     }
     await ingest.waitForOutput(/watching/);
-    for (const [i, name] of Object.keys(WORKERS).entries()) await procs[i + 1]!.waitForOutput(new RegExp(`worker ${name} ready`));
+    for (const [i, name] of Object.keys(WORKERS).entries()) await cluster.procs[i + 1]!.waitForOutput(new RegExp(`worker ${name} ready`));
 
-    const tl = path.join(qm.base, 'timeline');
+    const tl = path.join(cluster.qm.base, 'timeline');
     const asks: Array<Record<string, string | number>> = [
       { nb_gpu: 2, memory: '600M' }, { nb_gpu: 1 }, { memory: '1500M', nb_proc: 3 }, {}, { nb_gpu: 1, memory: '400M' },
       { nb_proc: 2 }, { nb_gpu: 2 }, { memory: '900M' }, { nb_gpu: 1, nb_proc: 2 }, { memory: '300M' },
@@ -60,14 +49,14 @@ describe('several workers with different pools', () => {
     for (let i = 0; i < 30; i++) {
       const name = `j${String(i).padStart(2, '0')}`;
       names.push(name);
-      await dropJob(qm, name, { 'proc_config.cfg': cfgDescriptor({ ...asks[i % asks.length], script: poolScript(tl) }) });
+      await dropJob(cluster.qm, name, { 'proc_config.cfg': cfgDescriptor({ ...asks[i % asks.length], script: poolScript(tl) }) });
     }
     // no worker has 3 GPUs: it waits, with its reason, and holds back nothing
-    await dropJob(qm, 'never', { 'proc_config.cfg': cfgDescriptor({ nb_gpu: 3, script: 'true' }) });
-    await waitFor(() => names.every((n) => doneEntries(qm!, n).length > 0), { what: 'all jobs done', timeout: 60_000 });
+    await dropJob(cluster.qm, 'never', { 'proc_config.cfg': cfgDescriptor({ nb_gpu: 3, script: 'true' }) });
+    await waitFor(() => names.every((n) => doneEntries(cluster.qm!, n).length > 0), { what: 'all jobs done', timeout: 60_000 });
 
     // exactly once
-    for (const n of names) expect(doneEntries(qm, n), n).toHaveLength(1);
+    for (const n of names) expect(doneEntries(cluster.qm, n), n).toHaveLength(1);
     const lines = readFileSync(tl, 'utf8').trim().split('\n').map((l) => l.split(' '));
     expect(lines.filter((l) => l[0] === 'start')).toHaveLength(names.length);
 
@@ -99,8 +88,8 @@ describe('several workers with different pools', () => {
     for (const n of twoGpuJobs) expect(ranOn.get(n), n).toBe('gpu2');
     expect(new Set(ranOn.values()).size).toBe(3);
 
-    expect(doneEntries(qm, 'never')).toEqual([]);
-    const status = JSON.parse((await runQm(['status', '--json', '-c', qm.cfg])).stdout) as { queued: Array<{ name: string; reason: string }> };
+    expect(doneEntries(cluster.qm, 'never')).toEqual([]);
+    const status = JSON.parse((await runQm(['status', '--json', '-c', cluster.qm.cfg])).stdout) as { queued: Array<{ name: string; reason: string }> };
     expect(status.queued.find((q) => q.name === 'never')?.reason).toBe('Resources: needs 3 GPUs; the largest worker has 2');
   });
 });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect } from 'vitest';
 import { waitFor } from './wait.js';
+import type { TestRedis } from './redis.js';
 
 export const QM_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
 
@@ -199,4 +200,25 @@ export function qmStartPerTest(): (
     await current.proc.waitForOutput(/QM running on/);
     return current;
   };
+}
+
+/** What a test of separate roles starts: a Redis, a QM folder and its qm processes. */
+export interface Roles {
+  redis?: TestRedis;
+  qm?: QmDir;
+  procs: QmProcess[];
+}
+
+/** The Roles of each test, stopped (each process must exit 0) and removed after it. */
+export function rolesPerTest(): Roles {
+  const roles: Roles = { procs: [] };
+  afterEach(async () => {
+    const codes = await Promise.all(roles.procs.map((p) => p.stop()));
+    roles.procs = [];
+    await roles.redis?.stop();
+    roles.qm?.cleanup();
+    roles.redis = roles.qm = undefined;
+    expect(codes.every((c) => c === 0)).toBe(true);
+  });
+  return roles;
 }
