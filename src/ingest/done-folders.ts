@@ -39,8 +39,10 @@ export async function recordDoneFolders(store: JobStore, layout: Layout, keepDon
   for (const entry of await fs.readdir(layout.done).catch(() => [] as string[])) {
     if (isIgnoredName(entry) || known.has(path.join(path.basename(layout.done), entry))) continue;
     const stat = await fs.stat(path.join(layout.done, entry)).catch(() => undefined);
-    // a worker's folder (stamped) moved just now is recorded by that worker
-    if (stat?.isDirectory() && (!STAMPED.test(entry) || now - stat.ctimeMs >= recentMs)) found.push({ entry, mtime: stat.mtimeMs });
+    // a worker's folder (stamped) moved just now is recorded by that worker; recentMs 0 leaves none
+    // to a worker (a ctime in nanoseconds may lie after Date.now(), which counts whole milliseconds)
+    const recent = recentMs > 0 && now - (stat?.ctimeMs ?? 0) < recentMs;
+    if (stat?.isDirectory() && !(STAMPED.test(entry) && recent)) found.push({ entry, mtime: stat.mtimeMs });
   }
   // the newest by their stamp or time: only those logs are read, a few at a time
   const room = Math.max(0, keepDone - (await store.doneCount()));
