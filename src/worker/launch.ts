@@ -5,7 +5,7 @@
  *    a process group of its own so that the terminal's Ctrl-C reaches the
  *    worker only.
  * 2. `run` sends a job and returns how it ends; `kill` forwards a kill.
- * 3. If the launcher dies, its jobs are gone (their sentinels kill them): each
+ * 3. If the launcher dies, its jobs are gone (its guard kills them): each
  *    ends with 128+9 and a note for its process.log.
  * 4. `close` lets it go once the worker's jobs have ended.
  */

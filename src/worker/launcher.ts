@@ -13,8 +13,8 @@
  *    enforced. After the run: whether the kernel killed in it for memory.
  * 2. `kill`: the job's group gets SIGTERM, SIGKILL after its grace period.
  * 3. When the worker goes (even by SIGKILL) the IPC channel closes: every
- *    job's group is killed and the launcher ends; the jobs' sentinels, whose
- *    socket is this process's, would kill them a moment later anyway.
+ *    job's group is killed and the launcher ends. When the launcher itself
+ *    dies, its guard kills them (job-guard.ts).
  * Signals for the worker's terminal (Ctrl-C) are not for it: it runs in a
  * process group of its own and ignores them, and the worker decides.
  */
@@ -24,6 +24,7 @@ import { BatchedSweep } from '../core/leftovers.js';
 import { Cpusets } from './cpuset.js';
 import { MemoryCgroups, type MemoryCgroup } from './memory-cgroup.js';
 import { formatMb } from '../core/resources.js';
+import { JobGuard } from './job-guard.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 
 const running = new Map<string, RunningProcess>();
@@ -33,6 +34,7 @@ const sweep = new BatchedSweep();
 const cpusets = Cpusets.open();
 /** memory limits by cgroup where this process may make them */
 let memoryCgroups: MemoryCgroups | { why: string } | undefined;
+const guard = new JobGuard();
 
 function send(msg: FromLauncher): void {
   process.send?.(msg);
@@ -70,10 +72,12 @@ async function run(req: RunRequest): Promise<void> {
     runAs: req.runAs,
     killGrace: req.killGrace,
   });
+  if (proc.pid > 0) guard.watch(proc.pid);
   closeSync(logFd);
   running.set(req.run, proc);
   send({ type: 'started', run: req.run });
   const { code, cpu } = await proc.done;
+  if (proc.pid > 0) guard.forget(proc.pid);
   // its group is dead: its processors are free
   send({ type: 'exited', run: req.run });
   // nothing of this run outlives it (nor meets a requeued run of it)

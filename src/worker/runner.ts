@@ -4,9 +4,8 @@
  *    stdin /dev/null, stdout+stderr appended to process.log. QM's part (2-4)
  *    runs in that shell before the script, on the script's first line so
  *    that its line numbers stay the script's: one shell, one exec a job.
- * 2. A sentinel in the same group holds a socket to the launcher: when the
- *    launcher dies (even by SIGKILL) the socket closes and the sentinel kills
- *    the whole group, so no job outlives it. The shell closes that socket.
+ * 2. The caller kills the group should it die (job-guard.ts): the group's
+ *    id is the shell's pid.
  * 3. Optional CPU pinning, inherited by every child: the shell moves itself
  *    into the cgroup cpuset of its CPUs (cpuset.ts), or pins itself with
  *    `taskset -p` should that fail; where there is no cpuset it is started
@@ -22,8 +21,7 @@
  * 5. Kill = SIGTERM to the group, SIGKILL after `killGrace` seconds. On
  *    SIGTERM the shell waits for the command it runs (which may clean up for
  *    kill_grace seconds) and then exits with that command's code, running
- *    nothing more; the sentinel ignores it (it must still kill the group if
- *    the launcher dies during kill_grace). A trap the script sets replaces it.
+ *    nothing more. A trap the script sets replaces it.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, unlinkSync } from 'node:fs';
@@ -96,7 +94,7 @@ export function runScript(opts: RunOptions): RunningProcess {
     cwd: opts.cwd,
     env: opts.env,
     detached: true,
-    stdio: ['ignore', opts.logFd, opts.logFd, 'pipe'],
+    stdio: ['ignore', opts.logFd, opts.logFd],
   });
   let graceTimer: NodeJS.Timeout | undefined;
   let exited = false;
@@ -110,8 +108,7 @@ export function runScript(opts: RunOptions): RunningProcess {
     child.once('exit', (code, signal) => {
       exited = true;
       if (graceTimer) clearTimeout(graceTimer);
-      // what the script left in its group dies now (the sentinel would do it a moment later)
-      child.stdio[3]?.destroy();
+      // what the script left in its group dies now
       if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
       const finalCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
       resolve({ code: finalCode, cpu: takeTimes(timesFile) });
@@ -129,15 +126,9 @@ export function runScript(opts: RunOptions): RunningProcess {
   };
 }
 
-/**
- * QM's part of the job's shell, one line ending where the script begins. fd 3
- * is the launcher's socket. The sentinel is started before the traps are
- * set, so that it has none of them, and by a subshell that ends at once, so
- * that it is not the script's child (a `wait` in the script would wait for it).
- */
+/** QM's part of the job's shell, one line ending where the script begins. */
 function prelude(timesFile: string): string {
   return (
-    "( (trap '' TERM; read _ <&3; kill -KILL 0) & ); exec 3<&-; " +
     "trap 'exit $?' TERM; " +
     `trap ${quote(`times >${quote(timesFile)}`)} EXIT; `
   );

@@ -70,14 +70,16 @@ describe('the launcher', () => {
   });
 
   it("ends its jobs when it dies; they end with a note; the next job gets a new launcher", async () => {
-    const req = request('echo $$ > shell.pid; sleep 300');
+    const req = request('sleep 299 & echo $! > child.pid; echo $$ > shell.pid; sleep 300');
     const job = launcher.run(req);
     const shell = await waitFor(() => Number(readFileSync(path.join(req.cwd, 'shell.pid'), 'utf8').trim()) || undefined, { what: 'the job' });
+    const child = Number(readFileSync(path.join(req.cwd, 'child.pid'), 'utf8').trim());
     const first = launcher.pid!;
+    expect(alive(child)).toBe(true);
     process.kill(first, 'SIGKILL');
     const result = await job.done;
     expect(result).toMatchObject({ code: 137, note: "QM's job launcher died: the job was killed" });
-    await waitFor(() => !alive(shell), { what: 'the job to be killed by its sentinel' });
+    await waitFor(() => !alive(shell) && !alive(child), { what: "the job's processes to be killed by the launcher's guard" });
     expect((await launcher.run(request('exit 0')).done).code).toBe(0);
     expect(launcher.pid).not.toBe(first);
   });
