@@ -49,9 +49,9 @@ export interface ScaleResult {
 export interface ThroughputRun extends ThroughputResult {
   /** CPU of the QM processes themselves (not of the jobs) per job, ms */
   qmCpuMsPerJob: number | undefined;
-  /** the workers' job launchers */
+  /** the workers' job launchers and their guards */
   launcherCpuMsPerJob?: number | undefined;
-  /** the processes the launchers ran: job shells, sentinels, scripts */
+  /** the processes the launchers ran: job shells and scripts */
   jobsCpuMsPerJob?: number | undefined;
   redisCpuMsPerJob: number | undefined;
 }

@@ -65,14 +65,17 @@ async function startRole(pg: Playground, opts: BenchOptions, site: Site, command
 
 /** The command line of a worker's job launcher holds this. */
 const LAUNCHER = 'worker/launcher.js';
+/** ... and that of a launcher's guard shell (worker/job-guard.ts). */
+const GUARD = 'qm-job-guard';
 
 /**
- * From now on, CPU per job of the qm processes, their job launchers, the job
- * processes the launchers ran (job shells, their sentinels and scripts) and redis-server.
+ * From now on, CPU per job of the qm processes, their job launchers (with
+ * their guards), the job processes the launchers ran (job shells and
+ * scripts) and redis-server.
  */
 function cpuMeters(qmPids: number[], launchers: number[], redisPid: number) {
   const qm = cpuMeter(qmPids);
-  const launcher = cpuMeter(launchers);
+  const launcher = cpuMeter([...launchers, ...launchers.flatMap((pid) => childrenOf(pid, GUARD))]);
   const jobs = cpuMeter(launchers, reapedChildrenSeconds);
   const redis = cpuMeter([redisPid]);
   return (n: number) => ({

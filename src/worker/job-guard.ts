@@ -26,7 +26,8 @@ export class JobGuard {
   private readonly shell: ChildProcess;
 
   constructor() {
-    this.shell = spawn('/bin/sh', ['-c', GUARD], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    // named by its $0 in `ps`
+    this.shell = spawn('/bin/sh', ['-c', GUARD, 'qm-job-guard'], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
     // a guard that could not start leaves the jobs as unguarded as before it: nothing to stop for
     this.shell.on('error', () => undefined);
     this.shell.stdin!.on('error', () => undefined);
