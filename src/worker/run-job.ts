@@ -15,7 +15,8 @@ import type { Launcher, LaunchedJob } from './launch.js';
 import { runIdOf } from '../core/leftovers.js';
 import { resourceVariables } from './resource-env.js';
 import type { RunAs } from './runner.js';
-import { jobTmpDir, removeJobTmpDir, slurmVariables, withSrunFunction } from './slurm-env.js';
+import { slurmVariables, withSrunFunction } from './slurm-env.js';
+import type { TmpDirs } from './tmp-dirs.js';
 import { withOutputFiles } from './slurm-output.js';
 
 export interface JobRun {
@@ -62,10 +63,17 @@ export interface ActiveJob {
 
 export type { StopReason };
 
-export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGrace: number): ActiveJob {
+/** What a worker starts its jobs with. */
+export interface JobStarter {
+  launcher: Launcher;
+  tmpDirs: TmpDirs;
+  killGrace: number;
+}
+
+export function startJob(run: JobRun, layout: Layout, { launcher, tmpDirs, killGrace }: JobStarter): ActiveJob {
   const dir = path.join(layout.running, run.job.name);
   const runId = runIdOf(run.worker, run.startedAt.getTime(), run.id);
-  const tmpDir = jobTmpDir(run.id, run.runAs);
+  const tmpDir = tmpDirs.take(run.id, run.runAs);
   const proc = launcher.run({
     run: runId,
     script: withOutputFiles(run.job.format === 'sh' ? withSrunFunction(run.job.script) : run.job.script, { id: run.id, job: run.job, host: run.host, dir }),
@@ -88,7 +96,7 @@ export function startJob(run: JobRun, layout: Layout, launcher: Launcher, killGr
   const timer = limit ? longTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
   const ended = proc.done.then(({ code, cpu, leftovers, note, outOfMemory }) => {
     timer?.clear();
-    removeJobTmpDir(tmpDir);
+    tmpDirs.give(tmpDir);
     const outOfMemoryMb = outOfMemory ? run.memoryMb : undefined;
     return { end: { code, endedAt: new Date(), stop: stopReason, note, leftovers, ...(outOfMemoryMb && { outOfMemoryMb }) }, cpu };
   });

@@ -3,14 +3,13 @@
  * 1. SLURM_JOB_ID/SLURM_JOBID, SLURM_JOB_NAME (the array's name for a task),
  *    SLURM_SUBMIT_DIR/_HOST, SLURM_JOB_NODELIST/SLURMD_NODENAME,
  *    SLURM_JOB_NUM_NODES=1, the SLURM_ARRAY_* of a task;
- * 2. TMPDIR and SLURM_TMPDIR: a folder of the job's own, made before it
- *    starts and removed after it;
+ * 2. TMPDIR and SLURM_TMPDIR: a folder of the job's own (tmp-dirs.ts);
  * 3. a small `srun` first on the PATH when the worker's PATH has none (and,
  *    for a bash login shell that sets its own PATH, an exported function).
  * The resource variables (SLURM_NTASKS, SLURM_MEM_PER_NODE, SLURM_JOB_GPUS...)
  * are not set here.
  */
-import { accessSync, chmodSync, chownSync, constants, mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { QueuedJob } from '../core/status.js';
@@ -23,7 +22,7 @@ export interface SlurmFacts {
   /** the job's folder (QM_Jobs/NAME) */
   dir: string;
   host: string;
-  /** the job's temporary folder (jobTmpDir) */
+  /** the job's temporary folder (tmp-dirs.ts) */
   tmpDir: string;
 }
 
@@ -63,31 +62,6 @@ export function slurmVariables(f: SlurmFacts): Record<string, string> {
   const srun = srunFolder();
   if (srun) env.PATH = `${srun}${path.delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`;
   return env;
-}
-
-/** A fresh folder for the job's temporary files (its TMPDIR), the user's it runs as. */
-export function jobTmpDir(id: string, owner?: { uid: number; gid: number }): string {
-  const base = path.join(os.tmpdir(), `qm-jobs-${process.getuid?.() ?? 'u'}`);
-  let dir: string;
-  try {
-    dir = mkdtempSync(path.join(base, `${id}-`));
-  } catch (err) {
-    // the first job of this worker, or the base was cleaned away: made once, not per job
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(base, { recursive: true, mode: 0o711 });
-    dir = mkdtempSync(path.join(base, `${id}-`));
-  }
-  if (owner) chownSync(dir, owner.uid, owner.gid);
-  return dir;
-}
-
-/** Most jobs leave their TMPDIR empty: one rmdir; the recursive removal only for what they left in it. */
-export function removeJobTmpDir(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** undefined: a real srun is on the PATH; otherwise the folder of QM's (written once per process). */

@@ -40,6 +40,7 @@ import { workerCpus } from './cpus.js';
 import { QueueWatch, Wakeup } from './wakeup.js';
 import { DependencyGate, putBackUnreleased } from './dependencies.js';
 import { Launcher } from './launch.js';
+import { TmpDirs } from './tmp-dirs.js';
 
 export { HEARTBEAT_TTL_S, LOCK_MS, type Heartbeat };
 export const STALLED_INTERVAL_MS = 10_000;
@@ -66,6 +67,7 @@ export class WorkerRole {
   private readonly gate: DependencyGate;
   private readonly claims: Claims;
   private readonly launcher: Launcher;
+  private readonly tmpDirs = new TmpDirs();
   private readonly active = new Map<string, ActiveJob & { held: Held; info: RunningInfo }>();
   private readonly instance = randomBytes(6).toString('hex');
   private readonly host = os.hostname();
@@ -288,8 +290,7 @@ export class WorkerRole {
     const active = startJob(
       { id, job: data, nbProc, cpus, gpus: grant.gpus, memoryMb: grant.memoryMb, hasGpus: this.budget.gpus.length > 0, runAs, worker: this.name, host: this.host, startedAt },
       this.layout,
-      this.launcher,
-      this.settings.server.killGrace,
+      { launcher: this.launcher, tmpDirs: this.tmpDirs, killGrace: this.settings.server.killGrace },
     );
     this.active.set(id, { ...active, held, info });
     // the processors are free once the job's processes have ended: the next
@@ -377,6 +378,7 @@ export class WorkerRole {
     if (this.store.connected) await this.store.removeHeartbeat(this.name).catch(() => undefined);
     await this.mailer?.close();
     this.launcher.close();
+    this.tmpDirs.close();
     this.control.disconnect();
     await this.store.close();
     this.redis.disconnect();
