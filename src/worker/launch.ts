@@ -34,6 +34,7 @@ export interface RunRequest {
 }
 
 export type ToLauncher = RunRequest | { type: 'kill'; run: string };
+/** The launcher sends these in arrays, several to a message. */
 export type FromLauncher =
   | { type: 'started'; run: string }
   | { type: 'exited'; run: string }
@@ -114,12 +115,8 @@ export class Launcher {
       execArgv: process.execArgv.filter((flag) => flag.startsWith('--cpu-prof')),
     });
     this.child = child;
-    child.on('message', (msg: FromLauncher) => {
-      const run = this.pending.get(msg.run);
-      if (msg.type === 'started') return run?.started();
-      if (msg.type === 'exited') return run?.exited();
-      this.pending.delete(msg.run);
-      run?.ended({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers, outOfMemory: msg.outOfMemory });
+    child.on('message', (batch: FromLauncher[]) => {
+      for (const msg of batch) this.receive(msg);
     });
     child.on('error', (err) => this.log.debug(`job launcher: ${err.message}`));
     child.once('exit', (code, signal) => {
@@ -134,6 +131,14 @@ export class Launcher {
       }
     });
     return child;
+  }
+
+  private receive(msg: FromLauncher): void {
+    const run = this.pending.get(msg.run);
+    if (msg.type === 'started') return run?.started();
+    if (msg.type === 'exited') return run?.exited();
+    this.pending.delete(msg.run);
+    run?.ended({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers, outOfMemory: msg.outOfMemory });
   }
 
   private send(child: ChildProcess, msg: ToLauncher): void {

@@ -36,8 +36,29 @@ const cpusets = Cpusets.open();
 let memoryCgroups: MemoryCgroups | { why: string } | undefined;
 const guard = new JobGuard();
 
+/**
+ * Messages for the worker, sent several to a write (each write wakes the
+ * worker): those of one turn of the event loop together (the ends of one
+ * sweep), and `started`, which only the worker's log line waits for, with
+ * the next message (a short job's `exited`) or within STARTED_WAIT_MS.
+ */
+const STARTED_WAIT_MS = 10;
+let outbox: FromLauncher[] = [];
+let flushTimer: NodeJS.Timeout | undefined;
+let flushSoon: NodeJS.Immediate | undefined;
+
 function send(msg: FromLauncher): void {
-  process.send?.(msg);
+  outbox.push(msg);
+  if (msg.type === 'started') flushTimer ??= setTimeout(flush, STARTED_WAIT_MS);
+  else flushSoon ??= setImmediate(flush);
+}
+
+function flush(): void {
+  clearTimeout(flushTimer);
+  clearImmediate(flushSoon);
+  flushTimer = flushSoon = undefined;
+  if (outbox.length > 0) process.send?.(outbox);
+  outbox = [];
 }
 
 /** The job's memory cgroup, or the `QM:` line saying why its limit is not enforced. */
