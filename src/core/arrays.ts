@@ -12,12 +12,12 @@
  * 4. a queued task ended unrun (cancelled, its dependency failed): its record
  *    points at the array's folder, as it never had one of its own.
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
-import { exists, moveStamped, type Layout } from './folders.js';
+import { chownTree, exists, moveStamped, type Layout } from './folders.js';
 import { arrayTasks, parseArraySpec, splitTaskName, taskName } from './job-array.js';
 import { appendLine, cancelledLine } from './process-log.js';
 import type { ArrayTask, DoneRecord, QueuedJob } from './status.js';
@@ -92,7 +92,7 @@ export async function claimTask(store: JobStore, layout: Layout, job: QueuedJob,
   if (await store.isDone(id)) return 'gone';
   const staging = path.join(layout.running, `.task-${randomBytes(4).toString('hex')}-${job.name}`);
   try {
-    await fs.cp(path.join(layout.queued, array.name), staging, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+    await copyTemplate(path.join(layout.queued, array.name), staging);
   } catch (err) {
     await fs.rm(staging, { recursive: true, force: true });
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
@@ -103,6 +103,26 @@ export async function claimTask(store: JobStore, layout: Layout, job: QueuedJob,
   const claimed = await renameInto(staging, target, () => fs.rm(staging, { recursive: true, force: true }));
   if (claimed === 'claimed') await taskLeftQueue(store, layout, array.name, array.id, undefined);
   return claimed;
+}
+
+/**
+ * A copy of the array's folder, its owner's as the folder is (a root worker
+ * runs the task as that user, in it). Most are a descriptor and a script:
+ * their files are copied one by one (fs.cp's general walk costs several
+ * times the system calls); a folder with anything else (subfolders, links)
+ * is copied by fs.cp, links as they are.
+ */
+async function copyTemplate(from: string, to: string): Promise<void> {
+  const [entries, folder] = await Promise.all([fs.readdir(from, { withFileTypes: true }), fs.stat(from)]);
+  if (entries.every((e) => e.isFile())) {
+    await fs.mkdir(to);
+    // copyFile keeps each file's mode (an executable script stays one)
+    await Promise.all(entries.map((e) => fs.copyFile(path.join(from, e.name), path.join(to, e.name), fsConstants.COPYFILE_EXCL)));
+    await fs.chmod(to, folder.mode & 0o7777);
+  } else {
+    await fs.cp(from, to, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+  }
+  if (process.getuid?.() === 0 && folder.uid !== 0) await chownTree(to, folder.uid, folder.gid);
 }
 
 async function renameInto(from: string, to: string, undo: () => Promise<void>): Promise<TaskClaim> {

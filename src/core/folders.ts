@@ -139,3 +139,9 @@ export async function exists(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Gives a folder and all it holds (links themselves, not what they point to) to uid:gid. */
+export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await fs.lchown(dir, uid, gid);
+  for (const entry of await fs.readdir(dir, { recursive: true })) await fs.lchown(path.join(dir, entry), uid, gid);
+}

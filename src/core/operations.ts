@@ -22,7 +22,7 @@ import type { Logger } from './log.js';
 import type { JobView, ReadModel } from './read-model.js';
 import { HELD_DELAY_MS } from './bullmq-internals.js';
 import { cancelJob, type CancelResult } from './actions.js';
-import { exists, stampedEntries } from './folders.js';
+import { chownTree, exists, stampedEntries } from './folders.js';
 import { HOLD_MARK, readQueuedJob } from './queued-job.js';
 import { LOG_NAME } from './process-log.js';
 import { refusalFor, type Actor } from './ownership.js';
@@ -189,9 +189,4 @@ export class Operations {
     const newest = found.at(-1);
     return newest && path.join(newest.dir, newest.e);
   }
-}
-
-async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
-  await fs.lchown(dir, uid, gid);
-  for (const entry of await fs.readdir(dir, { recursive: true })) await fs.lchown(path.join(dir, entry), uid, gid);
 }

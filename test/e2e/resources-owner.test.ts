@@ -38,10 +38,10 @@ afterAll(async () => {
 const WHO = 'echo "user=$(id -un) groups=$(id -G) home=$HOME USER=$USER LOGNAME=$LOGNAME"; touch made.txt';
 
 /** Drops a job whose folder belongs to `owner` (chowned before the move into QM_qJobs). */
-async function dropOwned(qm: QmDir, name: string, owner: number, script = WHO): Promise<void> {
+async function dropOwned(qm: QmDir, name: string, owner: number, script = WHO, more: Record<string, string> = {}): Promise<void> {
   const staging = path.join(qm.base, `stage-${name}`);
   await fs.mkdir(path.join(staging, name), { recursive: true });
-  await fs.writeFile(path.join(staging, name, 'proc_config.cfg'), cfgDescriptor({ script }));
+  await fs.writeFile(path.join(staging, name, 'proc_config.cfg'), cfgDescriptor({ script, ...more }));
   execFileSync('chown', ['-R', `${owner}`, staging]);
   await fs.rename(path.join(staging, name), path.join(qm.queued, name));
 }
@@ -60,6 +60,17 @@ describe('jobs run as the owner of their folder', () => {
     const roots = await waitDone(qm, 'roots');
     expect(readFileSync(path.join(roots, 'process.log'), 'utf8')).toMatch(/^user=root /m);
     for (const file of ['process.log', 'made.txt']) expect(statSync(path.join(roots, file)).uid, file).toBe(0);
+  });
+
+  it('the tasks of a user\'s array run as that user in folders of its own: its script writes there', async () => {
+    const { qm } = await startWith({ MaxNbProcessors: 2 });
+    chmodSync(qm.base, 0o755);
+    await dropOwned(qm, 'arr', uid, WHO, { array: '1-2' });
+    for (const task of ['arr_1', 'arr_2']) {
+      const done = await waitDone(qm, task);
+      expect(readFileSync(path.join(done, 'process.log'), 'utf8')).toMatch(new RegExp(`^user=${USER} `, 'm'));
+      for (const file of ['.', 'proc_config.cfg', 'made.txt']) expect(statSync(path.join(done, file)).uid, `${task}/${file}`).toBe(uid);
+    }
   });
 
   it('the owner is the job\'s user in its running entry and its done record', async () => {
