@@ -7,8 +7,8 @@
  *    BullMQ's delayed set for a week. They stay queued for QM (folders,
  *    name index, rescans) but no worker can fetch them, and no worker is
  *    busy running them: the probes that follow meet an idle QM whose only
- *    difference from section 3 is the N queued jobs. (QM itself has no
- *    budget 0 or pause to hold jobs back.)
+ *    difference from section 3 is the N queued jobs. (`qm pause` would stop
+ *    the probes too, and `qm hold` takes one name at a time.)
  * 3. release (for the monitor section): promote them all; they run.
  */
 import { Worker } from 'bullmq';
