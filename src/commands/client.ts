@@ -36,7 +36,8 @@ export async function withClient<T>(settings: Settings, use: (client: Client) =>
     throw new UserError(`cannot reach Redis at ${url}: ${(err as Error).message}`);
   }
   const layout = layoutOf(settings.server.qmFolder);
-  const store = new JobStore(redis, openQueue(redis), settings.server.keepDone);
+  // BullMQ's classes are loaded only if the command reads jobs through them (qm submit adds without them)
+  const store = new JobStore(redis, () => openQueue(redis), settings.server.keepDone);
   const log = lazyLogger('qm');
   const mailer = JobMailer.create(settings, log);
   try {
