@@ -97,5 +97,5 @@ function scriptArgs(bull: BullKeys, job: NewJob): [Buffer, string, Buffer] {
   if (job.delayMs !== undefined) opts.delay = job.delayMs;
   opts.removeOnComplete = { count: job.keep };
   opts.removeOnFail = { count: job.keep };
-  return [pack(args), JSON.stringify(job.data ?? {}), pack(opts)];
+  return [pack(args), JSON.stringify(job.data === undefined ? {} : job.data), pack(opts)];
 }
