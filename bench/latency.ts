@@ -6,7 +6,9 @@
  *   is taken right after the rename.
  * - submit: `qm submit` copies it in and renames it; the bench sees that
  *   rename through inotify (fs.watch on QM_qJobs). The wall time of each
- *   `qm submit` command (Node start-up included) is recorded too.
+ *   `qm submit` command (Node start-up included) is recorded too, and that
+ *   of a `node -e 0` spawned the same way just before it: Node's own
+ *   start-up on this machine, at this moment, to tell QM's part.
  * Each probe waits for the previous one's done record and a short pause.
  */
 import { spawn } from 'node:child_process';
@@ -28,6 +30,8 @@ export interface LatencyResult {
   beyondSettle?: Summary;
   /** submit only: wall time of the `qm submit` command, ms */
   submitWall?: Summary;
+  /** submit only: wall time of `node -e 0`, spawned before each `qm submit`, ms */
+  nodeWall?: Summary;
   /** submit only: `qm submit` started → script's first instruction, ms */
   commandToStart?: Summary;
 }
@@ -56,13 +60,17 @@ export async function submitLatency(site: Site, redis: Redis, count: number, pre
   });
   const latency: number[] = [];
   const wall: number[] = [];
+  const nodeWall: number[] = [];
   const fromCommand: number[] = [];
   try {
     for (let i = 0; i < count; i++) {
       const name = `${prefix}-${i}`;
       const folder = stageJob(site, name, probeScript(site));
+      const nodeStarted = nowMs();
+      await runNode(['-e', '0']);
+      nodeWall.push(nowMs() - nodeStarted);
       const started = nowMs();
-      await runSubmit(site, folder);
+      await runNode([qmBin(), '-c', site.cfg, 'submit', folder]);
       wall.push(nowMs() - started);
       await waitRecorded(redis, name);
       const start = probeStart(site, name);
@@ -75,15 +83,22 @@ export async function submitLatency(site: Site, redis: Redis, count: number, pre
   } finally {
     watcher.close();
   }
-  return { via: 'submit', latency: summarize(latency), submitWall: summarize(wall), commandToStart: summarize(fromCommand) };
+  return {
+    via: 'submit',
+    latency: summarize(latency),
+    submitWall: summarize(wall),
+    nodeWall: summarize(nodeWall),
+    commandToStart: summarize(fromCommand),
+  };
 }
 
-function runSubmit(site: Site, folder: string): Promise<void> {
+/** `node ARGS`, until it exits (non-zero: an error with its stderr). */
+function runNode(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [qmBin(), '-c', site.cfg, 'submit', folder], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`qm submit ${folder} exited with ${code}: ${stderr.trim()}`))));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`node ${args.join(' ')} exited with ${code}: ${stderr.trim()}`))));
   });
 }

@@ -1,53 +1,23 @@
 /**
- * The Redis side of a short command (`qm submit`, `status`, `cancel`,
- * `stats`): one connection to the running QM (redis_url, or the embedded
- * Redis of `qm start`), closed at the end, with the lifecycle and the read
- * model over it. A Redis that cannot be reached is one clear error, not a hang.
+ * A short command's client (store-client.ts) with the read model and the
+ * operations (hold, release, requeue, cancel) over it.
  */
 import type { Settings } from '../core/settings-types.js';
-import { layoutOf, type Layout } from '../core/folders.js';
-import { connectClient, openQueue } from '../core/redis.js';
-import { JobStore } from '../core/jobstore.js';
-import { Lifecycle } from '../core/lifecycle.js';
 import { ReadModel } from '../core/read-model.js';
-import { JobMailer } from '../core/mail.js';
 import { Operations } from '../core/operations.js';
 import { lazyLogger } from '../core/log.js';
-import { UserError, clientRedisUrl } from './context.js';
-import { refuseUntestedBullmq } from './bullmq-check.js';
+import { withStore, type StoreClient } from './store-client.js';
 
-export interface Client {
-  settings: Settings;
-  layout: Layout;
-  store: JobStore;
-  lifecycle: Lifecycle;
+export interface Client extends StoreClient {
   model: ReadModel;
   operations: Operations;
 }
 
 export async function withClient<T>(settings: Settings, use: (client: Client) => Promise<T>): Promise<T> {
-  refuseUntestedBullmq();
-  const url = clientRedisUrl(settings);
-  const redis = connectClient(url);
-  try {
-    await redis.ping();
-  } catch (err) {
-    redis.disconnect();
-    throw new UserError(`cannot reach Redis at ${url}: ${(err as Error).message}`);
-  }
-  const layout = layoutOf(settings.server.qmFolder);
-  const store = new JobStore(redis, openQueue(redis), settings.server.keepDone);
-  const log = lazyLogger('qm');
-  const mailer = JobMailer.create(settings, log);
-  try {
-    const lifecycle = new Lifecycle(store, layout, log, mailer);
-    const model = new ReadModel(store, layout);
+  return withStore(settings, (client) => {
+    const model = new ReadModel(client.store, client.layout);
     // the command prints what it did: the operation's own log line would say it twice
-    const operations = new Operations(lifecycle, model, settings.server.jobFile, lazyLogger('qm', 'warn'));
-    return await use({ settings, layout, store, lifecycle, model, operations });
-  } finally {
-    await mailer?.close();
-    await store.close();
-    redis.disconnect();
-  }
+    const operations = new Operations(client.lifecycle, model, settings.server.jobFile, lazyLogger('qm', 'warn'));
+    return use({ ...client, model, operations });
+  });
 }

@@ -27,7 +27,8 @@ export async function health(settings: Settings, opts: { worker?: boolean }): Pr
   const url = clientRedisUrl(settings);
   // the answer is the one line below, not the connection's retry warnings
   const redis = connect(url, logger('health').child({}, { level: 'silent' }), 'health');
-  const store = new JobStore(redis, openQueue(redis), settings.server.keepDone);
+  // BullMQ's classes are not loaded: a health check reads none of its jobs
+  const store = new JobStore(redis, () => openQueue(redis), settings.server.keepDone);
   let ingest: string;
   try {
     const timeout = new Promise<never>((_, reject) =>

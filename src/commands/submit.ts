@@ -29,9 +29,8 @@ import { parseArraySpec, taskName } from '../core/job-array.js';
 import { parseDependency } from '../core/dependencies.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { BEGIN_FORMS, parseBeginTime } from '../core/begin-time.js';
-import { withClient, type Client } from './client.js';
+import { withStore, type StoreClient } from './store-client.js';
 import { UserError } from './context.js';
-import { submitFromStdin } from './submit-stdin.js';
 
 export interface SubmitOptions {
   nbProc?: string;
@@ -60,7 +59,10 @@ const WAIT_POLL_MS = 100;
 
 /** Returns the exit code: 0, or the job's own with --wait. `-`: a tar stream on stdin (submit-stdin.ts). */
 export async function submit(settings: Settings, source: string | undefined, opts: SubmitOptions): Promise<number> {
-  if (source === '-') return submitFromStdin(settings, (entry) => submit(settings, entry, { ...opts, move: true }));
+  if (source === '-') {
+    const { submitFromStdin } = await import('./submit-stdin.js');
+    return submitFromStdin(settings, (entry) => submit(settings, entry, { ...opts, move: true }));
+  }
   const overrides = overridesOf(opts);
   if (opts.name !== undefined) checkName(opts.name);
   if (opts.wait && settings.server.keepDone === 0) {
@@ -73,7 +75,7 @@ export async function submit(settings: Settings, source: string | undefined, opt
   const shown = source ?? '--wrap';
   const kind = await sourceKind(src, shown);
   if (kind === 'folder' && (opts.args ?? []).length > 0) throw new UserError(`${shown}: arguments are passed to a script, not to a job folder`);
-  return withClient(settings, async (client) => {
+  return withStore(settings, async (client) => {
     refuseInsideQm(src, client.layout, shown);
     const staged = await stage(src, kind, client.layout, (opts.move ?? false) && !wrapped, shown).finally(() => wrapped && fs.rm(path.dirname(wrapped), { recursive: true, force: true }));
     let placed: { name: string; id: string | undefined };
@@ -252,7 +254,7 @@ async function renameOnSameFilesystem(from: string, to: string): Promise<boolean
 }
 
 /** Options written, checks passed, renamed into QM_qJobs and queued. */
-async function place(client: Client, staged: Staged, overrides: Overrides, givenName: string | undefined, source: string): Promise<{ name: string; id: string | undefined }> {
+async function place(client: StoreClient, staged: Staged, overrides: Overrides, givenName: string | undefined, source: string): Promise<{ name: string; id: string | undefined }> {
   const { store, settings } = client;
   const jobFile = settings.server.jobFile;
   const descriptorError = (err: unknown) => {
@@ -292,7 +294,7 @@ async function place(client: Client, staged: Staged, overrides: Overrides, given
  * is queued or running (the rename itself settles a race between two
  * submissions); checks the dependencies under the name given. Returns it.
  */
-async function placeUnderFreeName(client: Client, dir: string, wanted: string, job: Parameters<typeof unknownDependencies>[2]): Promise<string> {
+async function placeUnderFreeName(client: StoreClient, dir: string, wanted: string, job: Parameters<typeof unknownDependencies>[2]): Promise<string> {
   const { layout, store } = client;
   for (let k = 1; k <= MAX_NAME_SUFFIX; k++) {
     const name = k === 1 ? wanted : `${wanted}-${k}`;
@@ -311,7 +313,7 @@ async function placeUnderFreeName(client: Client, dir: string, wanted: string, j
 }
 
 /** Is a job (or an array) of this name queued or running? */
-async function isTaken(client: Client, name: string): Promise<boolean> {
+async function isTaken(client: StoreClient, name: string): Promise<boolean> {
   const { layout, store } = client;
   const folders = [path.join(layout.queued, name), path.join(layout.queued, `${name}.sh`), path.join(layout.running, name)];
   if ((await Promise.all(folders.map(exists))).some(Boolean) || (await store.liveQueued([name])).size > 0) return true;
@@ -319,7 +321,7 @@ async function isTaken(client: Client, name: string): Promise<boolean> {
 }
 
 /** Polls the records of every task of the array; prints how many ended how, and returns the worst exit code. */
-async function waitForArray(client: Client, name: string, id: string, indices: number[]): Promise<number> {
+async function waitForArray(client: StoreClient, name: string, id: string, indices: number[]): Promise<number> {
   const names = indices.map((i) => taskName(name, i));
   for (;;) {
     const records = await client.store.lastDoneOf(names);
@@ -336,7 +338,7 @@ async function waitForArray(client: Client, name: string, id: string, indices: n
 }
 
 /** Polls the job's done record; prints how it ended and returns its exit code. */
-async function waitForEnd(client: Client, name: string, id: string): Promise<number> {
+async function waitForEnd(client: StoreClient, name: string, id: string): Promise<number> {
   const { store } = client;
   const since = Date.now();
   for (;;) {

@@ -7,19 +7,28 @@
  * 3. the Redis scripts that work on BullMQ's keys: the pick (which job a
  *    worker starts next, taken as BullMQ's own fetch would take it), taking a
  *    queued job to end it unrun, holding a queued job (BullMQ's delayed set,
- *    far in the future), and the name claim of a new job.
+ *    far in the future), and the name claim of a new job;
+ * 4. adding a job without loading BullMQ's classes: bullmq-add.ts.
  * The rest of QM uses BullMQ's public API (Queue, Worker, Job) only.
  */
 import { createRequire } from 'node:module';
 import type { JobJson, MinimalQueue } from 'bullmq';
 
 const load = createRequire(import.meta.url);
-// BullMQ's index loads (and Node's ESM loader parses) every class it has:
-// Worker, FlowProducer, sandboxes... A short command (`qm submit`) needs the
-// Queue and the Job only; these two files hold them in the pinned version.
-export const { Queue } = load('bullmq/dist/cjs/classes/queue.js') as { Queue: typeof import('bullmq').Queue };
+type Classes = { Queue: typeof import('bullmq').Queue; Job: typeof import('bullmq').Job };
+let classes: Classes | undefined;
+/**
+ * BullMQ's Queue and Job, loaded on first use (adding a job needs neither):
+ * their own files, not BullMQ's index, which loads every class it has.
+ */
+export function bullmqClasses(): Classes {
+  classes ??= {
+    Queue: (load('bullmq/dist/cjs/classes/queue.js') as Pick<Classes, 'Queue'>).Queue,
+    Job: (load('bullmq/dist/cjs/classes/job.js') as Pick<Classes, 'Job'>).Job,
+  };
+  return classes;
+}
 export type Queue<T = unknown> = import('bullmq').Queue<T>;
-export const { Job } = load('bullmq/dist/cjs/classes/job.js') as { Job: typeof import('bullmq').Job };
 export type Job<T = unknown> = import('bullmq').Job<T>;
 
 /** The BullMQ version these scripts were written for and tested with (package.json pins it). */
@@ -73,7 +82,7 @@ export function jobFromHash<T>(queue: MinimalQueue, hash: JobHash, id: string): 
     id,
     name: hash.name ?? '',
     data: hash.data,
-    opts: Job.optsFromJSON(hash.opts),
+    opts: bullmqClasses().Job.optsFromJSON(hash.opts),
     progress: 0,
     delay: int(hash.delay) ?? 0,
     priority: int(hash.priority) ?? 0,
@@ -84,7 +93,7 @@ export function jobFromHash<T>(queue: MinimalQueue, hash: JobHash, id: string): 
     processedOn: int(hash.processedOn),
     processedBy: hash.pb,
   };
-  return Job.fromJSON(queue, json as unknown as JobJson, id) as Job<T>;
+  return bullmqClasses().Job.fromJSON(queue, json as unknown as JobJson, id) as Job<T>;
 }
 
 export function hashOf(flat: string[]): JobHash {

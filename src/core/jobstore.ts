@@ -15,11 +15,12 @@
 import type { Redis } from 'ioredis';
 import type { Job, JobType, Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
-import { keys } from './redis.js';
+import { bullKeys, keys } from './redis.js';
 import {
   CLAIM_NAME_SCRIPT, HOLD_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, holdKeys, jobFromHash,
   pickBullKeys, takeQueuedKeys, type PickReply,
 } from './bullmq-internals.js';
+import { addJobs } from './bullmq-add.js';
 import {
   ADD_FOUND_SCRIPT, DELETE_IF_EQUAL_SCRIPT, DELETE_KEY_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT,
   SHARED_SECRET_SCRIPT, START_SCRIPT, TAKE_LEASE_SCRIPT,
@@ -68,6 +69,9 @@ export interface PickRequest {
 
 export type QueueCounts = Record<'active' | 'waiting' | 'prioritized' | 'delayed' | 'failed' | 'completed', number>;
 
+/** A BullMQ Queue, or how to open one when first needed (adding jobs needs none: bullmq-add.ts). */
+export type QueueSource = Queue | (() => Queue);
+
 export class JobStore {
   private readySince: number | undefined;
   /** script → its sha, once loaded */
@@ -75,7 +79,7 @@ export class JobStore {
 
   constructor(
     private readonly redis: Redis,
-    private readonly queue: Queue,
+    private queueSource: QueueSource,
     private readonly keepDone: number,
   ) {
     if (redis.status === 'ready') this.readySince = Date.now();
@@ -99,11 +103,16 @@ export class JobStore {
 
   /** The queue's BullMQ keys (for the event stream a worker watches). */
   get eventStream(): string {
-    return bullKey(this.queue.keys, 'events');
+    return bullKey(bullKeys, 'events');
+  }
+
+  private get queue(): Queue {
+    if (typeof this.queueSource === 'function') this.queueSource = this.queueSource();
+    return this.queueSource;
   }
 
   async close(): Promise<void> {
-    if (this.connected) await this.queue.close().catch(() => undefined);
+    if (this.connected && typeof this.queueSource !== 'function') await this.queueSource.close().catch(() => undefined);
   }
 
   // --- the queue ---------------------------------------------------------------
@@ -119,14 +128,8 @@ export class JobStore {
   async enqueue(job: QueuedJob, aside?: { until?: string; delayMs: number }): Promise<string | undefined> {
     const id = newJobId();
     if (aside?.until) await this.redis.sadd(keys.dependents(aside.until), id);
-    await this.queue.add(job.name, job, {
-      jobId: id,
-      priority: bullPriority(job.priority),
-      delay: aside?.delayMs,
-      removeOnComplete: { count: this.keepDone },
-      removeOnFail: { count: this.keepDone },
-    });
-    const holder = (await this.evalScript(CLAIM_NAME_SCRIPT, 1, keys.names, job.name, id, bullKey(this.queue.keys, ''))) as string;
+    await addJobs(this.redis, bullKeys, [{ id, name: job.name, data: job, priority: bullPriority(job.priority), delayMs: aside?.delayMs, keep: this.keepDone }]);
+    const holder = (await this.evalScript(CLAIM_NAME_SCRIPT, 1, keys.names, job.name, id, bullKey(bullKeys, ''))) as string;
     if (holder === id) return id;
     await this.queue.remove(id).catch(() => undefined);
     if (aside?.until) await this.redis.srem(keys.dependents(aside.until), id);
@@ -145,11 +148,7 @@ export class JobStore {
     const ids = tasks.map(() => newJobId());
     for (let i = 0; i < tasks.length; i += CHUNK) {
       const slice = tasks.slice(i, i + CHUNK);
-      await this.queue.addBulk(slice.map((job, j) => ({
-        name: job.name,
-        data: job,
-        opts: { jobId: ids[i + j], priority: bullPriority(job.priority), removeOnComplete: { count: this.keepDone }, removeOnFail: { count: this.keepDone } },
-      })));
+      await addJobs(this.redis, bullKeys, slice.map((job, j) => ({ id: ids[i + j]!, name: job.name, data: job, priority: bullPriority(job.priority), keep: this.keepDone })));
       await this.redis.hset(keys.names, ...slice.flatMap((job, j) => [job.name, ids[i + j]!]));
     }
   }
@@ -201,7 +200,7 @@ export class JobStore {
 
   /** A queued job held until `until` (ms) with its new data (see HOLD_SCRIPT); false when it was not queued. */
   async holdQueued(id: string, data: QueuedJob, until: number): Promise<boolean> {
-    const held = await this.evalScript(HOLD_SCRIPT, 5, ...holdKeys(this.queue.keys, id), id, JSON.stringify(data), until, Date.now());
+    const held = await this.evalScript(HOLD_SCRIPT, 5, ...holdKeys(bullKeys, id), id, JSON.stringify(data), until, Date.now());
     return Number(held) === 1;
   }
 
@@ -216,9 +215,9 @@ export class JobStore {
 
   /** Which queued job a worker starts next, taken in one script (see bullmq-internals.ts). */
   async pick(req: PickRequest): Promise<Pick> {
-    const keyList = [...pickBullKeys(this.queue.keys), keys.workers, keys.running];
+    const keyList = [...pickBullKeys(bullKeys), keys.workers, keys.running];
     const args = [
-      bullKey(this.queue.keys, ''), keys.worker(''), req.token, req.lockMs, req.worker,
+      bullKey(bullKeys, ''), keys.worker(''), req.token, req.lockMs, req.worker,
       req.free, req.budget, PICK_SCAN_LIMIT, Date.now(), req.freeGpus ?? 0, req.gpus ?? 0,
       req.freeMemoryMb ?? Number.MAX_SAFE_INTEGER, req.memoryMb ?? Number.MAX_SAFE_INTEGER, keys.arrayActive(''),
     ];
@@ -242,7 +241,7 @@ export class JobStore {
 
   /** A queued (waiting, prioritized or delayed) job made active under `token`; undefined when it was not queued. */
   async takeQueued(id: string, token: string, lockMs: number): Promise<Job<QueuedJob> | undefined> {
-    const taken = await this.evalScript(TAKE_QUEUED_SCRIPT, 6, ...takeQueuedKeys(this.queue.keys, id), id, token, lockMs, Date.now());
+    const taken = await this.evalScript(TAKE_QUEUED_SCRIPT, 6, ...takeQueuedKeys(bullKeys, id), id, token, lockMs, Date.now());
     return Number(taken) === 1 ? this.job(id) : undefined;
   }
 
@@ -478,11 +477,16 @@ export class JobStore {
       const ids = await this.redis.hmget(keys.names, ...chunk);
       for (const [i, id] of ids.entries()) {
         if (!id) continue;
-        const job = await this.job(id);
-        if ((job && !job.finishedOn) || (await this.redis.hexists(keys.arrayLeft, id))) live.add(chunk[i]!);
+        if ((await this.unfinished(id)) || (await this.redis.hexists(keys.arrayLeft, id))) live.add(chunk[i]!);
       }
     }
     return live;
+  }
+
+  /** Does BullMQ hold job `id`, not finished (what Job.fromId would read, without BullMQ's classes)? */
+  private async unfinished(id: string): Promise<boolean> {
+    const [exists, finished] = await this.redis.multi().exists(bullKey(bullKeys, '') + id).hexists(bullKey(bullKeys, '') + id, 'finishedOn').exec() ?? [];
+    return exists?.[1] === 1 && finished?.[1] === 0;
   }
 
   async job(id: string): Promise<Job<QueuedJob> | undefined> {

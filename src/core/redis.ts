@@ -6,16 +6,24 @@
  *    Sentinel they follow the primary across a failover.
  * 3. Names the BullMQ queue and QM's own keys.
  */
-import { Redis } from 'ioredis';
-import { Queue } from './bullmq-internals.js';
+import type { Redis as RedisClient } from 'ioredis';
+import { loadRedisClass } from './ioredis-class.js';
+import { bullmqClasses, type Queue } from './bullmq-internals.js';
+import { bullQueueKeys } from './bullmq-add.js';
 import type { Logger } from './log.js';
 import { redisOptions } from './redis-url.js';
 
 export { RedisUrlError, displayUrl, redisOptions } from './redis-url.js';
 
+/** ioredis's Redis class, without its Cluster client (ioredis-class.ts). */
+export const Redis = loadRedisClass();
+export type Redis = RedisClient;
+
 /** BullMQ prefix and queue name: keys `bull:qm:*`. */
 export const BULL_PREFIX = 'bull';
 export const QUEUE_NAME = 'qm';
+/** The queue's BullMQ keys (those of a Queue opened by openQueue), known without opening one. */
+export const bullKeys = bullQueueKeys(BULL_PREFIX, QUEUE_NAME);
 
 /** QM's own keys, beside BullMQ's. */
 export const keys = {
@@ -156,7 +164,7 @@ export async function answersPing(where: { path: string } | { port: number; host
 }
 
 export function openQueue(connection: Redis): Queue {
-  const queue = new Queue(QUEUE_NAME, { connection, prefix: BULL_PREFIX });
+  const queue = new (bullmqClasses().Queue)(QUEUE_NAME, { connection, prefix: BULL_PREFIX });
   // its errors are those of the connection, logged once by watchOutage; without
   // a listener BullMQ prints each one with its stack
   queue.on('error', () => undefined);

@@ -5,12 +5,15 @@
  * 2. asks `getent` for what they do not hold (LDAP, sssd users of a cluster);
  * 3. a uid no database names is shown as its number, as `ls -l` does.
  */
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
 import type { JobOwner } from './status.js';
 
-const run = promisify(execFile);
+/** Runs getent or id; node:child_process is loaded only then (most lookups need neither; `qm submit` starts faster). */
+async function run(file: string, args: string[], opts: { timeout: number }): Promise<{ stdout: string }> {
+  const { execFile } = await import('node:child_process');
+  return promisify(execFile)(file, args, opts);
+}
 
 export interface UnixUser {
   name: string;
