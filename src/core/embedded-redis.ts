@@ -8,8 +8,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import type { Logger } from './log.js';
-import { Redis, answersPing } from './redis.js';
+import { answersPing } from './redis.js';
 import { embeddedSocket } from './folders.js';
 
 export class EmbeddedRedisError extends Error {}

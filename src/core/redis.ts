@@ -6,18 +6,13 @@
  *    Sentinel they follow the primary across a failover.
  * 3. Names the BullMQ queue and QM's own keys.
  */
-import type { Redis as RedisClient } from 'ioredis';
-import { loadRedisClass } from './ioredis-class.js';
+import { Redis } from 'ioredis';
 import { bullmqClasses, type Queue } from './bullmq-internals.js';
 import { bullQueueKeys } from './bullmq-add.js';
 import type { Logger } from './log.js';
 import { redisOptions } from './redis-url.js';
 
 export { RedisUrlError, displayUrl, redisOptions } from './redis-url.js';
-
-/** ioredis's Redis class, without its Cluster client (ioredis-class.ts). */
-export const Redis = loadRedisClass();
-export type Redis = RedisClient;
 
 /** BullMQ prefix and queue name: keys `bull:qm:*`. */
 export const BULL_PREFIX = 'bull';
