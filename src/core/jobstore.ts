@@ -319,8 +319,9 @@ export class JobStore {
   private async finish(rec: DoneRecord): Promise<string[]> {
     const found = foundRecordId(rec.folder.split('/').pop() ?? '');
     return (await this.evalScript(
-      FINISH_SCRIPT, 8,
+      FINISH_SCRIPT, 9,
       keys.record(rec.id), keys.done, keys.doneByName, keys.running, keys.names, keys.dependents(rec.name), keys.record(found), keys.finished,
+      keys.dependents(rec.array?.name ?? rec.name),
       rec.id, JSON.stringify(rec), rec.endedAt, rec.name, this.keepDone, found, keys.record(''), rec.outcome.kind,
     )) as string[];
   }

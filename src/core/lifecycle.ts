@@ -336,10 +336,9 @@ export class Lifecycle {
 
   /** The record written, BullMQ told, the mail sent: the end of every transition that ends a job. */
   private async ended(record: DoneRecord, held: Held | undefined, mailType: string[]): Promise<void> {
+    // (with the jobs waiting for it, and for a task those waiting for its array: `after ARRAY` waits for every task)
     await this.store.recordEnd(record);
     if (held) await this.acknowledge(held, record);
-    // `after ARRAY` waits for every task
-    if (record.array) await this.store.wakeDependents(record.array.name);
     this.mailer?.notify(record, mailType);
   }
 

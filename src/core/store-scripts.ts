@@ -26,7 +26,8 @@ return dependents`;
  * to be written) gives way.
  * KEYS[1] its record  KEYS[2] qm:done  KEYS[3] qm:done:names  KEYS[4] qm:running
  * KEYS[5] qm:names  KEYS[6] qm:after:NAME (its dependents)  KEYS[7] the found record of its folder
- * KEYS[8] qm:finished
+ * KEYS[8] qm:finished  KEYS[9] qm:after:ARRAY for a task (`after ARRAY` is checked again at each
+ * task's end), else KEYS[6] again
  * ARGV[1] id  ARGV[2] DoneRecord JSON  ARGV[3] end time (ms)  ARGV[4] name  ARGV[5] keep_done
  * ARGV[6] the found record's id  ARGV[7] record key prefix  ARGV[8] outcome kind
  * Returns the ids of its dependents.
@@ -43,6 +44,10 @@ if call('HGET', KEYS[5], name) == id then call('HDEL', KEYS[5], name) end
 call('HINCRBY', KEYS[8], ARGV[8], 1)
 local dependents = call('SMEMBERS', KEYS[6])
 call('DEL', KEYS[6])
+if KEYS[9] ~= KEYS[6] then
+  for _, dependent in ipairs(call('SMEMBERS', KEYS[9])) do dependents[#dependents + 1] = dependent end
+  call('DEL', KEYS[9])
+end
 local excess = call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
 if excess > 0 then
   local popped = call('ZPOPMIN', KEYS[2], excess)
