@@ -49,9 +49,13 @@ export class IngestRole {
   /** entries waiting to settle: name → its tracker and timer */
   private readonly pending = new Map<string, { tracker: SettleTracker; timer?: NodeJS.Timeout }>();
   private readonly inFlight = new Set<Promise<void>>();
-  /** settled entries waiting to be ingested together */
-  private ready: string[] = [];
+  /** settled entries waiting to be ingested together, in settle order */
+  private readonly ready = new Set<string>();
+  /** the entries the flush in progress is ingesting */
+  private readonly ingesting = new Set<string>();
   private flushing: Promise<void> = Promise.resolve();
+  /** a rescan is under way (with a long queue one may outlast RESCAN_MS) */
+  private rescanning = false;
   /** checks reading their entry's tree right now */
   private checking = 0;
   private batchTimer: NodeJS.Timeout | undefined;
@@ -101,13 +105,15 @@ export class IngestRole {
 
   /** Compares QM_qJobs with the queue: enqueues what is missing, forgets what is gone. */
   private async rescan(): Promise<void> {
-    if (this.stopped || this.redis.status !== 'ready') return;
+    if (this.stopped || this.rescanning || this.redis.status !== 'ready') return;
+    this.rescanning = true;
     await this.watcher?.arm();
     try {
       const [entries, queued] = await Promise.all([fs.readdir(this.layout.queued), this.store.queuedNames()]);
       const present = new Set(entries.filter((n) => !isIgnoredName(n)));
       for (const name of present) {
-        if (queued.has(name) || (await this.refusals.unchanged(name, path.join(this.layout.queued, name)))) continue;
+        // on its way already: settling, settled, being queued (else each rescan of a long backlog would read it all again)
+        if (queued.has(name) || this.inProgress(name) || (await this.refusals.unchanged(name, path.join(this.layout.queued, name)))) continue;
         this.schedule(name, 0);
       }
       for (const name of queued.keys()) {
@@ -120,7 +126,13 @@ export class IngestRole {
       if (found > 0) this.log.info(`recorded ${found} finished job(s) found in ${this.layout.done} without a record`);
     } catch (err) {
       this.log.debug(`rescan failed: ${(err as Error).message}`);
+    } finally {
+      this.rescanning = false;
     }
+  }
+
+  private inProgress(name: string): boolean {
+    return this.pending.has(name) || this.ready.has(name) || this.ingesting.has(name);
   }
 
   /** Something happened to QM_qJobs/NAME: it is there (settle and queue it), or it left. */
@@ -170,9 +182,9 @@ export class IngestRole {
       return;
     }
     this.pending.delete(name);
-    this.ready.push(name);
+    this.ready.add(name);
     // one flush at a time, so queue order follows settle order
-    if (this.ready.length > 1) return;
+    if (this.ready.size > 1) return;
     // entries settling together (found by one rescan, dropped at once) are queued
     // together, oldest first, so that workers see them all and start the highest
     // priority first: while others are settling or being checked, wait BATCH_MS
@@ -185,12 +197,23 @@ export class IngestRole {
     }, this.pending.size > 0 || this.checking > 0 ? BATCH_MS : 0);
   }
 
+  /** The settled entries, known as being ingested until they are (a rescan leaves them alone). */
+  private async flushReady(): Promise<void> {
+    const names = [...this.ready];
+    this.ready.clear();
+    for (const name of names) this.ingesting.add(name);
+    try {
+      await this.ingest(names);
+    } finally {
+      this.ingesting.clear();
+    }
+  }
+
   /**
    * Ingests the entries that settled together one by one, oldest first, so
    * that jobs found at start-up are queued in FIFO order (SPEC §3).
    */
-  private async flushReady(): Promise<void> {
-    const names = this.ready.splice(0);
+  private async ingest(names: string[]): Promise<void> {
     // already queued (by `qm submit`, or found again by a rescan): nothing to read
     const queued = await this.store.liveQueued(names);
     const jobs: QueuedJob[] = [];
