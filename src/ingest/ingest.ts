@@ -107,8 +107,8 @@ export class IngestRole {
   private async rescan(): Promise<void> {
     if (this.stopped || this.rescanning || this.redis.status !== 'ready') return;
     this.rescanning = true;
-    await this.watcher?.arm();
     try {
+      await this.watcher?.arm();
       const [entries, queued] = await Promise.all([fs.readdir(this.layout.queued), this.store.queuedNames()]);
       const present = new Set(entries.filter((n) => !isIgnoredName(n)));
       for (const name of present) {
