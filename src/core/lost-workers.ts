@@ -23,6 +23,7 @@ import { HEARTBEAT_MS } from './heartbeat.js';
 import { OwnerWatch } from './liveness.js';
 import { killLeftovers, runIdOf } from './leftovers.js';
 import type { Lifecycle } from './lifecycle.js';
+import { logPathOf, readEdges, startedAtIn } from './process-log.js';
 
 const REAP_MS = HEARTBEAT_MS;
 const UNOWNED_MS = 20_000;
@@ -114,8 +115,9 @@ export class OrphanReaper {
   }
 
   /**
-   * A folder claimed by a worker that stopped before starting it (no
-   * process.log yet): back to QM_qJobs, where ingest queues it again.
+   * A folder claimed by a worker that stopped before starting it (no QM
+   * header in its process.log, which the start's check of it may have made
+   * empty): back to QM_qJobs, where ingest queues it again.
    */
   private async backUnstarted(folder: string, name: string): Promise<boolean> {
     try {
@@ -149,11 +151,16 @@ export class OrphanReaper {
         const folder = path.join(layout.running, name);
         if ((await store.running()).some((r) => r.name === name) || !(await exists(folder))) continue;
         this.unownedSince.delete(name);
-        if (!(await exists(path.join(folder, 'process.log'))) && (await this.backUnstarted(folder, name))) continue;
+        if (!(await hasStarted(folder)) && (await this.backUnstarted(folder, name))) continue;
         await lifecycle.loseUnowned(name, 'worker lost: no worker runs it any more (its running record was lost from Redis)');
       } finally {
         await store.unlockLostJob(lock).catch(() => undefined);
       }
     }
   }
+}
+
+/** Did QM start the job of this folder (its process.log has QM's header)? */
+async function hasStarted(folder: string): Promise<boolean> {
+  return startedAtIn((await readEdges(logPathOf(folder))).head) !== undefined;
 }

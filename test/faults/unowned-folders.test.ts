@@ -2,7 +2,7 @@
  * Issue 6 point 3, the decision for what a wipe can leave: folders in QM_Jobs
  * that no running record names (Redis lost it and their worker is gone). A
  * job that had started goes to QM_lost+found; one that never started (no
- * process.log) goes back to QM_qJobs and runs.
+ * process.log, or an empty one: no QM header) goes back to QM_qJobs and runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promises as fs, readFileSync } from 'node:fs';
@@ -33,15 +33,21 @@ describe('folders left in QM_Jobs without an owner', () => {
     await redis.flushall();
     gone.signal('SIGKILL');
     await gone.exited;
-    // a claimed folder whose worker stopped before starting it
-    await fs.mkdir(path.join(qm.running, 'never-started'));
-    await fs.writeFile(path.join(qm.running, 'never-started', 'proc_config.cfg'), cfgDescriptor({ script: 'echo ran' }));
+    // claimed folders whose worker stopped before starting them: before, and after the start's check made an empty process.log
+    for (const name of ['never-started', 'checked-only']) {
+      await fs.mkdir(path.join(qm.running, name));
+      await fs.writeFile(path.join(qm.running, name, 'proc_config.cfg'), cfgDescriptor({ script: 'echo ran' }));
+    }
+    await fs.writeFile(path.join(qm.running, 'checked-only', 'process.log'), '');
     const entry = await waitFor(() => lostOf(qm, 'was-running')[0], { what: 'was-running in lost+found', timeout: 45_000 });
     expect(reasonOf(qm, entry)).toMatch(/^worker lost: no worker runs it any more/);
     await ingest.waitForOutput(/never-started: claimed by a worker that stopped before starting it: back in QM_qJobs/, 45_000);
+    await ingest.waitForOutput(/checked-only: claimed by a worker that stopped before starting it: back in QM_qJobs/, 45_000);
     const worker = startQm(['worker', '-c', qm.cfg], { QM_WORKER_NAME: 'late' });
-    const done = await waitDone(qm, 'never-started');
-    expect(readFileSync(path.join(done, 'process.log'), 'utf8')).toMatch(/^ran$/m);
+    for (const name of ['never-started', 'checked-only']) {
+      const done = await waitDone(qm, name);
+      expect(readFileSync(path.join(done, 'process.log'), 'utf8')).toMatch(/^ran$/m);
+    }
     await waitFor(() => jobProcesses(qm).length === 0, { what: 'no job process left' });
     for (const p of [ingest, worker]) expect(await p.stop()).toBe(0);
     qm.cleanup();
