@@ -161,8 +161,12 @@ describe('the monitor in a browser', () => {
     await page.getByText('code 3').first().waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'monitor-queues-failed.png') });
     await page.getByText('killed by monitor (code 143)').first().waitFor();
+    // a job that succeeds, so that the Completed tab has one of this test's own (the others may not have ended)
+    await dropJob(m.qm, 'fine', { 'proc_config.cfg': cfgDescriptor({ script: 'true', info: 'succeeds', priority: 3 }) });
+    await waitDone(m.qm, 'fine');
     await page.goto(`${m.url}/queues/queue/qm?status=completed`);
     // the completed jobs are listed (each with its link to QM), the failed one not among them
+    await page.getByText('succeeds').first().waitFor();
     await page.getByText('QM job page').first().waitFor();
     expect(await page.getByText('crash').count()).toBe(0);
     expect(await page.getByText('simulation').count()).toBe(0);
