@@ -23,13 +23,13 @@ import { readDescriptor, parseDuration } from '../core/descriptor.js';
 import { DescriptorError } from '../core/descriptor-types.js';
 import { readQueuedJob } from '../core/queued-job.js';
 import { unknownDependencies } from '../core/dependencies.js';
-import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js';
 import { MEMORY_FORM, neverHeld, parseMemoryMb } from '../core/resources.js';
-import { parseArraySpec, taskName } from '../core/job-array.js';
+import { parseArraySpec } from '../core/job-array.js';
 import { parseDependency } from '../core/dependencies.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { BEGIN_FORMS, parseBeginTime } from '../core/begin-time.js';
 import { withStore, type StoreClient } from './store-client.js';
+import { waitForArray, waitForEnd } from './submit-wait.js';
 import { UserError } from './context.js';
 
 export interface SubmitOptions {
@@ -55,7 +55,6 @@ export interface SubmitOptions {
 /** Names tried after a taken one: NAME-2 ... NAME-1000. */
 const MAX_NAME_SUFFIX = 1000;
 
-const WAIT_POLL_MS = 100;
 
 /** Returns the exit code: 0, or the job's own with --wait. `-`: a tar stream on stdin (submit-stdin.ts). */
 export async function submit(settings: Settings, source: string | undefined, opts: SubmitOptions): Promise<number> {
@@ -318,38 +317,4 @@ async function isTaken(client: StoreClient, name: string): Promise<boolean> {
   const folders = [path.join(layout.queued, name), path.join(layout.queued, `${name}.sh`), path.join(layout.running, name)];
   if ((await Promise.all(folders.map(exists))).some(Boolean) || (await store.liveQueued([name])).size > 0) return true;
   return (await store.running()).some((r) => r.name === name || r.array?.name === name);
-}
-
-/** Polls the records of every task of the array; prints how many ended how, and returns the worst exit code. */
-async function waitForArray(client: StoreClient, name: string, id: string, indices: number[]): Promise<number> {
-  const names = indices.map((i) => taskName(name, i));
-  for (;;) {
-    const records = await client.store.lastDoneOf(names);
-    const ended = records.filter((r): r is DoneRecord => r?.array?.id === id);
-    if (ended.length === names.length) {
-      const codes = ended.map((r) => exitCodeOf(r.outcome));
-      const failed = ended.filter((r) => r.outcome.kind !== 'success').length;
-      const worst = Math.max(...codes);
-      process.stdout.write(`${name} ended: ${names.length} task(s), ${names.length - failed} succeeded, ${failed} did not; worst code ${worst}\n`);
-      return worst;
-    }
-    await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS * 5));
-  }
-}
-
-/** Polls the job's done record; prints how it ended and returns its exit code. */
-async function waitForEnd(client: StoreClient, name: string, id: string): Promise<number> {
-  const { store } = client;
-  const since = Date.now();
-  for (;;) {
-    const record: DoneRecord | undefined =
-      (await store.records([id]))[0] ??
-      // the queue was rebuilt meanwhile (Redis wiped): the same job under a new id
-      (await store.lastDone(name).then((r) => (r && r.endedAt >= since ? r : undefined)));
-    if (record) {
-      process.stdout.write(`${name} ended: ${describeOutcome(record.outcome)} → ${record.folder}\n`);
-      return exitCodeOf(record.outcome);
-    }
-    await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
-  }
 }
