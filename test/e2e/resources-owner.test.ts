@@ -82,7 +82,11 @@ describe('jobs run as the owner of their folder', () => {
     const running = await waitFor(async () => (await client.hvals('qm:running'))[0], { what: 'owned running' });
     expect((JSON.parse(running) as { owner?: unknown }).owner).toEqual({ user: USER, uid, gid: expect.any(Number) });
     await waitDone(qm, 'owned');
-    const ids = await client.zrange('qm:done', 0, -1);
+    // the folder reaches QM_dJobs a moment before its record is written
+    const ids = await waitFor(async () => {
+      const found = await client.zrange('qm:done', 0, -1);
+      return found.length > 0 ? found : undefined;
+    }, { what: 'the done record of owned' });
     const records = (await client.mget(...ids.map((id) => `qm:rec:${id}`))).map((v) => JSON.parse(v!) as { name: string; owner?: unknown });
     client.disconnect();
     expect(records.find((r) => r.name === 'owned')?.owner).toEqual({ user: USER, uid, gid: expect.any(Number) });
