@@ -22,7 +22,7 @@ import { resolveSingleton } from './singleton.js';
 import { HELD_DELAY_MS } from './bullmq-internals.js';
 import type { Logger } from './log.js';
 import type { JobMailer } from './mail.js';
-import { appendFooter, appendLine, cancelledLine, checkWritable, logPathOf, lostLine, notRunLine, type RunEnd } from './process-log.js';
+import { appendFooter, appendLine, cancelledLine, logPathOf, lostLine, notRunLine, unwritableLogReason, type RunEnd } from './process-log.js';
 import { reportedTimeIn } from './progress.js';
 import { doneRecord, runOutcome } from './records.js';
 import { describeOutcome, succeeded, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
@@ -100,22 +100,18 @@ export class Lifecycle {
     }
   }
 
-  /**
-   * Start: the claimed job is running (its entry in Redis). A folder whose
-   * process.log cannot be written goes to QM_lost+found at once, with why;
-   * false then.
-   */
-  async start(held: Held, info: RunningInfo): Promise<boolean> {
-    const folder = path.join(this.layout.running, info.name);
-    try {
-      await checkWritable(folder);
-    } catch (err) {
-      await this.lose(held, info, folder, (err as Error).message);
-      return false;
-    }
-    // running, and the jobs waiting for it to start (`after`) woken: one round trip
+  /** Start: the claimed job is running (its entry in Redis), and the jobs waiting for it to start (`after`) woken: one round trip. */
+  async start(info: RunningInfo): Promise<void> {
     await this.store.markRunning(info);
-    return true;
+  }
+
+  /**
+   * A started job whose process.log its launcher could not open for writing
+   * (`code`: EISDIR, EACCES...): to QM_lost+found at once, with why. The
+   * launcher's open is the check: no extra open before each start.
+   */
+  async unwritableLog(held: Held, info: RunningInfo, code: string): Promise<DoneRecord> {
+    return this.lose(held, info, path.join(this.layout.running, info.name), unwritableLogReason(code));
   }
 
   /**

@@ -11,7 +11,7 @@
  * 4. Under a root worker, what QM writes in a job's folder belongs to the
  *    folder's owner, as the job's own files do (SPEC §8).
  */
-import { promises as fs } from 'node:fs';
+import { fchownSync, fstatSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Outcome, StopReason } from './status.js';
 
@@ -123,16 +123,16 @@ export async function ownedAsFolder(file: fs.FileHandle, folder: string): Promis
   if (own.uid !== dir.uid || own.gid !== dir.gid) await file.chown(dir.uid, dir.gid);
 }
 
-/** Throws (naming process.log) when the log cannot be opened for writing: a folder, no permission... */
-export async function checkWritable(folder: string): Promise<void> {
-  const handle = await fs.open(logPathOf(folder), 'a').catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`${LOG_NAME} cannot be opened for writing (${err.code ?? err.message}): QM writes the job's output there`);
-  });
-  try {
-    await ownedAsFolder(handle, folder);
-  } finally {
-    await handle.close();
-  }
+/** Why a job whose process.log cannot be opened for writing (`code`: EISDIR, EACCES...) goes to QM_lost+found. */
+export function unwritableLogReason(code: string): string {
+  return `${LOG_NAME} cannot be opened for writing (${code}): QM writes the job's output there`;
+}
+
+/** ownedAsFolder for a file opened with the sync API (the job launcher's header). */
+export function ownedAsFolderSync(fd: number, folder: string): void {
+  if (process.getuid?.() !== 0) return;
+  const [dir, own] = [statSync(folder), fstatSync(fd)];
+  if (own.uid !== dir.uid || own.gid !== dir.gid) fchownSync(fd, dir.uid, dir.gid);
 }
 
 // --- reading ---------------------------------------------------------------

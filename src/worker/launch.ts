@@ -38,6 +38,8 @@ export type ToLauncher = RunRequest | { type: 'kill'; run: string };
 export type FromLauncher =
   | { type: 'started'; run: string }
   | { type: 'exited'; run: string }
+  /** process.log could not be opened for writing (`code`: EISDIR, EACCES...): the script never ran */
+  | { type: 'unwritableLog'; run: string; code: string }
   | { type: 'ended'; run: string; code: number; cpu: number | undefined; leftovers: string[]; outOfMemory?: boolean };
 
 export interface Launched extends RunResult {
@@ -47,6 +49,8 @@ export interface Launched extends RunResult {
   note?: string;
   /** the kernel killed one of its processes for going over its memory limit */
   outOfMemory?: boolean;
+  /** it never ran: process.log could not be opened for writing (the error's code) */
+  unwritableLog?: string;
 }
 
 export interface LaunchedJob {
@@ -112,7 +116,9 @@ export class Launcher {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // none of the worker's node flags (`node -e CODE` would run CODE again)
       // but its profiling, so that `npm run bench -- --cpu-prof` sees the launchers too
-      execArgv: process.execArgv.filter((flag) => flag.startsWith('--cpu-prof')),
+      // A small young generation: a fork copies the launcher's page tables, so
+      // each job's spawn costs in proportion to the launcher's resident memory
+      execArgv: ['--max-semi-space-size=1', ...process.execArgv.filter((flag) => flag.startsWith('--cpu-prof'))],
     });
     this.child = child;
     child.on('message', (batch: FromLauncher[]) => {
@@ -138,6 +144,10 @@ export class Launcher {
     if (msg.type === 'started') return run?.started();
     if (msg.type === 'exited') return run?.exited();
     this.pending.delete(msg.run);
+    if (msg.type === 'unwritableLog') {
+      run?.exited();
+      return run?.ended({ code: 127, cpu: undefined, leftovers: [], unwritableLog: msg.code });
+    }
     run?.ended({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers, outOfMemory: msg.outOfMemory });
   }
 

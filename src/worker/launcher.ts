@@ -4,7 +4,8 @@
  * in proportion to its memory: ~3 ms from a worker of 150 MB that also runs
  * Redis clients and the monitor, under 1 ms from this process, and none of it
  * on the worker's event loop.
- * 1. `run`: writes the header into the job's process.log, runs the script
+ * 1. `run`: writes the header into the job's process.log (given to the
+ *    folder's owner; `unwritableLog` when it cannot be opened), runs the script
  *    (runner.ts) and says `started`, `exited` once its process group is gone, then
  *    `ended` with its code, its CPU time and what the run left running and
  *    was killed (core/leftovers.ts).
@@ -24,6 +25,7 @@ import { BatchedSweep } from '../core/leftovers.js';
 import { Cpusets } from './cpuset.js';
 import { MemoryCgroups, type MemoryCgroup } from './memory-cgroup.js';
 import { formatMb } from '../core/resources.js';
+import { ownedAsFolderSync } from '../core/process-log.js';
 import { JobGuard } from './job-guard.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 
@@ -70,13 +72,19 @@ function memoryCgroupOf(req: RunRequest): MemoryCgroup | string | undefined {
 }
 
 async function run(req: RunRequest): Promise<void> {
-  let logFd: number;
-  const memory = memoryCgroupOf(req);
+  let logFd: number | undefined;
+  let memory: MemoryCgroup | string | undefined;
   try {
     logFd = openSync(req.logPath, 'a');
+    memory = memoryCgroupOf(req);
+    ownedAsFolderSync(logFd, req.cwd);
     writeSync(logFd, (typeof memory === 'string' ? memory : '') + req.header);
-  } catch {
+  } catch (err) {
+    if (logFd !== undefined) closeSync(logFd);
     if (typeof memory === 'object') memory.remove();
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    // a log QM cannot write: the worker sends the folder to QM_lost+found, saying why
+    if (logFd === undefined && code !== 'ENOENT') return send({ type: 'unwritableLog', run: req.run, code });
     // the folder left QM_Jobs before the job could start
     send({ type: 'exited', run: req.run });
     send({ type: 'ended', run: req.run, code: 127, cpu: undefined, leftovers: [] });

@@ -57,8 +57,8 @@ export interface ActiveJob {
   process: LaunchedJob;
   /** Asks the job to stop; the outcome says why. */
   stop(reason: StopReason): void;
-  /** How it ended, once its processes have. */
-  ended: Promise<{ end: RunEnd; cpu: number | undefined }>;
+  /** How it ended, once its processes have; `unwritableLog`: it never ran, its process.log could not be opened (the error's code). */
+  ended: Promise<{ end: RunEnd; cpu: number | undefined; unwritableLog?: string }>;
 }
 
 export type { StopReason };
@@ -94,11 +94,11 @@ export function startJob(run: JobRun, layout: Layout, { launcher, tmpDirs, killG
   };
   const limit = run.job.timeLimit;
   const timer = limit ? longTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
-  const ended = proc.done.then(({ code, cpu, leftovers, note, outOfMemory }) => {
+  const ended = proc.done.then(({ code, cpu, leftovers, note, outOfMemory, unwritableLog }) => {
     timer?.clear();
     tmpDirs.give(tmpDir);
     const outOfMemoryMb = outOfMemory ? run.memoryMb : undefined;
-    return { end: { code, endedAt: new Date(), stop: stopReason, note, leftovers, ...(outOfMemoryMb && { outOfMemoryMb }) }, cpu };
+    return { end: { code, endedAt: new Date(), stop: stopReason, note, leftovers, ...(outOfMemoryMb && { outOfMemoryMb }) }, cpu, ...(unwritableLog && { unwritableLog }) };
   });
   return { run, process: proc, stop, ended };
 }

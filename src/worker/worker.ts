@@ -280,10 +280,7 @@ export class WorkerRole {
       await this.lifecycle.lose(held, info, folder, `its owner could not be read: ${(err as Error).message}`);
       return false;
     }
-    if (!(await this.lifecycle.start(held, info))) {
-      clearInterval(held.lockTimer);
-      return false;
-    }
+    await this.lifecycle.start(info);
     // the heartbeat lists the job (and is written again if a wipe removed it)
     this.heartbeat.soon();
 
@@ -311,7 +308,8 @@ export class WorkerRole {
       ),
     );
     const settled = active.ended
-      .then(async ({ end, cpu }) => {
+      .then(async ({ end, cpu, unwritableLog }) => {
+        if (unwritableLog) return void (await this.lifecycle.unwritableLog(held, info, unwritableLog));
         const abandoned = await this.store.isMarkedLost(info.id, this.instance);
         const record = await this.lifecycle.finish({ held, info, end, cpu, abandoned });
         if (record) this.log.info({ job: data.name }, `finished: ${describeOutcome(record.outcome)} → ${record.folder}`);

@@ -87,7 +87,7 @@ describe('queue', () => {
     expect(await state(id)).toBe('delayed');
     const h = await held();
     expect(await life.claim('first')).toBe('claimed');
-    await life.start(h, infoOf(h));
+    await life.start(infoOf(h));
     await life.finish({ held: h, info: infoOf(h), end: { code: 0, endedAt: new Date(), stop: undefined, leftovers: [] }, cpu: 0, abandoned: false });
     expect(await state(id)).not.toBe('delayed');
   });
@@ -109,17 +109,18 @@ describe('claim and start', () => {
     const id = await queued('s');
     const h = await held();
     await life.claim('s');
-    expect(await life.start(h, infoOf(h))).toBe(true);
+    await life.start(infoOf(h));
     expect((await store.runningInfo(id))?.name).toBe('s');
     expect(await store.queuedId('s')).toBeUndefined();
   });
 
-  it('a folder whose process.log cannot be opened goes to QM_lost+found at once, saying so, and fails in BullMQ', async () => {
+  it('a started job whose launcher could not open its process.log goes to QM_lost+found at once, saying so, and fails in BullMQ', async () => {
     const id = await queued('dirlog');
     mkdirSync(path.join(layout.queued, 'dirlog', 'process.log'));
     const h = await held();
     await life.claim('dirlog');
-    expect(await life.start(h, infoOf(h))).toBe(false);
+    await life.start(infoOf(h));
+    await life.unwritableLog(h, infoOf(h), 'EISDIR');
     const lost = only(layout.lost);
     expect(readFileSync(path.join(lost, 'QM_REASON.txt'), 'utf8')).toMatch(/^process\.log cannot be opened for writing \(EISDIR\)/);
     expect(await state(id)).toBe('failed');
@@ -134,7 +135,7 @@ describe('finish', () => {
     const h = await held();
     await life.claim(name);
     const info = infoOf(h, Date.now() - 1500);
-    await life.start(h, info);
+    await life.start(info);
     writeFileSync(path.join(layout.running, name, 'process.log'), 'Job started by QM at: x\nstep 1 / 2\ntime: 7\nno newline');
     const record = await life.finish({ held: h, info, end: { code, endedAt: new Date(), stop, leftovers: [] }, cpu: 0.25, abandoned: false });
     return { id, record: record! };
@@ -168,7 +169,7 @@ describe('finish', () => {
     const h = await held();
     await life.claim('again');
     const info = infoOf(h);
-    await life.start(h, info);
+    await life.start(info);
     expect(await life.finish({ held: h, info, end: { code: 143, endedAt: new Date(), stop: { kind: 'requeue' }, leftovers: [] }, cpu: 0, abandoned: false })).toBeUndefined();
     expect(existsSync(path.join(layout.queued, 'again', 'data.txt'))).toBe(true);
     expect(await state(id)).toMatch(/waiting|prioritized/);
@@ -222,7 +223,7 @@ describe('its worker vanished', () => {
     const h = await held();
     await life.claim('lost1');
     const info = infoOf(h);
-    await life.start(h, info);
+    await life.start(info);
     await life.lose(undefined, info, path.join(layout.running, 'lost1'), 'worker lost: w died');
     const lost = only(layout.lost);
     expect(logOf(lost)).toMatch(/^Job lost at: \S+: worker lost: w died\n$/);
@@ -236,7 +237,7 @@ describe('its worker vanished', () => {
     const h = await held();
     await life.claim('pb');
     const info = infoOf(h);
-    await life.start(h, info);
+    await life.start(info);
     expect(await life.putBack(info, 'worker lost: w died')).toBe(true);
     expect(logOf(path.join(layout.queued, 'pb'))).toMatch(/^Job lost at: \S+: worker lost: w died\n$/);
     expect(await state(id)).toMatch(/waiting|prioritized/);

@@ -57,6 +57,10 @@ async function build(c: Case, target: string, qm: QmDir): Promise<string[]> {
     case 'unlistable-folder':
       cpSync(from, target, { recursive: true });
       break;
+    case 'unwritable-log':
+      cpSync(from, target, { recursive: true });
+      await fs.writeFile(path.join(target, 'process.log'), 'a log the job user may not write\n');
+      break;
     case 'empty-folder':
       await fs.mkdir(target);
       break;
@@ -112,6 +116,7 @@ function permissions(c: Case, target: string): void {
   execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, target]);
   if (c.make === 'unreadable-descriptor') chmodSync(path.join(target, 'proc_config.cfg'), 0o000);
   if (c.make === 'unlistable-folder') chmodSync(target, 0o333);
+  if (c.make === 'unwritable-log') execFileSync('chown', ['root:root', path.join(target, 'process.log')]);
 }
 
 describe('the bad-input corpus', () => {
