@@ -300,22 +300,28 @@ export function takeQueuedKeys(bull: BullKeys, id: string): string[] {
 }
 
 /**
- * The name index claim of a job just added to BullMQ: one queued job per
- * name. The name goes to the new job unless it names a job BullMQ still
- * holds unfinished (its hash exists without `finishedOn`).
+ * The name index claims of jobs just added to BullMQ: one queued job per
+ * name. A name goes to its new job unless it names a job BullMQ still holds
+ * unfinished (its hash exists without `finishedOn`).
  * KEYS[1] qm:names
- * ARGV[1] name  ARGV[2] the new job's id  ARGV[3] BullMQ job key prefix
- * Returns the id the name now names: ARGV[2] when claimed, the holder's otherwise.
+ * ARGV[1] BullMQ job key prefix, then name, new job's id pairs
+ * Returns, for each pair, the id the name now names: the new job's when claimed, the holder's otherwise.
  */
-export const CLAIM_NAME_SCRIPT = `
+export const CLAIM_NAMES_SCRIPT = `
 local call = redis.call
-local holder = call('HGET', KEYS[1], ARGV[1])
-if holder and holder ~= ARGV[2] then
-  local key = ARGV[3] .. holder
-  if call('EXISTS', key) == 1 and call('HEXISTS', key, 'finishedOn') == 0 then return holder end
+local holders = {}
+for i = 2, #ARGV, 2 do
+  local name, id = ARGV[i], ARGV[i + 1]
+  local holder = call('HGET', KEYS[1], name)
+  local key = holder and holder ~= id and (ARGV[1] .. holder)
+  if key and call('EXISTS', key) == 1 and call('HEXISTS', key, 'finishedOn') == 0 then
+    holders[#holders + 1] = holder
+  else
+    call('HSET', KEYS[1], name, id)
+    holders[#holders + 1] = id
+  end
 end
-call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return ARGV[2]`;
+return holders`;
 
 // ---------------------------------------------------------------------------
 

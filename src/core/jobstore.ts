@@ -17,7 +17,7 @@ import type { Job, JobType, Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { bullKeys, keys } from './redis.js';
 import {
-  CLAIM_NAME_SCRIPT, HOLD_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, holdKeys, jobFromHash,
+  CLAIM_NAMES_SCRIPT, HOLD_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, holdKeys, jobFromHash,
   pickBullKeys, takeQueuedKeys, type PickReply,
 } from './bullmq-internals.js';
 import { addJobs } from './bullmq-add.js';
@@ -126,14 +126,33 @@ export class JobStore {
    * job waits (delayed) `delayMs`, or until job `until` ends if sooner.
    */
   async enqueue(job: QueuedJob, aside?: { until?: string; delayMs: number }): Promise<string | undefined> {
+    if (!aside) return (await this.enqueueMany([job]))[0];
     const id = newJobId();
-    if (aside?.until) await this.redis.sadd(keys.dependents(aside.until), id);
-    await addJobs(this.redis, bullKeys, [{ id, name: job.name, data: job, priority: bullPriority(job.priority), delayMs: aside?.delayMs, keep: this.keepDone }]);
-    const holder = (await this.evalScript(CLAIM_NAME_SCRIPT, 1, keys.names, job.name, id, bullKey(bullKeys, ''))) as string;
+    if (aside.until) await this.redis.sadd(keys.dependents(aside.until), id);
+    const [holder] = await this.addAndClaim([{ id, job, delayMs: aside.delayMs }]);
     if (holder === id) return id;
-    await this.queue.remove(id).catch(() => undefined);
-    if (aside?.until) await this.redis.srem(keys.dependents(aside.until), id);
+    if (aside.until) await this.redis.srem(keys.dependents(aside.until), id);
     return undefined;
+  }
+
+  /** Jobs to run as soon as they can, in this order, in two round trips: the id of each, undefined for those whose name was taken. */
+  async enqueueMany(jobs: QueuedJob[]): Promise<Array<string | undefined>> {
+    const ids: Array<string | undefined> = [];
+    for (let i = 0; i < jobs.length; i += CHUNK) {
+      const added = jobs.slice(i, i + CHUNK).map((job) => ({ id: newJobId(), job }));
+      const holders = await this.addAndClaim(added);
+      ids.push(...added.map(({ id }, k) => (holders[k] === id ? id : undefined)));
+    }
+    return ids;
+  }
+
+  /** Adds the jobs to BullMQ, then claims their names (see CLAIM_NAMES_SCRIPT); a job whose name was taken is removed again. */
+  private async addAndClaim(added: Array<{ id: string; job: QueuedJob; delayMs?: number }>): Promise<string[]> {
+    await addJobs(this.redis, bullKeys, added.map(({ id, job, delayMs }) => ({ id, name: job.name, data: job, priority: bullPriority(job.priority), delayMs, keep: this.keepDone })));
+    const pairs = added.flatMap(({ id, job }) => [job.name, id]);
+    const holders = (await this.evalScript(CLAIM_NAMES_SCRIPT, 1, keys.names, bullKey(bullKeys, ''), ...pairs)) as string[];
+    for (const [k, { id }] of added.entries()) if (holders[k] !== id) await this.queue.remove(id).catch(() => undefined);
+    return holders;
   }
 
   /**

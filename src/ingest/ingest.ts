@@ -224,8 +224,9 @@ export class IngestRole {
       if (job) jobs.push(job);
     }
     jobs.sort((a, b) => a.descriptorMtime - b.descriptorMtime);
-    for (const job of jobs) {
-      const id = await this.lifecycle.queue(job);
+    const ids = await this.lifecycle.queueAll(jobs);
+    for (const [i, job] of jobs.entries()) {
+      const id = ids[i];
       if (id) this.log.info({ job: job.name }, `queued (${job.nbProc} processor${job.nbProc > 1 ? 's' : ''}, priority ${job.priority}, id ${id})`);
     }
   }

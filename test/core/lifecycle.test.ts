@@ -81,6 +81,23 @@ describe('queue', () => {
     expect(await t.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
   });
 
+  it('queues the entries that settled together in their order, those with a dependency aside, and refuses a name already queued', async () => {
+    await queued('taken');
+    const ids = await life.queueAll([jobOf('p1'), jobOf('taken'), jobOf('dep', { after: ['taken'] }), jobOf('p2', { priority: 5 }), jobOf('p3')]);
+    expect(ids[1]).toBeUndefined();
+    for (const [i, name] of [[0, 'p1'], [2, 'dep'], [3, 'p2'], [4, 'p3']] as const) expect(await store.queuedId(name)).toBe(ids[i]);
+    expect(await state(ids[2]!)).toBe('delayed');
+    // one BullMQ job per queued name: the refused one was removed
+    expect(await t.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(4);
+    const order: string[] = [];
+    for (let h = await held(); ; h = await held()) {
+      order.push(h.job.data.name);
+      if (order.length === 4) break;
+    }
+    // highest priority first, then first in first out
+    expect(order).toEqual(['p2', 'taken', 'p1', 'p3']);
+  });
+
   it('puts a job whose dependency is pending aside, and hands it back when that one ends', async () => {
     await queued('first');
     const id = await queued('second', { after: ['first'] });
