@@ -60,8 +60,9 @@ describe('the monitor in a browser', () => {
       'proc_config.cfg': cfgDescriptor({ script: progressScript(flag), nb_proc: 2, e_mail: 'ann@example.org', info: 'long simulation' }),
     });
     await dropJob(m.qm, 'spectra', { 'proc_config.cfg': cfgDescriptor({ script: progressScript(flag), e_mail: 'bob@example.org', info: 'spectra fit' }) });
-    await dropJob(m.qm, 'waiting_big', { 'proc_config.cfg': cfgDescriptor({ script: 'true', nb_proc: 4, info: 'needs all processors', priority: 2 }) });
     await waitFor(async () => (await get(m.port, '/api/jobs')).text.includes('"name":"spectra","id"'), { what: 'jobs running' });
+    // dropped once the others run: queued with them, its priority would have run it first
+    await dropJob(m.qm, 'waiting_big', { 'proc_config.cfg': cfgDescriptor({ script: 'true', nb_proc: 4, info: 'needs all processors', priority: 2 }) });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
