@@ -488,25 +488,24 @@ export class JobStore {
     return (await this.redis.hget(keys.names, name)) ?? undefined;
   }
 
-  /** Those of `names` that are in the queue already (a live job holds the name; an array's name while its template is queued). */
+  /** Those of `names` that are in the queue already (a live job holds the name; an array's name while its template is queued): two round trips a thousand names. */
   async liveQueued(names: string[]): Promise<Set<string>> {
-    if (names.length === 0) return new Set();
     const live = new Set<string>();
     for (let c = 0; c < names.length; c += CHUNK) {
       const chunk = names.slice(c, c + CHUNK);
       const ids = await this.redis.hmget(keys.names, ...chunk);
-      for (const [i, id] of ids.entries()) {
-        if (!id) continue;
-        if ((await this.unfinished(id)) || (await this.redis.hexists(keys.arrayLeft, id))) live.add(chunk[i]!);
-      }
+      const held = chunk.flatMap((name, i) => (ids[i] ? [{ name, id: ids[i]! }] : []));
+      if (held.length === 0) continue;
+      // what Job.fromId would read, without BullMQ's classes: its hash exists without `finishedOn`
+      const multi = this.redis.multi();
+      for (const { id } of held) multi.exists(bullKey(bullKeys, '') + id).hexists(bullKey(bullKeys, '') + id, 'finishedOn').hexists(keys.arrayLeft, id);
+      const replies = ((await multi.exec()) ?? []).map(([, v]) => v);
+      held.forEach(({ name }, k) => {
+        const [exists, finished, arrayLeft] = replies.slice(3 * k, 3 * k + 3);
+        if ((exists === 1 && finished === 0) || arrayLeft === 1) live.add(name);
+      });
     }
     return live;
-  }
-
-  /** Does BullMQ hold job `id`, not finished (what Job.fromId would read, without BullMQ's classes)? */
-  private async unfinished(id: string): Promise<boolean> {
-    const [exists, finished] = await this.redis.multi().exists(bullKey(bullKeys, '') + id).hexists(bullKey(bullKeys, '') + id, 'finishedOn').exec() ?? [];
-    return exists?.[1] === 1 && finished?.[1] === 0;
   }
 
   async job(id: string): Promise<Job<QueuedJob> | undefined> {
