@@ -7,6 +7,8 @@ export interface Descriptor {
   format: DescriptorFormat;
   /** File name of the descriptor inside the job folder (the .sh file in shell mode). */
   file: string;
+  /** its modification time (ms) */
+  fileMtimeMs: number;
   /** Command line run with /bin/sh -c in the job folder (shell mode: `bash NAME.sh`). */
   script: string;
   /** Processors asked for (>= 1, not yet clamped to the budget). */

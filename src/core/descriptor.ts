@@ -35,6 +35,7 @@ const DURATION_FORMS = {
 type Frame = {
   format: DescriptorFormat;
   file: string;
+  fileMtimeMs: number;
   interpreter?: string[];
   jobName?: string;
   warnings: string[];
@@ -52,11 +53,11 @@ export interface ReadOptions {
 export const NOT_A_BATCH_SCRIPT = 'This does not look like a batch script. The first line must start with #! followed by the path to an interpreter.';
 
 export async function readDescriptor(dir: string, jobFile: string, opts: ReadOptions = {}): Promise<Descriptor> {
-  const text = await readInside(dir, jobFile, 'descriptor');
-  if (text === undefined) return readShellMode(dir, jobFile, opts);
+  const read = await readInside(dir, jobFile, 'descriptor');
+  if (read === undefined) return readShellMode(dir, jobFile, opts);
   const format = /\.xml$/i.test(jobFile) ? 'xml' : 'cfg';
-  const keys = format === 'xml' ? await xmlKeys(text, jobFile) : cfgKeys(text, jobFile);
-  return build(keys, { format, file: jobFile, warnings: [], notices: [] }, opts);
+  const keys = format === 'xml' ? await xmlKeys(read.text, jobFile) : cfgKeys(read.text, jobFile);
+  return build(keys, { format, file: jobFile, fileMtimeMs: read.mtimeMs, warnings: [], notices: [] }, opts);
 }
 
 /**
@@ -90,24 +91,27 @@ function durationSeconds(text: string, bareUnit: 's' | 'min'): number | undefine
 }
 
 /**
- * The text of `dir/name` (undefined if absent), refusing what is not a plain
- * file of the job folder. A descriptor must be text of at most 1 MiB; a
- * script is only read up to SCRIPT_HEAD_BYTES.
+ * The text of `dir/name` and its mtime (undefined if absent), refusing what
+ * is not a plain file of the job folder. A descriptor must be text of at
+ * most 1 MiB; a script is only read up to SCRIPT_HEAD_BYTES.
  */
-async function readInside(dir: string, name: string, what: 'descriptor' | 'script head'): Promise<string | undefined> {
+async function readInside(dir: string, name: string, what: 'descriptor' | 'script head'): Promise<{ text: string; mtimeMs: number } | undefined> {
   const file = path.join(dir, name);
   const isDescriptor = what === 'descriptor';
   const limit = isDescriptor ? MAX_DESCRIPTOR_BYTES : SCRIPT_HEAD_BYTES;
   const fail = (reason: string) => new DescriptorError(`${name}: ${reason}`);
+  // O_NONBLOCK: a FIFO planted as descriptor must not block the reader
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK;
   try {
-    if ((await fs.lstat(file)).isSymbolicLink()) {
+    // O_NOFOLLOW: a plain file opens at once; a symbolic link (ELOOP) is followed only inside the folder
+    const handle = await fs.open(file, flags | constants.O_NOFOLLOW).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ELOOP') throw err;
       const [root, target] = await Promise.all([fs.realpath(dir), fs.realpath(file)]);
       const relative = path.relative(root, target);
       const outside = relative === '' || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
       if (outside) throw fail('is a symbolic link pointing outside the job folder');
-    }
-    // O_NONBLOCK: a FIFO planted as descriptor must not block the reader.
-    const handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+      return fs.open(file, flags);
+    });
     try {
       const info = await handle.stat();
       if (info.isDirectory()) throw fail('is a folder, expected a file');
@@ -117,7 +121,7 @@ async function readInside(dir: string, name: string, what: 'descriptor' | 'scrip
       if (isDescriptor && bytesRead > limit) throw fail('is larger than 1 MiB');
       const content = buffer.subarray(0, Math.min(bytesRead, limit));
       if (isDescriptor && content.includes(0)) throw fail('contains NUL bytes (not a text file)');
-      return content.toString('utf8');
+      return { text: content.toString('utf8'), mtimeMs: info.mtimeMs };
     } finally {
       await handle.close();
     }
@@ -186,10 +190,10 @@ async function readShellMode(dir: string, jobFile: string, opts: ReadOptions): P
   if (scripts.length === 0) throw new DescriptorError(`no descriptor: ${expected}`);
   if (scripts.length > 1) throw new DescriptorError(`no descriptor: ${expected}, found ${scripts.length}: ${scripts.join(', ')}`);
   const file = scripts[0];
-  const text = await readInside(dir, file, 'script head');
-  if (text === undefined) throw new DescriptorError(`${file}: vanished while being read`);
-  const frame: Frame = { format: 'sh', file, interpreter: interpreterOf(text, file), warnings: [], notices: [] };
-  return build(directiveKeys(text, frame), frame, opts);
+  const read = await readInside(dir, file, 'script head');
+  if (read === undefined) throw new DescriptorError(`${file}: vanished while being read`);
+  const frame: Frame = { format: 'sh', file, fileMtimeMs: read.mtimeMs, interpreter: interpreterOf(read.text, file), warnings: [], notices: [] };
+  return build(directiveKeys(read.text, frame), frame, opts);
 }
 
 /**
@@ -301,6 +305,7 @@ function build(keys: RawKeys, frame: Frame, opts: ReadOptions): Descriptor {
   return {
     format: frame.format,
     file: frame.file,
+    fileMtimeMs: frame.fileMtimeMs,
     script: frame.interpreter ? scriptCommand(frame.interpreter, frame.file, args) : requiredScript(keys.get('script'), frame.file),
     ...resourcesOf(given, check),
     email: check(given('e_mail', 'e-mail'), emails, 'an e-mail address like me@example.org'),

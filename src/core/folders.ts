@@ -71,19 +71,20 @@ function fitName(name: string): string {
  * when that exists. rename(2) refuses to replace a non-empty folder and job
  * folders are never empty here (process.log, QM_REASON.txt), so two movers
  * racing for one name cannot overwrite each other: the loser takes the next.
- * Returns the final path.
+ * (An empty folder of that name, which no mover leaves, is replaced: no
+ * lookup before each rename.) Returns the final path.
  */
 export async function moveStamped(src: string, destDir: string, name: string, when = new Date()): Promise<string> {
   const base = `${isoSeconds(when)}-${fitName(name)}`;
   for (let n = 1; ; n++) {
     const target = path.join(destDir, n === 1 ? base : `${base}-${n}`);
-    if (await exists(target)) continue;
     try {
       await fs.rename(src, target);
       return target;
     } catch (err) {
+      // taken by a folder (ENOTEMPTY, EEXIST) or a file (ENOTDIR): the next name
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
     }
   }
 }

@@ -146,7 +146,7 @@ export class Lifecycle {
   async finish(run: EndedRun): Promise<DoneRecord | undefined> {
     const { info, end } = run;
     const dir = path.join(this.layout.running, info.name);
-    const tail = await appendFooter(logPathOf(dir), end);
+    const tail = await appendFooter(logPathOf(dir), end, run.held.job.data.owner);
     if (end.stop?.kind === 'abandoned' || run.abandoned) {
       throw new Error('declared lost while this worker could not reach Redis: its folder was moved on by another process, nothing recorded here');
     }

@@ -78,13 +78,18 @@ const REQUEUE_REASON = 'stopped by shutdown (shutdown = requeue)';
 /**
  * Appends the footer through an open handle, reading the log's tail first:
  * the footer starts a line of its own when the job's last output did not end
- * its line. Returns that tail (the job's last reports are in it).
+ * its line. Returns that tail (the job's last reports are in it). `owner`:
+ * the folder's, when the caller knows it (one stat less).
  */
-export async function appendFooter(logPath: string, end: RunEnd): Promise<string> {
+export async function appendFooter(logPath: string, end: RunEnd, owner?: { uid: number; gid: number }): Promise<string> {
   const log = await fs.open(logPath, 'a+');
   try {
-    await ownedAsFolder(log, path.dirname(logPath));
-    const tail = await readTail(log);
+    const own = await log.stat();
+    if (process.getuid?.() === 0) {
+      const dir = owner ?? (await fs.stat(path.dirname(logPath)));
+      if (own.uid !== dir.uid || own.gid !== dir.gid) await log.chown(dir.uid, dir.gid);
+    }
+    const tail = await readSliceOf(log, -TAIL_BYTES, TAIL_BYTES, own.size);
     const lineOpen = tail !== '' && !tail.endsWith('\n');
     await log.write((lineOpen ? '\n' : '') + footerLines(end));
     return tail;
@@ -176,9 +181,9 @@ function timeOf(text: string | undefined): number | undefined {
 const TAIL_BYTES = 64 * 1024;
 const HEAD_BYTES = 4096;
 
-/** The `bytes` of an open file that start at `from` (from its end when negative), as text. */
-export async function readSliceOf(handle: fs.FileHandle, from: number, bytes = TAIL_BYTES): Promise<string> {
-  const { size } = await handle.stat();
+/** The `bytes` of an open file that start at `from` (from its end when negative), as text; `knownSize`: its size, when the caller has it. */
+export async function readSliceOf(handle: fs.FileHandle, from: number, bytes = TAIL_BYTES, knownSize?: number): Promise<string> {
+  const size = knownSize ?? (await handle.stat()).size;
   const start = from < 0 ? Math.max(0, size + from) : Math.min(from, size);
   const length = Math.min(bytes, size - start);
   const buffer = Buffer.alloc(length);

@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readDescriptor, type ReadOptions } from './descriptor.js';
-import { ownerOf } from './users.js';
+import { ownerOf, ownerOfStat, type OwnerStat } from './users.js';
 import { parseBeginTime } from './begin-time.js';
 import type { QueuedJob } from './status.js';
 import { taskMarkOf } from './arrays.js';
@@ -23,12 +23,12 @@ export interface ReadJob {
   jobName: string | undefined;
 }
 
-/** Reads `dir`'s descriptor; throws a DescriptorError when it cannot be used. */
-export async function readQueuedJob(dir: string, name: string, jobFile: string, now = Date.now(), opts: ReadOptions = {}): Promise<ReadJob> {
+/** Reads `dir`'s descriptor; throws a DescriptorError when it cannot be used. `folderStat`: the folder's, when the caller has it. */
+export async function readQueuedJob(dir: string, name: string, jobFile: string, now = Date.now(), opts: ReadOptions & { folderStat?: OwnerStat } = {}): Promise<ReadJob> {
   const d = await readDescriptor(dir, jobFile, opts);
-  const [descriptorMtime, owner, marked] = await Promise.all([
-    fs.stat(path.join(dir, d.file)).then((st) => st.mtimeMs),
-    ownerOf(dir),
+  const descriptorMtime = d.fileMtimeMs;
+  const [owner, marked] = await Promise.all([
+    opts.folderStat ? ownerOfStat(opts.folderStat) : ownerOf(dir),
     fs.access(path.join(dir, HOLD_MARK)).then(() => true, () => false),
   ]);
   const job: QueuedJob = {

@@ -88,7 +88,14 @@ export async function groupsOf(user: UnixUser): Promise<number[]> {
 
 /** The owner of a file or folder: its uid and gid, named by the user database (the uid's digits when unnamed). */
 export async function ownerOf(file: string): Promise<JobOwner> {
-  const st = await fs.stat(file);
+  return ownerOfStat(await fs.stat(file));
+}
+
+/** What ownerOf needs of a stat. */
+export type OwnerStat = { uid: number; gid: number };
+
+/** The owner a stat of the file names. */
+export async function ownerOfStat(st: OwnerStat): Promise<JobOwner> {
   const user = await userByUid(st.uid);
   return { user: user?.name ?? String(st.uid), uid: st.uid, gid: st.gid };
 }

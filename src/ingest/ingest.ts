@@ -255,7 +255,7 @@ export class IngestRole {
     this.awaited.delete(name);
     let job: QueuedJob;
     try {
-      const read = await readQueuedJob(full, name, this.settings.server.jobFile, Date.now(), { mailActive: this.settings.server.mailActive });
+      const read = await readQueuedJob(full, name, this.settings.server.jobFile, Date.now(), { mailActive: this.settings.server.mailActive, folderStat: stat });
       for (const w of [...read.warnings, ...(read.job.notices ?? [])]) this.log.warn({ job: name }, w);
       job = read.job;
     } catch (err) {

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -39,7 +40,7 @@ describe('readDescriptor: cfg', () => {
     await write('proc_config.cfg', '[Proc]\nSize : 50\n\n[QMOptions]\nnb_proc : 4\ne_mail : madelsuc@unistra.fr\n'
       + 'info : Test of the QM manager\nscript : python test.py proc_config.cfg\n');
     expect(await readDescriptor(job, 'proc_config.cfg')).toEqual({
-      format: 'cfg', file: 'proc_config.cfg', script: 'python test.py proc_config.cfg', nbProc: 4,
+      format: 'cfg', file: 'proc_config.cfg', fileMtimeMs: statSync(path.join(job, 'proc_config.cfg')).mtimeMs, script: 'python test.py proc_config.cfg', nbProc: 4,
       ntasks: undefined, nbGpu: 0, memoryMb: undefined, email: 'madelsuc@unistra.fr', info: 'Test of the QM manager', priority: 0, size: undefined,
       timeLimit: undefined, after: [], mailType: [], jobName: undefined, warnings: [], hold: false, begin: undefined,
       array: undefined, args: [], dependency: undefined, output: undefined, error: undefined, notices: [],

@@ -115,11 +115,10 @@ describe('standby ingest', () => {
     await old.waitForOutput(/active: holds the ingest lease/);
     old.signal('SIGKILL');
     await old.exited;
-    const startedAt = Date.now();
     const restarted = startQm(['ingest', '-c', qm.cfg]);
     procs.push(restarted);
-    await restarted.waitForOutput(/active: took over the ingest lease/);
-    expect(Date.now() - startedAt).toBeLessThan(3_000);
+    // at once: because the holder's process is gone, not once its lease ran out (a time bound here failed on a loaded machine)
+    await restarted.waitForOutput(/active: took over the ingest lease from .* \(its process is gone\)/);
     expect(restarted.output).not.toMatch(/standby/);
     expect(await restarted.stop()).toBe(0);
   });
