@@ -14,7 +14,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Settings } from '../core/settings-types.js';
-import { exists, isIgnoredName, layoutOf, moveToLostFound, type Layout } from '../core/folders.js';
+import { isIgnoredName, layoutOf, moveToLostFound, type Layout } from '../core/folders.js';
 import { logger, type Logger } from '../core/log.js';
 import { connect, finishUnlessAway, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
@@ -27,6 +27,7 @@ import { SettleTracker, newestChange } from './settle.js';
 import { wrapLoneScript } from './wrap.js';
 import { QueueWatcher } from './watch.js';
 import { Refusals, admit } from './admission.js';
+import { Departures } from './departures.js';
 import { OrphanReaper } from '../core/lost-workers.js';
 import { recordDoneFolders } from './done-folders.js';
 import { splitTaskName } from '../core/job-array.js';
@@ -42,6 +43,7 @@ export class IngestRole {
   private readonly lifecycle: Lifecycle;
   private readonly reaper: OrphanReaper;
   private readonly refusals = new Refusals();
+  private readonly departures: Departures;
   /** folders told once that their descriptor is awaited */
   private readonly awaited = new Set<string>();
   private watcher: QueueWatcher | undefined;
@@ -76,6 +78,7 @@ export class IngestRole {
     this.redis = connect(redisUrl, this.log, 'ingest');
     this.store = new JobStore(this.redis, openQueue(this.redis), settings.server.keepDone);
     this.lifecycle = new Lifecycle(this.store, this.layout, this.log);
+    this.departures = new Departures(this.store, this.layout, this.log, (work) => this.track(work));
     this.redis.on('ready', () => void this.rescan());
     // jobs of lost workers are moved on even when no other worker is left
     this.reaper = new OrphanReaper({
@@ -120,7 +123,7 @@ export class IngestRole {
         // a queued task of an array has no folder until it starts: its array's is there
         const task = splitTaskName(name);
         if (task && present.has(task.array)) continue;
-        if (!present.has(name) && !this.pending.has(name)) await this.removed(name);
+        if (!present.has(name) && !this.pending.has(name)) this.removed(name);
       }
       const found = await recordDoneFolders(this.store, this.layout, this.settings.server.keepDone);
       if (found > 0) this.log.info(`recorded ${found} finished job(s) found in ${this.layout.done} without a record`);
@@ -135,11 +138,11 @@ export class IngestRole {
     return this.pending.has(name) || this.ready.has(name) || this.ingesting.has(name);
   }
 
-  /** Something happened to QM_qJobs/NAME: it is there (settle and queue it), or it left. */
+  /** Something happened to QM_qJobs/NAME: its check finds it there (settle and queue it), or gone. */
   private onEvent(name: string | undefined): void {
     if (name === undefined) return void this.rescan();
     if (isIgnoredName(name) || this.stopped) return;
-    this.track(exists(path.join(this.layout.queued, name)).then((present) => (present ? this.schedule(name, 0) : this.removed(name))));
+    this.schedule(name, 0);
   }
 
   private schedule(name: string, delayMs: number): void {
@@ -170,7 +173,7 @@ export class IngestRole {
     try {
       newest = await newestChange(full);
     } catch {
-      this.pending.delete(name); // gone
+      this.removed(name); // gone
       return;
     } finally {
       this.checking -= 1;
@@ -284,22 +287,20 @@ export class IngestRole {
     return undefined;
   }
 
-  private async removed(name: string): Promise<void> {
+  private removed(name: string): void {
     const pending = this.pending.get(name);
     if (pending?.timer) clearTimeout(pending.timer);
     this.pending.delete(name);
     this.refusals.forget(name);
     this.awaited.delete(name);
-    // renamed into QM_Jobs: a worker claimed it, nothing to undo
-    if (await exists(path.join(this.layout.running, name))) return;
-    const id = await this.store.dropQueued(name);
-    if (id) this.log.info({ job: name }, 'left QM_qJobs: no longer queued');
+    this.departures.add(name);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     clearTimeout(this.batchTimer);
+    this.departures.stop();
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     this.watcher?.close();
     // what waits for an unreachable Redis is taken up again by the next start's rescan
