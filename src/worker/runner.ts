@@ -16,7 +16,7 @@
  *    its cgroups, the shell becomes the job's user with `setpriv` (uid, gid,
  *    supplementary groups) and runs the rest in a plain `/bin/sh -c`.
  * 4. CPU time: an EXIT trap writes `times` (the shell's and its children's)
- *    to a file read here. A script that replaces that trap, or ends with
+ *    to a file read here (in /dev/shm where there is one). A script that replaces that trap, or ends with
  *    `exec`, has no CPU time.
  * 5. Kill = SIGTERM to the group, SIGKILL after `killGrace` seconds. On
  *    SIGTERM the shell waits for the command it runs (which may clean up for
@@ -24,7 +24,7 @@
  *    nothing more. A trap the script sets replaces it.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { allowedCpus } from './cpus.js';
@@ -73,8 +73,15 @@ export interface RunningProcess {
 
 /** The CPUs this process may run on: what a job started unpinned gets. */
 let ownCpus: string | undefined;
-/** the EXIT traps write `times` to a file of their own in the temp folder, read and removed at once */
+/** the EXIT traps write `times` to a file of their own, read and removed at once */
 let runs = 0;
+/**
+ * Where those files go: /dev/shm, a memory file system, where there is one
+ * that everybody may write (the job's user writes it). Creating a file on a
+ * disk file system may cost a millisecond of CPU (measured on ext4 here:
+ * 850 µs, 8 µs on tmpfs), more than all the rest of a trivial job.
+ */
+let timesDir: string | undefined;
 
 export function runScript(opts: RunOptions): RunningProcess {
   const cpus = [...opts.cpus].sort((a, b) => a - b).join(',');
@@ -82,7 +89,8 @@ export function runScript(opts: RunOptions): RunningProcess {
   // pinned to all the CPUs it would have anyway: not pinned (an exec less)
   const pin = cpus !== '' && cpus !== ownCpus;
   const cpuset = pin ? opts.cpusets?.tasksFile(opts.cpus) : undefined;
-  const timesFile = path.join(tmpdir(), `qm-times-${process.pid}-${++runs}`);
+  timesDir ??= sharedMemoryDir() ?? tmpdir();
+  const timesFile = path.join(timesDir, `qm-times-${process.pid}-${++runs}`);
   const join =
     (cpuset ? `{ echo 0 >${quote(cpuset)}; } 2>/dev/null || taskset -p -c ${cpus} $$ >/dev/null 2>&1; ` : '') +
     (opts.memoryJoin ? `{ echo 0 >${quote(opts.memoryJoin)}; } 2>/dev/null || echo 'QM: memory limit not enforced: the job could not join its cgroup'; ` : '');
@@ -133,6 +141,18 @@ function prelude(timesFile: string): string {
     `trap ${quote(`times >${quote(timesFile)}`)} EXIT; `
   );
 }
+
+function sharedMemoryDir(): string | undefined {
+  try {
+    const st = statSync(SHARED_MEMORY_DIR);
+    // world-writable and sticky, as /tmp
+    return st.isDirectory() && (st.mode & 0o1777) === 0o1777 ? SHARED_MEMORY_DIR : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const SHARED_MEMORY_DIR = '/dev/shm';
 
 function setprivOf(user: RunAs): string {
   const groups = user.groups.length > 0 ? `--groups=${user.groups.join(',')}` : '--clear-groups';
