@@ -15,9 +15,9 @@
  * 4. The queue's keys, named as BullMQ names them (a Queue's `keys`).
  */
 import { createRequire } from 'node:module';
-import type { ChainableCommander, Redis } from 'ioredis';
 import { TESTED_BULLMQ_VERSION, bullKey, type BullKeys } from './bullmq-internals.js';
 import { pack, type Packable } from './msgpack.js';
+import type { StoreBatch, StoreRedis } from './store-redis.js';
 
 /** A BullMQ job to add. */
 export interface NewJob {
@@ -38,7 +38,11 @@ interface ShippedScript {
 }
 
 const load = createRequire(import.meta.url);
-const shipped = (file: string, name: string) => (load(`bullmq/dist/cjs/scripts/${file}.js`) as Record<string, ShippedScript>)[name]!;
+/** A script's text as BullMQ ships it, read when first used (a submission needs one of the two). */
+function shipped(file: string, name: string): () => ShippedScript {
+  let script: ShippedScript | undefined;
+  return () => (script ??= (load(`bullmq/dist/cjs/scripts/${file}.js`) as Record<string, ShippedScript>)[name]!);
+}
 
 /** Each add script: its command name on a connection, its text, and BullMQ's key types in KEYS order. */
 const SCRIPTS = {
@@ -64,23 +68,30 @@ export function bullQueueKeys(prefix: string, name: string): BullKeys {
   return Object.fromEntries(types.map((type) => [type, `${prefix}:${name}:${type}`]));
 }
 
-/** Connections whose scripts are defined and whose queue meta was written. */
-const prepared = new WeakSet<Redis>();
+/** Per connection: the add scripts defined on it, and whether the queue's meta was written. */
+const prepared = new WeakMap<StoreRedis, { defined: Set<string>; meta: boolean }>();
 
 /** Adds the jobs in one pipeline (one round trip), as Queue.addBulk does; throws on the first that failed. */
-export async function addJobs(redis: Redis, bull: BullKeys, jobs: NewJob[]): Promise<void> {
-  const first = !prepared.has(redis);
+export async function addJobs(redis: StoreRedis, bull: BullKeys, jobs: NewJob[]): Promise<void> {
+  const state = prepared.get(redis) ?? { defined: new Set<string>(), meta: false };
+  prepared.set(redis, state);
+  const used = jobs.map((job) => (job.delayMs !== undefined && job.delayMs > 0 ? SCRIPTS.delayed : SCRIPTS.prioritized));
   // a pipeline has the commands its connection had when it was made
-  if (first) for (const { command, script } of Object.values(SCRIPTS)) redis.defineCommand(command, { numberOfKeys: script.keys, lua: script.content });
-  const pipeline = redis.pipeline();
-  if (first) pipeline.hset(bullKey(bull, 'meta'), QUEUE_META);
-  for (const job of jobs) {
-    const { command, keyTypes } = job.delayMs !== undefined && job.delayMs > 0 ? SCRIPTS.delayed : SCRIPTS.prioritized;
-    const run = (pipeline as unknown as Record<string, (...args: Array<string | Buffer>) => ChainableCommander>)[command]!;
-    run.call(pipeline, ...keyTypes.map((type) => bullKey(bull, type)), ...scriptArgs(bull, job));
+  for (const { command, script } of new Set(used)) {
+    if (state.defined.has(command)) continue;
+    redis.defineCommand(command, { numberOfKeys: script().keys, lua: script().content });
+    state.defined.add(command);
   }
+  const pipeline = redis.pipeline();
+  const meta = !state.meta;
+  if (meta) pipeline.hset(bullKey(bull, 'meta'), QUEUE_META);
+  jobs.forEach((job, i) => {
+    const { command, keyTypes } = used[i]!;
+    const run = (pipeline as unknown as Record<string, (...args: Array<string | Buffer>) => StoreBatch>)[command]!;
+    run.call(pipeline, ...keyTypes.map((type) => bullKey(bull, type)), ...scriptArgs(bull, job));
+  });
   const results = (await pipeline.exec()) ?? [];
-  prepared.add(redis);
+  if (meta) state.meta = true;
   for (const [err, result] of results) {
     if (err) throw err;
     if (typeof result === 'number' && result < 0) throw new Error(`BullMQ's add script refused a job (code ${result})`);
