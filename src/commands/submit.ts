@@ -16,7 +16,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../core/random-hex.js';
 import type { Settings } from '../core/settings-types.js';
 import { exists, isIgnoredName, type Layout } from '../core/folders.js';
 import { readDescriptor, parseDuration } from '../core/descriptor.js';
@@ -209,7 +209,7 @@ interface Staged {
 }
 
 async function stage(src: string, kind: 'folder' | 'script', layout: Layout, move: boolean, source: string): Promise<Staged> {
-  const dir = path.join(layout.queued, `.submit-${randomBytes(6).toString('hex')}`);
+  const dir = path.join(layout.queued, `.submit-${randomHex(6)}`);
   // a script is found in its folder by its .sh ending: `job.py` is staged as `job.sh` (it runs by its #! line)
   const base = kind === 'folder' ? path.basename(src) : path.basename(src).replace(/\.[^.]*$/, '') || path.basename(src);
   const fileName = kind === 'folder' || src.endsWith('.sh') ? path.basename(src) : `${base}.sh`;

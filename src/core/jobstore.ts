@@ -13,7 +13,7 @@
  * 5. The ingest lease (one active ingest) and the monitors' shared CSRF secret.
  */
 import type { Job, JobType, Queue } from 'bullmq';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-hex.js';
 import { bullKeys, keys } from './keys.js';
 import type { StoreRedis } from './store-redis.js';
 import {
@@ -38,7 +38,7 @@ const PICK_SCAN_LIMIT = 1000;
 const CHUNK = 1000;
 
 export function newJobId(): string {
-  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  return `${Date.now().toString(36)}-${randomHex(4)}`;
 }
 
 export type Pick =

@@ -11,7 +11,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-hex.js';
 import type { Job } from 'bullmq';
 import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
@@ -164,7 +164,7 @@ export class Lifecycle {
   async cancelQueued(name: string, by: string): Promise<DoneRecord | undefined> {
     const id = await this.store.queuedId(name);
     // taken first (active under a lock of its own): neither a worker's pick nor ingest's unqueue can touch it now
-    const token = `cancel:${randomBytes(6).toString('hex')}`;
+    const token = `cancel:${randomHex(6)}`;
     const taken = id ? await this.store.takeQueued(id, token, END_LOCK_MS) : undefined;
     const held = taken && { job: taken, token };
     const job = taken ?? (id ? await this.store.job(id) : undefined);
@@ -299,7 +299,7 @@ export class Lifecycle {
 
   /** A queued job and its folder (renamed hidden first: that wins or loses against a claim). False when it had left. */
   async deleteQueued(name: string): Promise<boolean> {
-    const trash = path.join(this.layout.queued, `.deleting-${randomBytes(4).toString('hex')}-${name}`);
+    const trash = path.join(this.layout.queued, `.deleting-${randomHex(4)}-${name}`);
     try {
       await fs.rename(path.join(this.layout.queued, name), trash);
     } catch (err) {
@@ -314,7 +314,7 @@ export class Lifecycle {
   /** A done job: its folder (in QM_dJobs or QM_lost+found), its record and its BullMQ job. */
   async deleteDone(record: DoneRecord, folder: string): Promise<void> {
     const parent = path.dirname(folder);
-    const trash = path.join(parent, `.deleting-${randomBytes(4).toString('hex')}-${path.basename(folder)}`);
+    const trash = path.join(parent, `.deleting-${randomHex(4)}-${path.basename(folder)}`);
     const moved = await fs.rename(folder, trash).then(
       () => true,
       (err: NodeJS.ErrnoException) => {

@@ -8,12 +8,11 @@
  * 2. Replies as ioredis gives them: strings, numbers, null, arrays; HGETALL
  *    as an object; a pipeline's or a MULTI's exec as [error, result] pairs.
  * 3. A script command (defineCommand) is sent as EVALSHA, its script loaded
- *    in the same write the first time.
+ *    (SCRIPT LOAD, which tells its sha) before its first use on a connection.
  * 4. A connection lost is made again for the next command, with the same
  *    few attempts as redis.ts's connectClient; the commands under way when it
  *    was lost fail.
  */
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { RedisOptions } from 'ioredis';
@@ -40,6 +39,9 @@ interface Command {
   convert?: (reply: unknown) => unknown;
 }
 
+/** A batch's command: a plain one, or a script command (defineCommand) and its keys and arguments. */
+type Queued = Command | { script: string; args: Arg[] };
+
 /** Connects (throws when Redis cannot be reached or refuses the AUTH). */
 export async function connectLite(options: LiteOptions): Promise<LiteRedis> {
   const redis = new LiteRedis(options);
@@ -58,9 +60,9 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
   readonly options: { sentinels?: undefined } = {};
   private connection: Connection | undefined;
   private connecting: Promise<void> | undefined;
-  /** command name → its script (defineCommand) */
-  private readonly scripts = new Map<string, { sha: string; lua: string; keys: number }>();
-  /** shas of the scripts loaded on this connection */
+  /** command name → its script (defineCommand), and its sha once Redis told it */
+  private readonly scripts = new Map<string, { lua: string; keys: number; sha?: string }>();
+  /** the script commands whose script is loaded on this connection */
   private readonly loaded = new Set<string>();
   /** disconnect() was called */
   private ended = false;
@@ -204,8 +206,8 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
   evalsha = (sha: string, numKeys: number, ...keysAndArgs: Arg[]) => this.one<unknown>(['EVALSHA', sha, numKeys, ...keysAndArgs]);
 
   defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void {
-    const sha = createHash('sha1').update(definition.lua).digest('hex');
-    this.scripts.set(name, { sha, lua: definition.lua, keys: definition.numberOfKeys });
+    this.scripts.set(name, { lua: definition.lua, keys: definition.numberOfKeys });
+    this.loaded.delete(name);
   }
 
   multi(): StoreBatch {
@@ -218,24 +220,30 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
 
   /** A batch, with a method for each script command defined on this connection. */
   private batch(transaction: boolean): StoreBatch {
-    const batch = new LiteBatch((commands, shas) => this.run(commands, shas, transaction));
-    for (const [name, { sha, keys }] of this.scripts) {
-      Object.defineProperty(batch, name, { value: (...args: Arg[]) => batch.script(sha, ['EVALSHA', sha, keys, ...args]) });
-    }
+    const batch = new LiteBatch((queued) => this.run(queued, transaction));
+    for (const name of this.scripts.keys()) Object.defineProperty(batch, name, { value: (...args: Arg[]) => batch.script(name, args) });
     return batch;
   }
 
-  /** Runs a batch: SCRIPT LOAD of the scripts it uses that this connection has not loaded, then its commands (in a MULTI if `transaction`). */
-  private async run(commands: Command[], shas: Set<string>, transaction: boolean): Promise<Array<[Error | null, unknown]> | null> {
-    if (commands.length === 0) return [];
-    const toLoad = [...shas].filter((sha) => !this.loaded.has(sha));
-    const loads = toLoad.map((sha) => ({ args: ['SCRIPT', 'LOAD', [...this.scripts.values()].find((s) => s.sha === sha)!.lua] }));
-    const body = transaction ? [{ args: ['MULTI'] }, ...commands.map(({ args }) => ({ args })), { args: ['EXEC'] }] : commands;
-    const replies = await this.send([...loads, ...body]);
-    for (const reply of replies.splice(0, loads.length)) {
-      if (reply instanceof Error) throw reply;
-      this.loaded.add(String(reply));
+  /** Runs a batch: first SCRIPT LOAD of the scripts it uses that this connection has not loaded, then its commands (in a MULTI if `transaction`). */
+  private async run(queued: Queued[], transaction: boolean): Promise<Array<[Error | null, unknown]> | null> {
+    if (queued.length === 0) return [];
+    const toLoad = [...new Set(queued.flatMap((q) => ('script' in q && !this.loaded.has(q.script) ? [q.script] : [])))];
+    if (toLoad.length > 0) {
+      const shas = await this.send(toLoad.map((name) => ({ args: ['SCRIPT', 'LOAD', this.scripts.get(name)!.lua] })));
+      toLoad.forEach((name, i) => {
+        if (shas[i] instanceof Error) throw shas[i];
+        this.scripts.get(name)!.sha = String(shas[i]);
+        this.loaded.add(name);
+      });
     }
+    const commands = queued.map((q): Command => {
+      if (!('script' in q)) return q;
+      const { sha, keys } = this.scripts.get(q.script)!;
+      return { args: ['EVALSHA', sha!, keys, ...q.args] };
+    });
+    const body = transaction ? [{ args: ['MULTI'] }, ...commands.map(({ args }) => ({ args })), { args: ['EXEC'] }] : commands;
+    const replies = await this.send(body);
     if (!transaction) return replies.map((reply) => (reply instanceof Error ? failed(reply) : [null, reply]));
     const refused = replies.slice(1, -1).find((reply): reply is Error => reply instanceof Error);
     const exec = replies.at(-1);
@@ -251,20 +259,19 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
 
 /** A pipeline or a MULTI of the light client: the commands queued, run by `runner` at exec. */
 class LiteBatch implements StoreBatch {
-  private readonly commands: Command[] = [];
-  private readonly shas = new Set<string>();
+  private readonly queued: Queued[] = [];
 
-  constructor(private readonly runner: (commands: Command[], shas: Set<string>) => Promise<Array<[Error | null, unknown]> | null>) {}
+  constructor(private readonly runner: (queued: Queued[]) => Promise<Array<[Error | null, unknown]> | null>) {}
 
   private add(args: Arg[], convert?: (reply: unknown) => unknown): this {
-    this.commands.push({ args, convert });
+    this.queued.push({ args, convert });
     return this;
   }
 
-  /** A script command: EVALSHA, its script loaded first if need be. */
-  script(sha: string, args: Arg[]): this {
-    this.shas.add(sha);
-    return this.add(args);
+  /** The script command `name` (EVALSHA, its script loaded first if need be) with its keys and arguments. */
+  script(name: string, args: Arg[]): this {
+    this.queued.push({ script: name, args });
+    return this;
   }
 
   hset(key: string, field: string, value: Arg): this;
@@ -285,7 +292,7 @@ class LiteBatch implements StoreBatch {
   hexists = (key: string, field: string) => this.add(['HEXISTS', key, field]);
 
   exec(): Promise<Array<[Error | null, unknown]> | null> {
-    return this.runner(this.commands, this.shas);
+    return this.runner(this.queued);
   }
 }
 
