@@ -1,10 +1,11 @@
 /**
  * The Redis side of a short command (`qm submit`, `status`, `cancel`,
  * `stats`): one connection to the running QM (redis_url, or the embedded
- * Redis of `qm start`), closed at the end, with the job store and the
- * lifecycle over it. A Redis that cannot be reached is one clear error, not a
- * hang. client.ts adds the read model and the operations for the commands
- * that need them; `qm submit` needs neither, and loads less.
+ * Redis of `qm start`), closed at the end, with the job store over it. A
+ * Redis that cannot be reached is one clear error, not a hang. client.ts adds
+ * the lifecycle, the read model and the operations for the commands that need
+ * them; `qm submit` needs none of them (it queues with queue-job.ts), and
+ * loads less.
  * The connection is the light client (core/lite-redis.ts): ioredis is loaded
  * only through Sentinel, and with BullMQ's classes when a command reads jobs
  * through them (on a connection of their own).
@@ -16,9 +17,6 @@ import { LiteRedis } from '../core/lite-redis.js';
 import type { StoreRedis } from '../core/store-redis.js';
 import type { Queue } from '../core/bullmq-internals.js';
 import { JobStore } from '../core/jobstore.js';
-import { Lifecycle } from '../core/lifecycle.js';
-import { JobMailer } from '../core/mail.js';
-import { lazyLogger } from '../core/log.js';
 import { UserError, clientRedisUrl } from './context.js';
 import { refuseUntestedBullmq } from './bullmq-check.js';
 
@@ -26,7 +24,6 @@ export interface StoreClient {
   settings: Settings;
   layout: Layout;
   store: JobStore;
-  lifecycle: Lifecycle;
 }
 
 export async function withStore<T>(settings: Settings, use: (client: StoreClient) => Promise<T>): Promise<T> {
@@ -41,12 +38,9 @@ export async function withStore<T>(settings: Settings, use: (client: StoreClient
   }
   const layout = layoutOf(settings.server.qmFolder);
   const store = new JobStore(connection.redis, connection.queue, settings.server.keepDone);
-  const log = lazyLogger('qm');
-  const mailer = JobMailer.create(settings, log);
   try {
-    return await use({ settings, layout, store, lifecycle: new Lifecycle(store, layout, log, mailer) });
+    return await use({ settings, layout, store });
   } finally {
-    await mailer?.close();
     await store.close();
     connection.close();
   }

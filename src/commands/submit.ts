@@ -29,7 +29,7 @@ import { parseDependency } from '../core/dependencies.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { BEGIN_FORMS, parseBeginTime } from '../core/begin-time.js';
 import { withStore, type StoreClient } from './store-client.js';
-import { waitForArray, waitForEnd } from './submit-wait.js';
+import { queueJob } from '../core/queue-job.js';
 import { UserError } from './context.js';
 
 export interface SubmitOptions {
@@ -88,6 +88,7 @@ export async function submit(settings: Settings, source: string | undefined, opt
     process.stdout.write(`${placed.name}\n`);
     if (!opts.wait) return 0;
     if (!placed.id) throw new UserError(`${placed.name} is in QM_qJobs but could not be queued now: not waiting for it`);
+    const { waitForArray, waitForEnd } = await import('./submit-wait.js');
     const array = await client.store.arrayInfo(placed.name);
     if (array?.id === placed.id) return waitForArray(client, placed.name, placed.id, array.indices);
     return waitForEnd(client, placed.name, placed.id);
@@ -275,7 +276,7 @@ async function place(client: StoreClient, staged: Staged, overrides: Overrides, 
   const name = await placeUnderFreeName(client, staged.dir, wanted, read.job);
   // from here on the folder is queued: ingest would queue it if this process could not
   const job = { ...read.job, name, enqueuedAt: now.getTime(), descriptorMtime: now.getTime() };
-  const id = await client.lifecycle.queue(job).then(
+  const id = await queueJob(store, client.layout, job).then(
     async (newId) => newId ?? (await store.queuedId(name)),
     (err: Error) => {
       process.stderr.write(`qm: warning: ${name} is in QM_qJobs but not queued yet (${err.message}); QM will queue it\n`);

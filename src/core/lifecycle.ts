@@ -16,10 +16,8 @@ import type { Job } from 'bullmq';
 import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
 import { exists, moveStamped, moveToLostFound, type Layout } from './folders.js';
-import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from './dependencies.js';
-import { cancelTask, claimTask, isArrayTemplate, queueArray, taskNotRun, type TaskEnds } from './arrays.js';
-import { resolveSingleton } from './singleton.js';
-import { HELD_DELAY_MS } from './bullmq-internals.js';
+import { cancelTask, claimTask, taskNotRun, type TaskEnds } from './arrays.js';
+import { queueJob } from './queue-job.js';
 import type { Logger } from './log.js';
 import type { JobMailer } from './mail.js';
 import { appendFooter, appendLine, cancelledLine, checkWritable, logPathOf, lostLine, notRunLine, type RunEnd } from './process-log.js';
@@ -58,28 +56,9 @@ export class Lifecycle {
 
   // --- a run -------------------------------------------------------------------
 
-  /**
-   * Queue (ingest, `qm submit`): its id, or undefined when a job of that name
-   * is queued already. One whose `after` jobs are still pending is put aside
-   * until the first of them ends; one whose dependency failed is queued as
-   * usual: the worker that picks it ends it (notRun). A held job, or one
-   * whose begin time is ahead, waits in BullMQ's delayed set (no processor,
-   * no queue place) until released or due; its dependencies are checked then.
-   */
+  /** Queue (ingest, `qm submit`): see queue-job.ts. */
   async queue(job: QueuedJob): Promise<string | undefined> {
-    await resolveSingleton(this.store, job);
-    // an array: its tasks, each put aside (if need be) when a worker picks it; a held task is put back then too
-    if (isArrayTemplate(job)) return queueArray(this.store, this.layout, job);
-    const waitMs = job.held ? HELD_DELAY_MS : job.beginAt !== undefined ? job.beginAt - Date.now() : 0;
-    if (waitMs > 0) return this.store.enqueue(job, { delayMs: waitMs });
-    const dependency = dependencyOf(job);
-    const verdict = hasDependencies(job) ? await dependencyVerdict(this.store, this.layout, dependency) : { kind: 'run' as const };
-    if (verdict.kind !== 'wait') return this.store.enqueue(job);
-    const id = await this.store.enqueue(job, { until: verdict.name, delayMs: DEPENDENCY_RECHECK_MS });
-    for (const name of verdict.names.slice(1)) if (id) await this.store.addDependent(name, id);
-    // it may have ended between the check and the registration, before it could wake this job
-    if (id && (await dependencyVerdict(this.store, this.layout, dependency)).kind !== 'wait') await (await this.store.job(id))?.promote().catch(() => undefined);
-    return id;
+    return queueJob(this.store, this.layout, job);
   }
 
   /**
