@@ -31,7 +31,7 @@ export async function withStore<T>(settings: Settings, use: (client: StoreClient
   const url = clientRedisUrl(settings);
   const connection = await connect(url);
   try {
-    await connection.redis.ping();
+    await connection.ready();
   } catch (err) {
     connection.close();
     throw new UserError(`cannot reach Redis at ${url}: ${(err as Error).message}`);
@@ -48,6 +48,8 @@ export async function withStore<T>(settings: Settings, use: (client: StoreClient
 
 interface Connection {
   redis: StoreRedis;
+  /** resolves once Redis answers */
+  ready(): Promise<unknown>;
   /** BullMQ's Queue, opened when first needed */
   queue: () => Promise<Queue>;
   close(): void;
@@ -59,7 +61,7 @@ async function connect(url: string): Promise<Connection> {
   if (options.sentinels) {
     const { connectClient, openQueue } = await import('../core/redis.js');
     const redis = connectClient(url);
-    return { redis, queue: async () => openQueue(redis), close: () => redis.disconnect() };
+    return { redis, ready: () => redis.ping(), queue: async () => openQueue(redis), close: () => redis.disconnect() };
   }
   const redis = new LiteRedis({ ...options, connectionName: 'qm-client' });
   // BullMQ's classes work on an ioredis connection: one of their own
@@ -70,5 +72,6 @@ async function connect(url: string): Promise<Connection> {
     bullmq = connection;
     return openQueue(connection);
   };
-  return { redis, queue, close: () => (redis.disconnect(), bullmq?.disconnect()) };
+  // connected once Redis answered the connection's first commands (its name, AUTH, SELECT)
+  return { redis, ready: () => redis.ready(), queue, close: () => (redis.disconnect(), bullmq?.disconnect()) };
 }

@@ -147,12 +147,14 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
 
   /** Sends the commands at once, connecting (again) first if need be. */
   private async send(commands: Command[]): Promise<unknown[]> {
-    if (this.ended) throw new Error('Connection is closed.');
-    if (!this.connection || this.status !== 'ready') await this.reconnect();
+    await this.ready();
     return this.write(commands, this.connection!);
   }
 
-  private async reconnect(): Promise<void> {
+  /** Connected: connecting (again) first if need be, with a few attempts. */
+  async ready(): Promise<void> {
+    if (this.ended) throw new Error('Connection is closed.');
+    if (this.connection && this.status === 'ready') return;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.connect();
