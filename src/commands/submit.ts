@@ -284,6 +284,9 @@ async function place(client: StoreClient, staged: Staged, overrides: Overrides, 
   const name = await placeUnderFreeName(client, staged.dir, wanted, read.job);
   // from here on the folder is queued: ingest would queue it if this process could not
   const job = { ...read.job, name, enqueuedAt: now.getTime(), descriptorMtime: now.getTime() };
+  // read meanwhile, for the warning below
+  const workers = store.liveWorkers();
+  workers.catch(() => undefined);
   const id = await queueJob(store, client.layout, job).then(
     async (newId) => newId ?? (await store.queuedId(name)),
     (err: Error) => {
@@ -292,7 +295,7 @@ async function place(client: StoreClient, staged: Staged, overrides: Overrides, 
     },
   );
   // queued all the same (a worker that can hold it may join), as squeue would show it pending
-  const never = neverHeld(job, await store.liveWorkers());
+  const never = neverHeld(job, await workers);
   if (never) process.stderr.write(`qm: warning: ${name} waits: it ${never}\n`);
   return { name, id };
 }
@@ -324,8 +327,9 @@ async function placeUnderFreeName(client: StoreClient, dir: string, wanted: stri
 async function isTaken(client: StoreClient, name: string): Promise<boolean> {
   const { layout, store } = client;
   const folders = [path.join(layout.queued, name), path.join(layout.queued, `${name}.sh`), path.join(layout.running, name)];
-  if (folders.some(present) || (await store.liveQueued([name])).size > 0) return true;
-  return (await store.running()).some((r) => r.name === name || r.array?.name === name);
+  if (folders.some(present)) return true;
+  const [queued, running] = await Promise.all([store.liveQueued([name]), store.running()]);
+  return queued.size > 0 || running.some((r) => r.name === name || r.array?.name === name);
 }
 
 /** Is there anything at `p` (a broken symbolic link too)? folders.ts's exists, synchronous. */

@@ -45,10 +45,6 @@ export interface ArrayInfo {
   indices: number[];
 }
 
-/** Is this job the template of an array (its descriptor has `array`) rather than one of its tasks? */
-export function isArrayTemplate(job: QueuedJob): boolean {
-  return Boolean(job.keys.array?.trim()) && !job.array;
-}
 
 /** Queues the tasks of the array whose template is `job`; the array's id. */
 export async function queueArray(store: JobStore, layout: Layout, job: QueuedJob): Promise<string> {

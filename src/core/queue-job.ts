@@ -1,11 +1,12 @@
 /**
  * The first transition of a job's life (lifecycle.ts): queueing it, for
- * ingest and `qm submit`, which needs nothing else of the lifecycle.
+ * ingest and `qm submit`, which needs nothing else of the lifecycle (nor
+ * arrays.ts, unless it queues an array).
  */
 import type { JobStore } from './jobstore.js';
 import type { Layout } from './folders.js';
 import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from './dependencies.js';
-import { isArrayTemplate, queueArray } from './arrays.js';
+import { isArrayTemplate } from './job-array.js';
 import { resolveSingleton } from './singleton.js';
 import { HELD_DELAY_MS } from './bullmq-internals.js';
 import type { QueuedJob } from './status.js';
@@ -21,7 +22,7 @@ import type { QueuedJob } from './status.js';
 export async function queueJob(store: JobStore, layout: Layout, job: QueuedJob): Promise<string | undefined> {
   await resolveSingleton(store, job);
   // an array: its tasks, each put aside (if need be) when a worker picks it; a held task is put back then too
-  if (isArrayTemplate(job)) return queueArray(store, layout, job);
+  if (isArrayTemplate(job)) return (await import('./arrays.js')).queueArray(store, layout, job);
   const waitMs = job.held ? HELD_DELAY_MS : job.beginAt !== undefined ? job.beginAt - Date.now() : 0;
   if (waitMs > 0) return store.enqueue(job, { delayMs: waitMs });
   const dependency = dependencyOf(job);
