@@ -7,9 +7,7 @@
  *    first command; gives up after CONNECT_TIMEOUT_MS.
  * 2. Replies as ioredis gives them: strings, numbers, null, arrays; HGETALL
  *    as an object; a pipeline's or a MULTI's exec as [error, result] pairs.
- * 3. A script command (defineCommand) is sent as EVALSHA, its script loaded
- *    (SCRIPT LOAD, which tells its sha) before its first use on a connection.
- * 4. A connection lost is made again for the next command, with the same
+ * 3. A connection lost is made again for the next command, with the same
  *    few attempts as redis.ts's connectClient; the commands under way when it
  *    was lost fail.
  */
@@ -39,8 +37,6 @@ interface Command {
   convert?: (reply: unknown) => unknown;
 }
 
-/** A batch's command: a plain one, or a script command (defineCommand) and its keys and arguments. */
-type Queued = Command | { script: string; args: Arg[] };
 
 /** Connects (throws when Redis cannot be reached or refuses the AUTH). */
 export async function connectLite(options: LiteOptions): Promise<LiteRedis> {
@@ -60,10 +56,6 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
   readonly options: { sentinels?: undefined } = {};
   private connection: Connection | undefined;
   private connecting: Promise<void> | undefined;
-  /** command name → its script (defineCommand), and its sha once Redis told it */
-  private readonly scripts = new Map<string, { lua: string; keys: number; sha?: string }>();
-  /** the script commands whose script is loaded on this connection */
-  private readonly loaded = new Set<string>();
   /** disconnect() was called */
   private ended = false;
 
@@ -100,7 +92,6 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
       throw new Error('Connection is closed.');
     }
     this.connection = connection;
-    this.loaded.clear();
     const parser = new ReplyParser((reply) => pending.shift()?.resolve(reply));
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -205,45 +196,20 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
   zrangebyscore = (key: string, min: number | string, max: number | string, ...withScores: ['WITHSCORES'] | []) =>
     this.one<string[]>(['ZRANGEBYSCORE', key, min, max, ...withScores]);
   script = (subcommand: 'LOAD', script: string) => this.one<unknown>(['SCRIPT', subcommand, script]);
+  eval = (script: string, numKeys: number, ...keysAndArgs: Arg[]) => this.one<unknown>(['EVAL', script, numKeys, ...keysAndArgs]);
   evalsha = (sha: string, numKeys: number, ...keysAndArgs: Arg[]) => this.one<unknown>(['EVALSHA', sha, numKeys, ...keysAndArgs]);
 
-  defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void {
-    this.scripts.set(name, { lua: definition.lua, keys: definition.numberOfKeys });
-    this.loaded.delete(name);
-  }
-
   multi(): StoreBatch {
-    return this.batch(true);
+    return new LiteBatch((commands) => this.run(commands, true));
   }
 
   pipeline(): StoreBatch {
-    return this.batch(false);
+    return new LiteBatch((commands) => this.run(commands, false));
   }
 
-  /** A batch, with a method for each script command defined on this connection. */
-  private batch(transaction: boolean): StoreBatch {
-    const batch = new LiteBatch((queued) => this.run(queued, transaction));
-    for (const name of this.scripts.keys()) Object.defineProperty(batch, name, { value: (...args: Arg[]) => batch.script(name, args) });
-    return batch;
-  }
-
-  /** Runs a batch: first SCRIPT LOAD of the scripts it uses that this connection has not loaded, then its commands (in a MULTI if `transaction`). */
-  private async run(queued: Queued[], transaction: boolean): Promise<Array<[Error | null, unknown]> | null> {
-    if (queued.length === 0) return [];
-    const toLoad = [...new Set(queued.flatMap((q) => ('script' in q && !this.loaded.has(q.script) ? [q.script] : [])))];
-    if (toLoad.length > 0) {
-      const shas = await this.send(toLoad.map((name) => ({ args: ['SCRIPT', 'LOAD', this.scripts.get(name)!.lua] })));
-      toLoad.forEach((name, i) => {
-        if (shas[i] instanceof Error) throw shas[i];
-        this.scripts.get(name)!.sha = String(shas[i]);
-        this.loaded.add(name);
-      });
-    }
-    const commands = queued.map((q): Command => {
-      if (!('script' in q)) return q;
-      const { sha, keys } = this.scripts.get(q.script)!;
-      return { args: ['EVALSHA', sha!, keys, ...q.args] };
-    });
+  /** Runs a batch's commands at once (in a MULTI if `transaction`). */
+  private async run(commands: Command[], transaction: boolean): Promise<Array<[Error | null, unknown]> | null> {
+    if (commands.length === 0) return [];
     const body = transaction ? [{ args: ['MULTI'] }, ...commands.map(({ args }) => ({ args })), { args: ['EXEC'] }] : commands;
     const replies = await this.send(body);
     if (!transaction) return replies.map((reply) => (reply instanceof Error ? failed(reply) : [null, reply]));
@@ -261,18 +227,12 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
 
 /** A pipeline or a MULTI of the light client: the commands queued, run by `runner` at exec. */
 class LiteBatch implements StoreBatch {
-  private readonly queued: Queued[] = [];
+  private readonly commands: Command[] = [];
 
-  constructor(private readonly runner: (queued: Queued[]) => Promise<Array<[Error | null, unknown]> | null>) {}
+  constructor(private readonly runner: (commands: Command[]) => Promise<Array<[Error | null, unknown]> | null>) {}
 
   private add(args: Arg[], convert?: (reply: unknown) => unknown): this {
-    this.queued.push({ args, convert });
-    return this;
-  }
-
-  /** The script command `name` (EVALSHA, its script loaded first if need be) with its keys and arguments. */
-  script(name: string, args: Arg[]): this {
-    this.queued.push({ script: name, args });
+    this.commands.push({ args, convert });
     return this;
   }
 
@@ -285,6 +245,7 @@ class LiteBatch implements StoreBatch {
   smembers = (key: string) => this.add(['SMEMBERS', key]);
   del = (key: string) => this.add(['DEL', key]);
   eval = (script: string, numKeys: number, ...keysAndArgs: Arg[]) => this.add(['EVAL', script, numKeys, ...keysAndArgs]);
+  evalsha = (sha: string, numKeys: number, ...keysAndArgs: Arg[]) => this.add(['EVALSHA', sha, numKeys, ...keysAndArgs]);
   set = (key: string, value: Arg, ex: 'EX', seconds: number) => this.add(['SET', key, value, ex, seconds]);
   sadd = (key: string, member: string) => this.add(['SADD', key, member]);
   srem = (key: string, member: string) => this.add(['SREM', key, member]);
@@ -294,7 +255,7 @@ class LiteBatch implements StoreBatch {
   hexists = (key: string, field: string) => this.add(['HEXISTS', key, field]);
 
   exec(): Promise<Array<[Error | null, unknown]> | null> {
-    return this.runner(this.queued);
+    return this.runner(this.commands);
   }
 }
 

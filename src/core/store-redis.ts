@@ -6,6 +6,8 @@
  */
 
 type Arg = string | number;
+/** a script's keys and arguments (BullMQ packs some of them) */
+type ScriptArg = string | number | Buffer;
 
 /** A pipeline or a MULTI: the commands queued, sent at exec. */
 export interface StoreBatch {
@@ -14,6 +16,7 @@ export interface StoreBatch {
   smembers(key: string): StoreBatch;
   del(key: string): StoreBatch;
   eval(script: string, numKeys: number, ...keysAndArgs: Arg[]): StoreBatch;
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: ScriptArg[]): StoreBatch;
   set(key: string, value: Arg, ex: 'EX', seconds: number): StoreBatch;
   sadd(key: string, member: string): StoreBatch;
   srem(key: string, member: string): StoreBatch;
@@ -56,9 +59,8 @@ export interface StoreRedis {
   zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
   zrangebyscore(key: string, min: number | string, max: number | string, withScores: 'WITHSCORES'): Promise<string[]>;
   script(subcommand: 'LOAD', script: string): Promise<unknown>;
+  eval(script: string, numKeys: number, ...keysAndArgs: Arg[]): Promise<unknown>;
   evalsha(sha: string, numKeys: number, ...keysAndArgs: Arg[]): Promise<unknown>;
-  /** a command `name` on this connection and on its pipelines: the script run with `numberOfKeys` keys */
-  defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
   multi(): StoreBatch;
   pipeline(): StoreBatch;
 }

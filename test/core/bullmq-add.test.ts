@@ -10,7 +10,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { addJobs, bullQueueKeys, type NewJob } from '../../src/core/bullmq-add.js';
+import { createHash } from 'node:crypto';
+import { ADD_SCRIPTS, addJobs, bullQueueKeys, type NewJob } from '../../src/core/bullmq-add.js';
 import { HELD_DELAY_MS, bullPriority } from '../../src/core/bullmq-internals.js';
 import { BULL_PREFIX, QUEUE_NAME, bullKeys, openQueue } from '../../src/core/redis.js';
 import { LiteRedis } from '../../src/core/lite-redis.js';
@@ -87,8 +88,13 @@ function jobOf(name: string, over: Partial<NewJob> = {}): NewJob {
   return { id: `m0${name}-0a1b2c3d`, name, data, priority: bullPriority(0), keep: 100, ...over };
 }
 
-async function expectSameBothWays(jobs: NewJob[]): Promise<Record<string, unknown>> {
+/** `scriptsHeld`: what Redis holds of the add scripts when they are added without BullMQ (default: what Queue.add left). */
+async function expectSameBothWays(jobs: NewJob[], scriptsHeld?: Array<keyof typeof ADD_SCRIPTS>): Promise<Record<string, unknown>> {
   for (const job of jobs) await addWithBullmq(job);
+  if (scriptsHeld) {
+    await db1.script('FLUSH');
+    for (const held of scriptsHeld) await db1.script('LOAD', ADD_SCRIPTS[held].script().content);
+  }
   await addJobs(viaScripts, bullKeys, jobs);
   const [expected, actual] = [await contents(viaBullmq), await contents(db1)];
   expect(actual).toEqual(expected);
@@ -101,8 +107,19 @@ describe.each(Object.keys(connections) as Array<keyof typeof connections>)('addi
     viaScripts = connections[via]();
   });
 
-  it('names the queue keys as a BullMQ Queue does', () => {
+  it('names the queue keys as a BullMQ Queue does, and each script by the SHA-1 of its text', () => {
     expect(bullQueueKeys(BULL_PREFIX, QUEUE_NAME)).toEqual(queue.keys);
+    for (const { sha, script, keyTypes } of Object.values(ADD_SCRIPTS)) {
+      expect(createHash('sha1').update(script().content).digest('hex')).toBe(sha);
+      expect(keyTypes).toHaveLength(script().keys);
+    }
+  });
+
+  it('sends a script Redis does not hold (restarted, or its scripts flushed), and adds each job once', async () => {
+    await expectSameBothWays([jobOf('cold'), jobOf('cold-2', { priority: bullPriority(2) })], []);
+    expect(await db1.script('EXISTS', ADD_SCRIPTS.prioritized.sha, ADD_SCRIPTS.delayed.sha)).toEqual([1, 0]);
+    await expectSameBothWays([jobOf('cold-delayed', { delayMs: 5_000 }), jobOf('cold-delayed-2', { delayMs: 6_000 })], []);
+    expect(await db1.script('EXISTS', ADD_SCRIPTS.prioritized.sha, ADD_SCRIPTS.delayed.sha)).toEqual([0, 1]);
   });
 
   it('leaves what Queue.add leaves for a plain job', async () => {
