@@ -583,12 +583,16 @@ export class JobStore {
     return new Map(Object.entries(flat).map(([kind, n]) => [kind, Number(n)]));
   }
 
-  /** EVALSHA, loading the script on first use and after a Redis restart. */
+  /**
+   * EVALSHA; the first time (and after a Redis restart) EVAL, with SCRIPT
+   * LOAD sent at once for the sha of the next times (one round trip).
+   */
   private async evalScript(script: string, numKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown> {
-    let sha = this.shas.get(script);
+    const sha = this.shas.get(script);
     if (!sha) {
-      sha = (await this.redis.script('LOAD', script)) as string;
-      this.shas.set(script, sha);
+      const [result, loaded] = await Promise.all([this.redis.eval(script, numKeys, ...keysAndArgs), this.redis.script('LOAD', script)]);
+      this.shas.set(script, loaded as string);
+      return result;
     }
     try {
       return await this.redis.evalsha(sha, numKeys, ...keysAndArgs);
