@@ -277,7 +277,7 @@ async function openSocket(where: LiteOptions): Promise<net.Socket> {
   const socket = where.path
     ? net.createConnection({ path: where.path })
     : where.tls
-      ? (await import('node:tls')).connect({ host: where.host, port: where.port, servername: where.host, ...where.tls })
+      ? (await import('node:tls')).connect({ host: where.host, port: where.port, servername: where.host && !net.isIP(where.host) ? where.host : undefined, ...where.tls })
       : net.createConnection({ host: where.host ?? 'localhost', port: where.port ?? 6379 });
   const ready = where.tls && !where.path ? 'secureConnect' : 'connect';
   return new Promise((resolve, reject) => {
