@@ -8,7 +8,7 @@
  * - shell mode: `#QM key=value` lines at the end of the script's leading
  *   comment block, where they override its `#SBATCH` lines.
  */
-import { promises as fs } from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Descriptor } from '../core/descriptor-types.js';
 
@@ -22,12 +22,12 @@ export type Overrides = Partial<Record<OverrideKey, string>>;
  * original text (to put back if the submission fails), or undefined when
  * there was nothing to write.
  */
-export async function writeOverrides(dir: string, d: Descriptor, overrides: Overrides): Promise<string | undefined> {
+export function writeOverrides(dir: string, d: Descriptor, overrides: Overrides): string | undefined {
   if (Object.keys(overrides).length === 0) return undefined;
   const file = path.join(dir, d.file);
-  const original = await fs.readFile(file, 'utf8');
+  const original = fs.readFileSync(file, 'utf8');
   const patch = d.format === 'cfg' ? patchCfg : d.format === 'xml' ? patchXml : patchScript;
-  await fs.writeFile(file, patch(original, overrides));
+  fs.writeFileSync(file, patch(original, overrides));
   return original;
 }
 

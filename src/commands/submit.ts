@@ -12,13 +12,16 @@
  *    (and its QM: notices on stderr);
  * 4. --wait: blocks until the job (every task of an array) has ended and
  *    exits with its code (the worst of the tasks').
+ * Its own file operations are synchronous: the command has nothing else to
+ * do meanwhile, and each asynchronous one was a round trip through libuv's
+ * thread pool.
  */
-import { promises as fs } from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../core/random-hex.js';
 import type { Settings } from '../core/settings-types.js';
-import { exists, isIgnoredName, type Layout } from '../core/folders.js';
+import { isIgnoredName, type Layout } from '../core/folders.js';
 import { readDescriptor, parseDuration } from '../core/descriptor.js';
 import { DescriptorError } from '../core/descriptor-types.js';
 import { readQueuedJob } from '../core/queued-job.js';
@@ -29,7 +32,7 @@ import { parseDependency } from '../core/dependencies.js';
 import { writeOverrides, type Overrides } from './submit-overrides.js';
 import { BEGIN_FORMS, parseBeginTime } from '../core/begin-time.js';
 import { withStore, type StoreClient } from './store-client.js';
-import { waitForArray, waitForEnd } from './submit-wait.js';
+import { queueJob } from '../core/queue-job.js';
 import { UserError } from './context.js';
 
 export interface SubmitOptions {
@@ -69,25 +72,31 @@ export async function submit(settings: Settings, source: string | undefined, opt
   }
   if (opts.wrap !== undefined && source !== undefined) throw new UserError('--wrap makes the script: give no PATH with it');
   if (opts.wrap === undefined && source === undefined) throw new UserError('nothing to submit: give a job folder, a script, or --wrap "COMMAND"');
-  const wrapped = opts.wrap !== undefined ? await wrapScript(opts.wrap) : undefined;
+  const wrapped = opts.wrap !== undefined ? wrapScript(opts.wrap) : undefined;
   const src = wrapped ?? path.resolve(source!);
   const shown = source ?? '--wrap';
-  const kind = await sourceKind(src, shown);
+  const kind = sourceKind(src, shown);
   if (kind === 'folder' && (opts.args ?? []).length > 0) throw new UserError(`${shown}: arguments are passed to a script, not to a job folder`);
   return withStore(settings, async (client) => {
     refuseInsideQm(src, client.layout, shown);
-    const staged = await stage(src, kind, client.layout, (opts.move ?? false) && !wrapped, shown).finally(() => wrapped && fs.rm(path.dirname(wrapped), { recursive: true, force: true }));
+    let staged: Staged;
+    try {
+      staged = stage(src, kind, client.layout, (opts.move ?? false) && !wrapped, shown);
+    } finally {
+      if (wrapped) fs.rmSync(path.dirname(wrapped), { recursive: true, force: true });
+    }
     let placed: { name: string; id: string | undefined };
     try {
       placed = await place(client, staged, overrides, opts.name, shown);
     } catch (err) {
-      await staged.undo();
+      staged.undo();
       throw err;
     }
-    await staged.commit();
+    staged.commit();
     process.stdout.write(`${placed.name}\n`);
     if (!opts.wait) return 0;
     if (!placed.id) throw new UserError(`${placed.name} is in QM_qJobs but could not be queued now: not waiting for it`);
+    const { waitForArray, waitForEnd } = await import('./submit-wait.js');
     const array = await client.store.arrayInfo(placed.name);
     if (array?.id === placed.id) return waitForArray(client, placed.name, placed.id, array.indices);
     return waitForEnd(client, placed.name, placed.id);
@@ -95,11 +104,11 @@ export async function submit(settings: Settings, source: string | undefined, opt
 }
 
 /** sbatch --wrap: a `#!/bin/sh` script of the command, in a folder of its own (removed once staged). */
-async function wrapScript(command: string): Promise<string> {
+function wrapScript(command: string): string {
   if (command.trim() === '') throw new UserError('--wrap: the command is empty');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'qm-wrap-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qm-wrap-'));
   const file = path.join(dir, 'wrap.sh');
-  await fs.writeFile(file, `#!/bin/sh\n# made by qm submit --wrap\n${command}\n`, { mode: 0o755 });
+  fs.writeFileSync(file, `#!/bin/sh\n# made by qm submit --wrap\n${command}\n`, { mode: 0o755 });
   return file;
 }
 
@@ -177,8 +186,8 @@ function checkName(name: string, label = '--name'): void {
   }
 }
 
-async function sourceKind(src: string, source: string): Promise<'folder' | 'script'> {
-  const stat = await fs.stat(src).catch(() => undefined);
+function sourceKind(src: string, source: string): 'folder' | 'script' {
+  const stat = fs.statSync(src, { throwIfNoEntry: false });
   if (!stat) throw new UserError(`${source}: no such file or folder`);
   if (stat.isDirectory()) return 'folder';
   if (stat.isFile()) return 'script';
@@ -203,48 +212,48 @@ interface Staged {
   base: string;
   /** descriptor file and its text before the options were written (put back on undo after --move) */
   patched?: { file: string; original: string };
-  undo(): Promise<void>;
+  undo(): void;
   /** the submission succeeded: a move across filesystems removes the original now */
-  commit(): Promise<void>;
+  commit(): void;
 }
 
-async function stage(src: string, kind: 'folder' | 'script', layout: Layout, move: boolean, source: string): Promise<Staged> {
-  const dir = path.join(layout.queued, `.submit-${randomBytes(6).toString('hex')}`);
+function stage(src: string, kind: 'folder' | 'script', layout: Layout, move: boolean, source: string): Staged {
+  const dir = path.join(layout.queued, `.submit-${randomHex(6)}`);
   // a script is found in its folder by its .sh ending: `job.py` is staged as `job.sh` (it runs by its #! line)
   const base = kind === 'folder' ? path.basename(src) : path.basename(src).replace(/\.[^.]*$/, '') || path.basename(src);
   const fileName = kind === 'folder' || src.endsWith('.sh') ? path.basename(src) : `${base}.sh`;
   const inside = kind === 'folder' ? dir : path.join(dir, fileName);
-  if (kind === 'script') await fs.mkdir(dir);
+  if (kind === 'script') fs.mkdirSync(dir);
   let renamed = false;
   try {
     // on another filesystem a move is a copy, and the original is removed once submitted
-    if (move) renamed = await renameOnSameFilesystem(src, inside);
-    if (!renamed && kind === 'folder') await fs.cp(src, dir, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
-    if (!renamed && kind === 'script') await fs.copyFile(src, inside);
+    if (move) renamed = renameOnSameFilesystem(src, inside);
+    if (!renamed && kind === 'folder') fs.cpSync(src, dir, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+    if (!renamed && kind === 'script') fs.copyFileSync(src, inside);
   } catch (err) {
-    await fs.rm(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
     throw new UserError(`cannot ${move ? 'move' : 'copy'} ${source} into ${layout.queued}: ${(err as Error).message}`);
   }
   const staged: Staged = {
     dir,
     base,
-    async undo() {
-      if (!renamed) return fs.rm(dir, { recursive: true, force: true });
-      if (staged.patched) await fs.writeFile(staged.patched.file, staged.patched.original);
-      await fs.rename(inside, src);
-      if (kind === 'script') await fs.rmdir(dir);
+    undo() {
+      if (!renamed) return fs.rmSync(dir, { recursive: true, force: true });
+      if (staged.patched) fs.writeFileSync(staged.patched.file, staged.patched.original);
+      fs.renameSync(inside, src);
+      if (kind === 'script') fs.rmdirSync(dir);
     },
-    async commit() {
-      if (move && !renamed) await fs.rm(src, { recursive: true, force: true });
+    commit() {
+      if (move && !renamed) fs.rmSync(src, { recursive: true, force: true });
     },
   };
   return staged;
 }
 
 /** rename(2), or false when `to` is on another filesystem. */
-async function renameOnSameFilesystem(from: string, to: string): Promise<boolean> {
+function renameOnSameFilesystem(from: string, to: string): boolean {
   try {
-    await fs.rename(from, to);
+    fs.renameSync(from, to);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false;
@@ -262,7 +271,7 @@ async function place(client: StoreClient, staged: Staged, overrides: Overrides, 
   };
   const descriptor = await readDescriptor(staged.dir, jobFile, { mailActive: settings.server.mailActive }).catch((err) => Promise.reject(descriptorError(err)));
   const descriptorFile = path.join(staged.dir, descriptor.file);
-  const original = await writeOverrides(staged.dir, descriptor, overrides);
+  const original = writeOverrides(staged.dir, descriptor, overrides);
   if (original !== undefined) staged.patched = { file: descriptorFile, original };
   const read = await readQueuedJob(staged.dir, '', jobFile, Date.now(), { mailActive: settings.server.mailActive }).catch((err) => Promise.reject(descriptorError(err)));
   for (const warning of read.warnings) process.stderr.write(`qm: warning: ${warning}\n`);
@@ -271,11 +280,14 @@ async function place(client: StoreClient, staged: Staged, overrides: Overrides, 
   checkName(wanted, givenName ? '--name' : read.jobName ? '#SBATCH -J' : 'job name');
   // queue order is submission order, as for a folder dropped now (and after a rebuild from the folders)
   const now = new Date();
-  await fs.utimes(descriptorFile, now, now);
+  fs.utimesSync(descriptorFile, now, now);
   const name = await placeUnderFreeName(client, staged.dir, wanted, read.job);
   // from here on the folder is queued: ingest would queue it if this process could not
   const job = { ...read.job, name, enqueuedAt: now.getTime(), descriptorMtime: now.getTime() };
-  const id = await client.lifecycle.queue(job).then(
+  // read meanwhile, for the warning below
+  const workers = store.liveWorkers();
+  workers.catch(() => undefined);
+  const id = await queueJob(store, client.layout, job).then(
     async (newId) => newId ?? (await store.queuedId(name)),
     (err: Error) => {
       process.stderr.write(`qm: warning: ${name} is in QM_qJobs but not queued yet (${err.message}); QM will queue it\n`);
@@ -283,7 +295,7 @@ async function place(client: StoreClient, staged: Staged, overrides: Overrides, 
     },
   );
   // queued all the same (a worker that can hold it may join), as squeue would show it pending
-  const never = neverHeld(job, await store.liveWorkers());
+  const never = neverHeld(job, await workers);
   if (never) process.stderr.write(`qm: warning: ${name} waits: it ${never}\n`);
   return { name, id };
 }
@@ -301,7 +313,7 @@ async function placeUnderFreeName(client: StoreClient, dir: string, wanted: stri
     const unknown = await unknownDependencies(store, layout, job, name);
     if (unknown) throw new UserError(unknown);
     try {
-      await fs.rename(dir, path.join(layout.queued, name));
+      fs.renameSync(dir, path.join(layout.queued, name));
       return name;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -315,6 +327,17 @@ async function placeUnderFreeName(client: StoreClient, dir: string, wanted: stri
 async function isTaken(client: StoreClient, name: string): Promise<boolean> {
   const { layout, store } = client;
   const folders = [path.join(layout.queued, name), path.join(layout.queued, `${name}.sh`), path.join(layout.running, name)];
-  if ((await Promise.all(folders.map(exists))).some(Boolean) || (await store.liveQueued([name])).size > 0) return true;
-  return (await store.running()).some((r) => r.name === name || r.array?.name === name);
+  if (folders.some(present)) return true;
+  const [queued, running] = await Promise.all([store.liveQueued([name]), store.running()]);
+  return queued.size > 0 || running.some((r) => r.name === name || r.array?.name === name);
+}
+
+/** Is there anything at `p` (a broken symbolic link too)? folders.ts's exists, synchronous. */
+function present(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

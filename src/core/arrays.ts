@@ -14,7 +14,7 @@
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-hex.js';
 import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
 import { chownTree, exists, moveStamped, type Layout } from './folders.js';
@@ -45,10 +45,6 @@ export interface ArrayInfo {
   indices: number[];
 }
 
-/** Is this job the template of an array (its descriptor has `array`) rather than one of its tasks? */
-export function isArrayTemplate(job: QueuedJob): boolean {
-  return Boolean(job.keys.array?.trim()) && !job.array;
-}
 
 /** Queues the tasks of the array whose template is `job`; the array's id. */
 export async function queueArray(store: JobStore, layout: Layout, job: QueuedJob): Promise<string> {
@@ -90,7 +86,7 @@ export async function claimTask(store: JobStore, layout: Layout, job: QueuedJob,
   const putBack = path.join(layout.queued, job.name);
   if (await exists(putBack)) return renameInto(putBack, target, async () => undefined);
   if (await store.isDone(id)) return 'gone';
-  const staging = path.join(layout.running, `.task-${randomBytes(4).toString('hex')}-${job.name}`);
+  const staging = path.join(layout.running, `.task-${randomHex(4)}-${job.name}`);
   try {
     await copyTemplate(path.join(layout.queued, array.name), staging);
   } catch (err) {
@@ -154,7 +150,7 @@ async function removeTemplate(store: JobStore, layout: Layout, name: string, id:
     const target = await moveStamped(template, layout.done, name, now).catch(() => undefined);
     if (target) await appendLine(target, cancelledLine(cancelledBy, now));
   } else {
-    const trash = path.join(layout.queued, `.array-done-${randomBytes(4).toString('hex')}-${name}`);
+    const trash = path.join(layout.queued, `.array-done-${randomHex(4)}-${name}`);
     if (await fs.rename(template, trash).then(() => true, () => false)) await fs.rm(trash, { recursive: true, force: true });
   }
   await store.forgetArrayCount(name, id);
@@ -172,7 +168,7 @@ export interface TaskEnds {
 export async function cancelTask(ends: TaskEnds, name: string, by: string, lockMs: number): Promise<DoneRecord | undefined> {
   const { store, layout } = ends;
   const id = await store.queuedId(name);
-  const token = `cancel:${randomBytes(6).toString('hex')}`;
+  const token = `cancel:${randomHex(6)}`;
   const job = id ? await store.takeQueued(id, token, lockMs) : undefined;
   const array = job?.data.array;
   if (!job || !array) return undefined;

@@ -13,11 +13,14 @@
  *    written with the first add on a connection, as a BullMQ Queue writes it
  *    when it opens.
  * 4. The queue's keys, named as BullMQ names them (a Queue's `keys`).
+ * 5. The scripts are called by their sha (EVALSHA): Redis holds them once
+ *    anything added a job since it started, so their text is read from
+ *    BullMQ's files and sent (SCRIPT LOAD) only when it answers NOSCRIPT.
  */
 import { createRequire } from 'node:module';
-import type { ChainableCommander, Redis } from 'ioredis';
 import { TESTED_BULLMQ_VERSION, bullKey, type BullKeys } from './bullmq-internals.js';
 import { pack, type Packable } from './msgpack.js';
+import type { StoreRedis } from './store-redis.js';
 
 /** A BullMQ job to add. */
 export interface NewJob {
@@ -38,17 +41,25 @@ interface ShippedScript {
 }
 
 const load = createRequire(import.meta.url);
-const shipped = (file: string, name: string) => (load(`bullmq/dist/cjs/scripts/${file}.js`) as Record<string, ShippedScript>)[name]!;
+/** A script's text as BullMQ ships it, read when first needed. */
+function shipped(file: string, name: string): () => ShippedScript {
+  let script: ShippedScript | undefined;
+  return () => (script ??= (load(`bullmq/dist/cjs/scripts/${file}.js`) as Record<string, ShippedScript>)[name]!);
+}
 
-/** Each add script: its command name on a connection, its text, and BullMQ's key types in KEYS order. */
-const SCRIPTS = {
+/**
+ * Each add script: its sha (the SHA-1 of its text, which Redis names it by:
+ * test/core/bullmq-add.test.ts checks it), its text, and BullMQ's key types
+ * in KEYS order.
+ */
+export const ADD_SCRIPTS = {
   delayed: {
-    command: 'bullmqAddDelayedJob',
+    sha: '81698fd2d28e7db1787595b3c464b188fa78bdcf',
     script: shipped('addDelayedJob-6', 'addDelayedJob'),
     keyTypes: ['marker', 'meta', 'id', 'delayed', 'completed', 'events'],
   },
   prioritized: {
-    command: 'bullmqAddPrioritizedJob',
+    sha: '299880da0f75f0b376ee8e87d20eae62f964ac5e',
     script: shipped('addPrioritizedJob-9', 'addPrioritizedJob'),
     keyTypes: ['marker', 'meta', 'id', 'prioritized', 'delayed', 'completed', 'active', 'events', 'pc'],
   },
@@ -64,26 +75,35 @@ export function bullQueueKeys(prefix: string, name: string): BullKeys {
   return Object.fromEntries(types.map((type) => [type, `${prefix}:${name}:${type}`]));
 }
 
-/** Connections whose scripts are defined and whose queue meta was written. */
-const prepared = new WeakSet<Redis>();
+/** Connections that wrote the queue's meta. */
+const metaWritten = new WeakSet<StoreRedis>();
 
 /** Adds the jobs in one pipeline (one round trip), as Queue.addBulk does; throws on the first that failed. */
-export async function addJobs(redis: Redis, bull: BullKeys, jobs: NewJob[]): Promise<void> {
-  const first = !prepared.has(redis);
-  // a pipeline has the commands its connection had when it was made
-  if (first) for (const { command, script } of Object.values(SCRIPTS)) redis.defineCommand(command, { numberOfKeys: script.keys, lua: script.content });
-  const pipeline = redis.pipeline();
-  if (first) pipeline.hset(bullKey(bull, 'meta'), QUEUE_META);
-  for (const job of jobs) {
-    const { command, keyTypes } = job.delayMs !== undefined && job.delayMs > 0 ? SCRIPTS.delayed : SCRIPTS.prioritized;
-    const run = (pipeline as unknown as Record<string, (...args: Array<string | Buffer>) => ChainableCommander>)[command]!;
-    run.call(pipeline, ...keyTypes.map((type) => bullKey(bull, type)), ...scriptArgs(bull, job));
-  }
-  const results = (await pipeline.exec()) ?? [];
-  prepared.add(redis);
-  for (const [err, result] of results) {
-    if (err) throw err;
-    if (typeof result === 'number' && result < 0) throw new Error(`BullMQ's add script refused a job (code ${result})`);
+export async function addJobs(redis: StoreRedis, bull: BullKeys, jobs: NewJob[]): Promise<void> {
+  let adds = jobs.map((job) => {
+    const add = job.delayMs !== undefined && job.delayMs > 0 ? ADD_SCRIPTS.delayed : ADD_SCRIPTS.prioritized;
+    return { add, keysAndArgs: [...add.keyTypes.map((type) => bullKey(bull, type)), ...scriptArgs(bull, job)] };
+  });
+  const meta = !metaWritten.has(redis);
+  for (let attempt = 1; ; attempt++) {
+    const pipeline = redis.pipeline();
+    if (meta && attempt === 1) pipeline.hset(bullKey(bull, 'meta'), QUEUE_META);
+    for (const { add, keysAndArgs } of adds) pipeline.evalsha(add.sha, add.keyTypes.length, ...keysAndArgs);
+    const results = (await pipeline.exec()) ?? [];
+    if (meta && attempt === 1) {
+      const [err] = results.shift() ?? [null];
+      if (err) throw err;
+      metaWritten.add(redis);
+    }
+    const unknown = (err: Error | null) => attempt === 1 && err?.message.startsWith('NOSCRIPT');
+    for (const [err, result] of results) {
+      if (err && !unknown(err)) throw err;
+      if (typeof result === 'number' && result < 0) throw new Error(`BullMQ's add script refused a job (code ${result})`);
+    }
+    // Redis did not hold a script (it was restarted, or flushed its scripts): those adds again, the script loaded
+    adds = adds.filter((_, i) => unknown(results[i]![0]));
+    if (adds.length === 0) return;
+    for (const add of new Set(adds.map((a) => a.add))) await redis.script('LOAD', add.script().content);
   }
 }
 

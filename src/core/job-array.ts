@@ -6,7 +6,7 @@
  *    its array's;
  * 3. builds the ArrayTask each task carries.
  */
-import type { ArrayTask } from './status.js';
+import type { ArrayTask, QueuedJob } from './status.js';
 
 /** sbatch's MaxArraySize default: indices stay below it. */
 export const MAX_ARRAY_INDEX = 1_000_000;
@@ -66,4 +66,9 @@ export function arrayTasks(name: string, id: string, spec: ArraySpec): ArrayTask
   const { indices, limit } = spec;
   const common = { name, id, count: indices.length, min: indices[0]!, max: indices.at(-1)!, step: stepOf(indices) };
   return indices.map((index) => ({ ...common, index, ...(limit !== undefined ? { limit } : {}) }));
+}
+
+/** Is this job the template of an array (its descriptor has `array`) rather than one of its tasks? */
+export function isArrayTemplate(job: QueuedJob): boolean {
+  return Boolean(job.keys.array?.trim()) && !job.array;
 }

@@ -12,10 +12,10 @@
  * 4. Reads for the read model, dependencies and the roles.
  * 5. The ingest lease (one active ingest) and the monitors' shared CSRF secret.
  */
-import type { Redis } from 'ioredis';
 import type { Job, JobType, Queue } from 'bullmq';
-import { randomBytes } from 'node:crypto';
-import { bullKeys, keys } from './redis.js';
+import { randomHex } from './random-hex.js';
+import { bullKeys, keys } from './keys.js';
+import type { StoreRedis } from './store-redis.js';
 import {
   CLAIM_NAMES_SCRIPT, HOLD_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, holdKeys, jobFromHash,
   pickBullKeys, takeQueuedKeys, type PickReply,
@@ -38,7 +38,7 @@ const PICK_SCAN_LIMIT = 1000;
 const CHUNK = 1000;
 
 export function newJobId(): string {
-  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  return `${Date.now().toString(36)}-${randomHex(4)}`;
 }
 
 export type Pick =
@@ -70,16 +70,17 @@ export interface PickRequest {
 export type QueueCounts = Record<'active' | 'waiting' | 'prioritized' | 'delayed' | 'failed' | 'completed', number>;
 
 /** A BullMQ Queue, or how to open one when first needed (adding jobs needs none: bullmq-add.ts). */
-export type QueueSource = Queue | (() => Queue);
+export type QueueSource = Queue | (() => Queue | Promise<Queue>);
 
 export class JobStore {
   private readySince: number | undefined;
   /** script → its sha, once loaded */
   private readonly shas = new Map<string, string>();
+  private opened: Queue | Promise<Queue> | undefined;
 
   constructor(
-    private readonly redis: Redis,
-    private queueSource: QueueSource,
+    private readonly redis: StoreRedis,
+    private readonly queueSource: QueueSource,
     private readonly keepDone: number,
   ) {
     if (redis.status === 'ready') this.readySince = Date.now();
@@ -106,13 +107,15 @@ export class JobStore {
     return bullKey(bullKeys, 'events');
   }
 
-  private get queue(): Queue {
-    if (typeof this.queueSource === 'function') this.queueSource = this.queueSource();
-    return this.queueSource;
+  /** The BullMQ Queue, opened on first use. */
+  private async queue(): Promise<Queue> {
+    this.opened ??= typeof this.queueSource === 'function' ? this.queueSource() : this.queueSource;
+    return this.opened;
   }
 
   async close(): Promise<void> {
-    if (this.connected && typeof this.queueSource !== 'function') await this.queueSource.close().catch(() => undefined);
+    if (!this.connected || this.opened === undefined) return;
+    await Promise.resolve(this.opened).then((queue) => queue.close()).catch(() => undefined);
   }
 
   // --- the queue ---------------------------------------------------------------
@@ -151,7 +154,7 @@ export class JobStore {
     await addJobs(this.redis, bullKeys, added.map(({ id, job, delayMs }) => ({ id, name: job.name, data: job, priority: bullPriority(job.priority), delayMs, keep: this.keepDone })));
     const pairs = added.flatMap(({ id, job }) => [job.name, id]);
     const holders = (await this.evalScript(CLAIM_NAMES_SCRIPT, 1, keys.names, bullKey(bullKeys, ''), ...pairs)) as string[];
-    for (const [k, { id }] of added.entries()) if (holders[k] !== id) await this.queue.remove(id).catch(() => undefined);
+    for (const [k, { id }] of added.entries()) if (holders[k] !== id) await this.queue().then((queue) => queue.remove(id)).catch(() => undefined);
     return holders;
   }
 
@@ -225,11 +228,11 @@ export class JobStore {
 
   /** BullMQ's queue pause: the pick starts nothing while it is set. */
   async pause(): Promise<void> {
-    await this.queue.pause();
+    await (await this.queue()).pause();
   }
 
   async resume(): Promise<void> {
-    await this.queue.resume();
+    await (await this.queue()).resume();
   }
 
   /** Which queued job a worker starts next, taken in one script (see bullmq-internals.ts). */
@@ -241,7 +244,8 @@ export class JobStore {
       req.freeMemoryMb ?? Number.MAX_SAFE_INTEGER, req.memoryMb ?? Number.MAX_SAFE_INTEGER, keys.arrayActive(''),
     ];
     const reply = (await this.evalScript(PICK_SCRIPT, keyList.length, ...keyList, ...args)) as PickReply;
-    const jobOf = (id: string, flat: string[]) => jobFromHash<QueuedJob>(this.queue, hashOf(flat), id);
+    const queue = await this.queue();
+    const jobOf = (id: string, flat: string[]) => jobFromHash<QueuedJob>(queue, hashOf(flat), id);
     switch (reply[0]) {
       case 1: {
         const job = jobOf(reply[1], reply[3]);
@@ -269,14 +273,14 @@ export class JobStore {
     const id = await this.redis.hget(keys.names, name);
     if (!id) return undefined;
     // active (a worker, or a cancel, holds it): whoever holds it settles it; finished: it stays for Bull Board
-    if (!(await this.job(id))?.finishedOn) await this.queue.remove(id).catch(() => undefined);
+    if (!(await this.job(id))?.finishedOn) await this.queue().then((queue) => queue.remove(id)).catch(() => undefined);
     await this.forgetName(name, id);
     return id;
   }
 
   /** Removes a BullMQ job that is not active (a deleted job). */
   async removeJob(id: string): Promise<void> {
-    await this.queue.remove(id).catch(() => undefined);
+    await this.queue().then((queue) => queue.remove(id)).catch(() => undefined);
   }
 
   /** The job `id` is queued again under `name` (it went back from running to waiting). */
@@ -516,22 +520,22 @@ export class JobStore {
   }
 
   async job(id: string): Promise<Job<QueuedJob> | undefined> {
-    return (await this.queue.getJob(id)) as Job<QueuedJob> | undefined;
+    return (await (await this.queue()).getJob(id)) as Job<QueuedJob> | undefined;
   }
 
   /** BullMQ's jobs of one state, in its order (`end` -1: all). */
   async jobsIn(type: JobType, start: number, end: number): Promise<Job<QueuedJob>[]> {
-    const jobs = await this.queue.getJobs([type], start, end, true);
+    const jobs = await (await this.queue()).getJobs([type], start, end, true);
     return jobs.filter((j): j is Job<QueuedJob> => Boolean(j?.data?.name));
   }
 
   async counts(): Promise<QueueCounts> {
-    const c = await this.queue.getJobCounts('active', 'waiting', 'prioritized', 'delayed', 'failed', 'completed');
+    const c = await (await this.queue()).getJobCounts('active', 'waiting', 'prioritized', 'delayed', 'failed', 'completed');
     return { active: c.active ?? 0, waiting: c.waiting ?? 0, prioritized: c.prioritized ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0, completed: c.completed ?? 0 };
   }
 
   async isPaused(): Promise<boolean> {
-    return this.queue.isPaused();
+    return (await this.queue()).isPaused();
   }
 
   async running(): Promise<RunningInfo[]> {
@@ -604,12 +608,16 @@ export class JobStore {
     return new Map(Object.entries(flat).map(([kind, n]) => [kind, Number(n)]));
   }
 
-  /** EVALSHA, loading the script on first use and after a Redis restart. */
+  /**
+   * EVALSHA; the first time (and after a Redis restart) EVAL, with SCRIPT
+   * LOAD sent at once for the sha of the next times (one round trip).
+   */
   private async evalScript(script: string, numKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown> {
-    let sha = this.shas.get(script);
+    const sha = this.shas.get(script);
     if (!sha) {
-      sha = (await this.redis.script('LOAD', script)) as string;
-      this.shas.set(script, sha);
+      const [result, loaded] = await Promise.all([this.redis.eval(script, numKeys, ...keysAndArgs), this.redis.script('LOAD', script)]);
+      this.shas.set(script, loaded as string);
+      return result;
     }
     try {
       return await this.redis.evalsha(sha, numKeys, ...keysAndArgs);

@@ -11,15 +11,13 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-hex.js';
 import type { Job } from 'bullmq';
 import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
 import { exists, moveStamped, moveToLostFound, type Layout } from './folders.js';
-import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from './dependencies.js';
-import { cancelTask, claimTask, isArrayTemplate, queueArray, taskNotRun, type TaskEnds } from './arrays.js';
-import { resolveSingleton } from './singleton.js';
-import { HELD_DELAY_MS } from './bullmq-internals.js';
+import { cancelTask, claimTask, taskNotRun, type TaskEnds } from './arrays.js';
+import { queueJob, queueJobs } from './queue-job.js';
 import type { Logger } from './log.js';
 import type { JobMailer } from './mail.js';
 import { appendFooter, appendLine, cancelledLine, logPathOf, lostLine, notRunLine, unwritableLogReason, type RunEnd } from './process-log.js';
@@ -58,52 +56,14 @@ export class Lifecycle {
 
   // --- a run -------------------------------------------------------------------
 
-  /**
-   * Queue (ingest, `qm submit`): its id, or undefined when a job of that name
-   * is queued already. One whose `after` jobs are still pending is put aside
-   * until the first of them ends; one whose dependency failed is queued as
-   * usual: the worker that picks it ends it (notRun). A held job, or one
-   * whose begin time is ahead, waits in BullMQ's delayed set (no processor,
-   * no queue place) until released or due; its dependencies are checked then.
-   */
+  /** Queue (ingest, `qm submit`): see queue-job.ts. */
   async queue(job: QueuedJob): Promise<string | undefined> {
-    await resolveSingleton(this.store, job);
-    // an array: its tasks, each put aside (if need be) when a worker picks it; a held task is put back then too
-    if (isArrayTemplate(job)) return queueArray(this.store, this.layout, job);
-    const waitMs = job.held ? HELD_DELAY_MS : job.beginAt !== undefined ? job.beginAt - Date.now() : 0;
-    if (waitMs > 0) return this.store.enqueue(job, { delayMs: waitMs });
-    const dependency = dependencyOf(job);
-    const verdict = hasDependencies(job) ? await dependencyVerdict(this.store, this.layout, dependency) : { kind: 'run' as const };
-    if (verdict.kind !== 'wait') return this.store.enqueue(job);
-    const id = await this.store.enqueue(job, { until: verdict.name, delayMs: DEPENDENCY_RECHECK_MS });
-    for (const name of verdict.names.slice(1)) if (id) await this.store.addDependent(name, id);
-    // it may have ended between the check and the registration, before it could wake this job
-    if (id && (await dependencyVerdict(this.store, this.layout, dependency)).kind !== 'wait') await (await this.store.job(id))?.promote().catch(() => undefined);
-    return id;
+    return queueJob(this.store, this.layout, job);
   }
 
-  /**
-   * Queue several (the entries that settled together), in this order, each
-   * as `queue` would; a run of jobs with nothing to wait for (no array, hold,
-   * begin time or dependency) goes in two round trips. Each one's id.
-   */
+  /** Queue the entries that settled together, in this order: see queue-job.ts. Each one's id. */
   async queueAll(jobs: QueuedJob[]): Promise<Array<string | undefined>> {
-    const ids: Array<string | undefined> = [];
-    let plain: QueuedJob[] = [];
-    const flush = async () => {
-      if (plain.length > 0) ids.push(...(await this.store.enqueueMany(plain)));
-      plain = [];
-    };
-    for (const job of jobs) {
-      if (!isArrayTemplate(job) && !job.held && job.beginAt === undefined && !hasDependencies(job)) {
-        plain.push(job);
-        continue;
-      }
-      await flush();
-      ids.push(await this.queue(job));
-    }
-    await flush();
-    return ids;
+    return queueJobs(this.store, this.layout, jobs);
   }
 
   /**
@@ -184,7 +144,7 @@ export class Lifecycle {
   async cancelQueued(name: string, by: string): Promise<DoneRecord | undefined> {
     const id = await this.store.queuedId(name);
     // taken first (active under a lock of its own): neither a worker's pick nor ingest's unqueue can touch it now
-    const token = `cancel:${randomBytes(6).toString('hex')}`;
+    const token = `cancel:${randomHex(6)}`;
     const taken = id ? await this.store.takeQueued(id, token, END_LOCK_MS) : undefined;
     const held = taken && { job: taken, token };
     const job = taken ?? (id ? await this.store.job(id) : undefined);
@@ -319,7 +279,7 @@ export class Lifecycle {
 
   /** A queued job and its folder (renamed hidden first: that wins or loses against a claim). False when it had left. */
   async deleteQueued(name: string): Promise<boolean> {
-    const trash = path.join(this.layout.queued, `.deleting-${randomBytes(4).toString('hex')}-${name}`);
+    const trash = path.join(this.layout.queued, `.deleting-${randomHex(4)}-${name}`);
     try {
       await fs.rename(path.join(this.layout.queued, name), trash);
     } catch (err) {
@@ -334,7 +294,7 @@ export class Lifecycle {
   /** A done job: its folder (in QM_dJobs or QM_lost+found), its record and its BullMQ job. */
   async deleteDone(record: DoneRecord, folder: string): Promise<void> {
     const parent = path.dirname(folder);
-    const trash = path.join(parent, `.deleting-${randomBytes(4).toString('hex')}-${path.basename(folder)}`);
+    const trash = path.join(parent, `.deleting-${randomHex(4)}-${path.basename(folder)}`);
     const moved = await fs.rename(folder, trash).then(
       () => true,
       (err: NodeJS.ErrnoException) => {

@@ -16,7 +16,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-hex.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './log.js';
 import type { JobView, ReadModel } from './read-model.js';
@@ -123,7 +123,7 @@ export class Operations {
     const no = view ? await refusalFor(this.model, actor, view, 'requeue') : undefined;
     if (no) return fail(no);
 
-    const staging = path.join(layout.queued, `.requeue-${randomBytes(6).toString('hex')}`);
+    const staging = path.join(layout.queued, `.requeue-${randomHex(6)}`);
     try {
       await fs.cp(folder, staging, {
         recursive: true,

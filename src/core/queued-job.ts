@@ -10,7 +10,6 @@ import { readDescriptor, type ReadOptions } from './descriptor.js';
 import { ownerOf, ownerOfStat, type OwnerStat } from './users.js';
 import { parseBeginTime } from './begin-time.js';
 import type { QueuedJob } from './status.js';
-import { taskMarkOf } from './arrays.js';
 
 /** The file `qm hold` leaves in a held job's folder (removed by `qm release`). */
 export const HOLD_MARK = '.qm-held';
@@ -55,7 +54,7 @@ export async function readQueuedJob(dir: string, name: string, jobFile: string, 
   // where `qm submit` ran (SLURM_SUBMIT_DIR), written into the folder so that a rebuilt queue keeps it
   if (d.keys.submit_dir) job.submitDir = d.keys.submit_dir;
   if (d.keys.submit_host) job.submitHost = d.keys.submit_host;
-  const task = d.keys.array ? await taskMarkOf(dir) : undefined;
+  const task = d.keys.array ? await (await import('./arrays.js')).taskMarkOf(dir) : undefined;
   if (task) job.array = task;
   if (d.hold || marked) job.held = true;
   const beginAt = d.begin === undefined ? undefined : parseBeginTime(d.begin, now);

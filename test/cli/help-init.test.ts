@@ -26,6 +26,7 @@ describe('the qm command line', () => {
       [['status', '--colour'], /^qm: unknown option '--colour'/],
       [['logs'], /^qm: missing required argument 'name'/],
       [['status', '-c', '/nonexistent/QMserv.cfg'], /^qm: config file \/nonexistent\/QMserv\.cfg: not found\n$/],
+      [['submit', 'job', '-c', '/nonexistent/QMserv.cfg'], /^qm: config file \/nonexistent\/QMserv\.cfg: not found\n$/],
     ];
     for (const [args, message] of cases) {
       const { code, stderr } = await runQm(args);

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { cfgDescriptor, makeQmDir, runQm, waitDone } from '../helpers/qm.js';
 import { readLog, snapshot, startRunningQm, writeScript, writeSource, type RunningQm } from '../helpers/cli.js';
 import { readTimeline, startOrder, timedScript } from '../helpers/timeline.js';
@@ -39,17 +40,28 @@ describe('qm submit', () => {
     expect(await leftovers()).toEqual([]);
   });
 
-  it('starts without what it does not need: no pino, Express, prom-client nor BullMQ\'s Worker', async () => {
+  it('starts without what it does not need: its bundle, no commander, ioredis, pino, Express, prom-client nor BullMQ\'s classes', async () => {
     const src = await writeSource(env.qm, 'light', { 'proc_config.cfg': cfgDescriptor({ script: 'true' }) });
     const loaded = path.join(env.qm.base, 'loaded.txt');
+    const loadedEsm = path.join(env.qm.base, 'loaded-esm.txt');
     const preload = path.resolve('test/fixtures/loaded-modules.cjs');
-    const { code } = await runQm(['submit', src, '-c', env.qm.cfg], { NODE_OPTIONS: `--require ${preload}`, QM_TEST_LOADED: loaded });
+    const esmPreload = pathToFileURL(path.resolve('test/fixtures/loaded-esm.mjs')).href;
+    const { code } = await runQm(['submit', src, '-c', env.qm.cfg], {
+      NODE_OPTIONS: `--require ${preload} --import ${esmPreload}`,
+      QM_TEST_LOADED: loaded,
+      QM_TEST_LOADED_ESM: loadedEsm,
+    });
     expect(code).toBe(0);
     const files = readFileSync(loaded, 'utf8').split('\n');
-    expect(files.some((f) => f.includes('/node_modules/ioredis/'))).toBe(true);
-    for (const heavy of ['/node_modules/pino/', '/node_modules/express/', '/node_modules/prom-client/', '/bullmq/dist/cjs/classes/worker.js']) {
+    expect(files).toContain(preload);
+    for (const heavy of ['/node_modules/commander/', '/node_modules/ioredis/', '/node_modules/pino/', '/node_modules/express/', '/node_modules/prom-client/', '/bullmq/dist/cjs/classes/']) {
       expect(files.filter((f) => f.includes(heavy))).toEqual([]);
     }
+    // QM's own code: cli.js and the reading of the command line, then the bundle (dist/submit/), no module one by one
+    const modules = readFileSync(loadedEsm, 'utf8').split('\n').filter((url) => url.includes('/dist/'));
+    expect(modules.some((url) => url.endsWith('/dist/submit/submit-main.js'))).toBe(true);
+    const outside = modules.filter((url) => !url.includes('/dist/submit/'));
+    expect(new Set(outside.map((url) => url.replace(/^.*\/dist\//, '')))).toEqual(new Set(['cli.js', 'commands/submit-argv.js', 'commands/submit-options.js']));
   });
 
   it('--wait exits with the job\'s exit code and prints how it ended', async () => {
