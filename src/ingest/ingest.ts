@@ -56,6 +56,11 @@ export class IngestRole {
   private readonly ready = new Set<string>();
   /** the entries the flush in progress is ingesting */
   private readonly ingesting = new Set<string>();
+  /**
+   * those of them already queued (or lost, refused, waiting again): no longer
+   * settling, though a rescan leaves them alone until the flush ends
+   */
+  private readonly handledNow = new Set<string>();
   private flushing: Promise<void> = Promise.resolve();
   /** a rescan is under way (with a long queue one may outlast RESCAN_MS) */
   private rescanning = false;
@@ -85,8 +90,8 @@ export class IngestRole {
     this.lifecycle = new Lifecycle(this.store, this.layout, this.log);
     if (lease !== undefined) {
       this.board = new SettlingBoard(this.store, lease, {
-        isSettling: (name) => this.inProgress(name) || this.refusals.has(name),
-        settlingNow: () => [...this.pending.keys(), ...this.ready, ...this.ingesting, ...this.refusals.names()],
+        isSettling: (name) => this.pending.has(name) || this.ready.has(name) || (this.ingesting.has(name) && !this.handledNow.has(name)) || this.refusals.has(name),
+        settlingNow: () => [...this.pending.keys(), ...this.ready, ...[...this.ingesting].filter((n) => !this.handledNow.has(n)), ...this.refusals.names()],
       }, this.log);
     }
     this.redis.on('ready', () => void this.rescan());
@@ -229,12 +234,13 @@ export class IngestRole {
     } finally {
       for (const name of this.ingesting) this.board?.touch(name);
       this.ingesting.clear();
+      this.handledNow.clear();
     }
   }
 
-  /** `name` is queued, or in QM_lost+found, or waits again, or was left alone: no longer being ingested. */
+  /** `name` is queued, or in QM_lost+found, or waits again, or was left alone: no longer settling. */
   private handled(name: string): void {
-    this.ingesting.delete(name);
+    this.handledNow.add(name);
     this.board?.touch(name);
   }
 
