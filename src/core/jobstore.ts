@@ -10,7 +10,8 @@
  *    keep_done), the jobs put aside until a job ends, the finished counter.
  * 3. Workers: heartbeats, lost marks, the lock on a lost job, kill requests.
  * 4. Reads for the read model, dependencies and the roles.
- * 5. The ingest lease (one active ingest) and the monitors' shared CSRF secret.
+ * 5. The ingest lease (one active ingest), the active ingest's list of the
+ *    folders it sees settling, and the monitors' shared CSRF secret.
  */
 import type { Job, JobType, Queue } from 'bullmq';
 import { randomHex } from './random-hex.js';
@@ -23,7 +24,7 @@ import {
 import { addJobs } from './bullmq-add.js';
 import {
   ADD_FOUND_SCRIPT, DELETE_IF_EQUAL_SCRIPT, DELETE_KEY_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT,
-  SHARED_SECRET_SCRIPT, START_SCRIPT, TAKE_LEASE_SCRIPT,
+  SETTLING_SCRIPT, SHARED_SECRET_SCRIPT, START_SCRIPT, TAKE_LEASE_SCRIPT,
 } from './store-scripts.js';
 import { parseLease, type IngestLease } from './ingest-lease.js';
 import { foundRecordId, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
@@ -466,6 +467,47 @@ export class JobStore {
     return lease && raw ? { lease, raw, ttlMs: ttl } : undefined;
   }
 
+  /**
+   * Changes the active ingest's list of settling folders (SETTLING_SCRIPT), as
+   * the holder of `lease`: `fresh` starts it anew, `whole` says it is complete
+   * once written (from then on the read model reads it instead of QM_qJobs).
+   * False when `lease` is not the holder's: nothing (more) written.
+   */
+  async publishSettling(lease: string, change: { fresh: boolean; whole: boolean; left: string[]; joined: string[] }): Promise<boolean> {
+    const { left, joined } = change;
+    const steps = Math.max(1, Math.ceil((left.length + joined.length) / CHUNK));
+    for (let step = 0, l = 0, j = 0; step < steps; step++) {
+      const out = left.slice(l, l + CHUNK);
+      const into = joined.slice(j, j + CHUNK - out.length);
+      l += out.length;
+      j += into.length;
+      const first = step === 0 && change.fresh ? '1' : '';
+      const last = step === steps - 1 && change.whole ? '1' : '';
+      const keyList = [keys.ingestLease, keys.ingestSettling, keys.ingestSettlingBy];
+      const done = await this.evalScript(SETTLING_SCRIPT, keyList.length, ...keyList, lease, first, last, out.length, ...out, ...into);
+      if (Number(done) !== 1) return false;
+    }
+    return true;
+  }
+
+  /** Whose list of settling folders is complete on this Redis (a lease JSON), if any. */
+  async settlingPublisher(): Promise<string | undefined> {
+    return (await this.redis.get(keys.ingestSettlingBy)) ?? undefined;
+  }
+
+  /**
+   * The folders the active ingest sees settling: how many, and the first
+   * `limit` by name (-1: all); undefined when no live ingest holds a complete
+   * list (none active, or it has not read QM_qJobs through yet).
+   */
+  async settlingNames(limit: number): Promise<{ total: number; names: string[] } | undefined> {
+    const replies = (await this.redis.multi().get(keys.ingestLease).get(keys.ingestSettlingBy).zcard(keys.ingestSettling)
+      .zrange(keys.ingestSettling, 0, limit < 0 ? -1 : limit - 1).exec()) ?? [];
+    const [[, lease], [, by], [, total], [, names]] = replies as [[unknown, string | null], [unknown, string | null], [unknown, number], [unknown, string[]]];
+    if (!lease || lease !== by) return undefined;
+    return { total, names };
+  }
+
   /** The monitors' CSRF secret: the one on this Redis, else `candidate` becomes it. */
   async csrfSecret(candidate: string): Promise<string> {
     return (await this.evalScript(SHARED_SECRET_SCRIPT, 1, keys.csrfSecret, candidate)) as string;
@@ -487,16 +529,16 @@ export class JobStore {
     return names;
   }
 
+  /** The ids the name index has for these names, in order (undefined where none). */
+  async queuedIds(names: string[]): Promise<Array<string | undefined>> {
+    const out: Array<string | undefined> = [];
+    for (let i = 0; i < names.length; i += CHUNK) out.push(...(await this.redis.hmget(keys.names, ...names.slice(i, i + CHUNK))).map((id) => id ?? undefined));
+    return out;
+  }
+
   /** The id of the queued job of that name, if the name index has one. */
   async queuedId(name: string): Promise<string | undefined> {
     return (await this.redis.hget(keys.names, name)) ?? undefined;
-  }
-
-  /** queuedId of each name, in one round trip a thousand names. */
-  async queuedIds(names: string[]): Promise<Array<string | undefined>> {
-    const ids: Array<string | undefined> = [];
-    for (let c = 0; c < names.length; c += CHUNK) ids.push(...(await this.redis.hmget(keys.names, ...names.slice(c, c + CHUNK))).map((id) => id ?? undefined));
-    return ids;
   }
 
   /** Those of `names` that are in the queue already (a live job holds the name; an array's name while its template is queued): two round trips a thousand names. */

@@ -48,6 +48,10 @@ export const keys = {
   finished: 'qm:finished',
   /** string with TTL: the active ingest (IngestLease JSON); the others stand by */
   ingestLease: 'qm:ingest:lease',
+  /** zset (scores 0: by name): the folders of QM_qJobs the active ingest sees settling, not queued yet */
+  ingestSettling: 'qm:ingest:settling',
+  /** string: the lease (JSON) of the ingest whose list `ingestSettling` is, once that list is whole */
+  ingestSettlingBy: 'qm:ingest:settling:by',
   /** string: the monitors' CSRF secret (hex), shared by every monitor on this Redis */
   csrfSecret: 'qm:monitor:csrf',
 } as const;

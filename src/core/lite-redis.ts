@@ -253,6 +253,8 @@ class LiteBatch implements StoreBatch {
   pttl = (key: string) => this.add(['PTTL', key]);
   exists = (key: string) => this.add(['EXISTS', key]);
   hexists = (key: string, field: string) => this.add(['HEXISTS', key, field]);
+  zcard = (key: string) => this.add(['ZCARD', key]);
+  zrange = (key: string, start: number, stop: number) => this.add(['ZRANGE', key, start, stop]);
 
   exec(): Promise<Array<[Error | null, unknown]> | null> {
     return this.runner(this.commands);

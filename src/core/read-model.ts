@@ -97,6 +97,9 @@ export interface OwnerStats {
   meanCpuSeconds: number | null;
 }
 
+/** Where the settling folders were read: the active ingest's list, or QM_qJobs itself (no ingest lists them). */
+export type SettlingSource = 'ingest' | 'folder';
+
 export interface JobCounts {
   queued: number;
   running: number;
@@ -109,19 +112,22 @@ export class ReadModel {
     readonly layout: Layout,
   ) {}
 
-  /** Queued jobs in run order, at most `limit` listed (the total is exact). */
-  async queued(limit: number): Promise<{ total: number; jobs: QueuedEntry[] }> {
+  /**
+   * Queued jobs in run order, at most `limit` listed, and their total (exact,
+   * but for folders queued a moment ago still counted as settling among those
+   * not listed). `settlingFrom`: where the settling folders were read.
+   */
+  async queued(limit: number): Promise<{ total: number; jobs: QueuedEntry[]; settlingFrom: SettlingSource }> {
     const last = Number.isFinite(limit) ? limit - 1 : -1;
     const store = this.store;
-    const [counts, active, waiting, prioritized, delayed, running, entries, names, workers, paused] = await Promise.all([
+    const [counts, active, waiting, prioritized, delayed, running, published, workers, paused] = await Promise.all([
       store.counts(),
       store.jobsIn('active', 0, -1),
       store.jobsIn('waiting', 0, last),
       store.jobsIn('prioritized', 0, last),
       store.jobsIn('delayed', 0, last),
       store.running(),
-      fs.readdir(this.layout.queued).catch(() => [] as string[]),
-      store.queuedNames(),
+      store.settlingNames(last < 0 ? -1 : last + 1),
       store.liveWorkers(),
       store.isPaused(),
     ]);
@@ -134,12 +140,34 @@ export class ReadModel {
     const jobs: QueuedEntry[] = inOrder.map(({ j, s }, i) => entryOf(j, s, i + 1, why));
     jobs.push(...delayed.map((j) => entryOf(j, delayedPhase(j.data, now), undefined, why)));
     const known = new Set(jobs.map((v) => v.name));
-    const settling = entries.filter((n) => !isIgnoredName(n) && !known.has(n) && !names.has(n)).sort();
-    for (const name of settling) {
+    const settling = published ? await this.settlingOf(published, known) : await this.settlingInFolder(known);
+    for (const name of settling.names) {
       jobs.push({ state: 'queued', phase: 'settling', position: undefined, name, id: undefined, job: undefined, worker: undefined, reason: 'Settling' });
     }
-    const total = starting.length + counts.waiting + counts.prioritized + counts.delayed + settling.length;
-    return { total, jobs: jobs.slice(0, Number.isFinite(limit) ? limit : undefined) };
+    const total = starting.length + counts.waiting + counts.prioritized + counts.delayed + settling.total;
+    return { total, jobs: jobs.slice(0, Number.isFinite(limit) ? limit : undefined), settlingFrom: published ? 'ingest' : 'folder' };
+  }
+
+  /**
+   * The settling folders as the active ingest lists them (a few names, with
+   * the name index looked up for those alone): those queued since it wrote
+   * them (`known`: listed already) are left out, and out of the count.
+   */
+  private async settlingOf(published: { total: number; names: string[] }, known: Set<string>): Promise<{ total: number; names: string[] }> {
+    const ids = await this.store.queuedIds(published.names);
+    const names = published.names.filter((n, i) => !known.has(n) && ids[i] === undefined);
+    return { total: Math.max(0, published.total - (published.names.length - names.length)), names };
+  }
+
+  /**
+   * No live ingest lists them (none active, or it has not read QM_qJobs
+   * through yet): every entry of QM_qJobs the name index does not know.
+   * Reads the whole folder and the whole index: slow with a long queue.
+   */
+  private async settlingInFolder(known: Set<string>): Promise<{ total: number; names: string[] }> {
+    const [entries, names] = await Promise.all([fs.readdir(this.layout.queued).catch(() => [] as string[]), this.store.queuedNames()]);
+    const settling = entries.filter((n) => !isIgnoredName(n) && !known.has(n) && !names.has(n)).sort();
+    return { total: settling.length, names: settling };
   }
 
   async running(): Promise<RunningEntry[]> {

@@ -24,6 +24,8 @@ export interface StoreBatch {
   pttl(key: string): StoreBatch;
   exists(key: string): StoreBatch;
   hexists(key: string, field: string): StoreBatch;
+  zcard(key: string): StoreBatch;
+  zrange(key: string, start: number, stop: number): StoreBatch;
   /** each command's error or result; null when a MULTI was aborted */
   exec(): Promise<Array<[error: Error | null, result: unknown]> | null>;
 }

@@ -137,3 +137,21 @@ return 0`;
 export const SHARED_SECRET_SCRIPT = `
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])`;
+
+/**
+ * The active ingest's list of settling folders, changed only by the lease's
+ * holder (an ingest cut off and replaced writes nothing over its successor's).
+ * KEYS[1] qm:ingest:lease  KEYS[2] qm:ingest:settling  KEYS[3] qm:ingest:settling:by
+ * ARGV[1] the writer's lease JSON  ARGV[2] '1': start the list anew  ARGV[3] '1':
+ * the list is whole once this is done (KEYS[3] = the lease)  ARGV[4] n, then n
+ * names that left it, then the names that joined it.
+ * Returns 1, or 0 when the writer does not hold the lease (nothing written).
+ */
+export const SETTLING_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '1' then redis.call('DEL', KEYS[2], KEYS[3]) end
+local gone = tonumber(ARGV[4])
+for i = 5, 4 + gone do redis.call('ZREM', KEYS[2], ARGV[i]) end
+for i = 5 + gone, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
+if ARGV[3] == '1' then redis.call('SET', KEYS[3], ARGV[1]) end
+return 1`;

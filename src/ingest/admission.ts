@@ -83,6 +83,14 @@ export class Refusals {
   forget(name: string): void {
     this.seen.delete(name);
   }
+
+  has(name: string): boolean {
+    return this.seen.has(name);
+  }
+
+  names(): IterableIterator<string> {
+    return this.seen.keys();
+  }
 }
 
 function signature(stat: Stats | undefined): string {

@@ -7,7 +7,9 @@
  * 3. Wraps a lone NAME.sh into NAME/; takes a deleted folder out of the queue.
  *    Records the finished jobs of QM_dJobs a new or wiped Redis does not know
  *    (done-folders.ts).
- * 4. Never loops on a folder it cannot handle: what it cannot move is reported
+ * 4. Keeps the list of the folders it sees settling in Redis for the read
+ *    model, while it holds the ingest lease (settling-board.ts).
+ * 5. Never loops on a folder it cannot handle: what it cannot move is reported
  *    once and left alone until it changes (admission.ts).
  */
 import { promises as fs } from 'node:fs';
@@ -30,6 +32,7 @@ import { Refusals, admit } from './admission.js';
 import { Departures } from './departures.js';
 import { OrphanReaper } from '../core/lost-workers.js';
 import { recordDoneFolders } from './done-folders.js';
+import { SettlingBoard } from './settling-board.js';
 import { splitTaskName } from '../core/job-array.js';
 
 const RESCAN_MS = 5_000;
@@ -55,6 +58,11 @@ export class IngestRole {
   private readonly ready = new Set<string>();
   /** the entries the flush in progress is ingesting */
   private readonly ingesting = new Set<string>();
+  /**
+   * those of them already queued (or lost, refused, waiting again): no longer
+   * settling, though a rescan leaves them alone until the flush ends
+   */
+  private readonly handledNow = new Set<string>();
   private flushing: Promise<void> = Promise.resolve();
   /** a rescan is under way (with a long queue one may outlast RESCAN_MS) */
   private rescanning = false;
@@ -62,16 +70,20 @@ export class IngestRole {
   private checking = 0;
   private batchTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** the list of settling folders in Redis (with a lease: the active ingest's) */
+  private readonly board: SettlingBoard | undefined;
 
   /**
    * `reapOrphans`: ingest also moves on the jobs of lost workers (so they are
    * moved even when no worker is left); off when a worker runs in the same
-   * process, whose own check does it.
+   * process, whose own check does it. `lease`: the ingest lease this role
+   * runs under (JSON), under which it lists the folders it sees settling.
    */
   constructor(
     private readonly settings: Settings,
     redisUrl: string,
     private readonly reapOrphans = true,
+    lease?: string,
   ) {
     this.log = logger('ingest');
     this.layout = layoutOf(settings.server.qmFolder);
@@ -79,6 +91,12 @@ export class IngestRole {
     this.store = new JobStore(this.redis, openQueue(this.redis), settings.server.keepDone);
     this.lifecycle = new Lifecycle(this.store, this.layout, this.log);
     this.departures = new Departures(this.store, this.layout, this.log, (work) => this.track(work));
+    if (lease !== undefined) {
+      this.board = new SettlingBoard(this.store, lease, {
+        isSettling: (name) => this.pending.has(name) || this.ready.has(name) || (this.ingesting.has(name) && !this.handledNow.has(name)) || this.refusals.has(name),
+        settlingNow: () => [...this.pending.keys(), ...this.ready, ...[...this.ingesting].filter((n) => !this.handledNow.has(n)), ...this.refusals.names()],
+      }, this.log);
+    }
     this.redis.on('ready', () => void this.rescan());
     // jobs of lost workers are moved on even when no other worker is left
     this.reaper = new OrphanReaper({
@@ -119,6 +137,13 @@ export class IngestRole {
         if (queued.has(name) || this.inProgress(name) || (await this.refusals.unchanged(name, path.join(this.layout.queued, name)))) continue;
         this.schedule(name, 0);
       }
+      // refused and gone (no event says so when polling)
+      for (const name of this.refusals.names()) {
+        if (present.has(name)) continue;
+        this.refusals.forget(name);
+        this.board?.touch(name);
+      }
+      await this.board?.scanned();
       for (const name of queued.keys()) {
         // a queued task of an array has no folder until it starts: its array's is there
         const task = splitTaskName(name);
@@ -152,6 +177,7 @@ export class IngestRole {
     if (!entry) {
       entry = { tracker: new SettleTracker() };
       this.pending.set(name, entry);
+      this.board?.touch(name);
     }
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
@@ -208,8 +234,16 @@ export class IngestRole {
     try {
       await this.ingest(names);
     } finally {
+      for (const name of this.ingesting) this.board?.touch(name);
       this.ingesting.clear();
+      this.handledNow.clear();
     }
+  }
+
+  /** `name` is queued, or in QM_lost+found, or waits again, or was left alone: no longer settling. */
+  private handled(name: string): void {
+    this.handledNow.add(name);
+    this.board?.touch(name);
   }
 
   /**
@@ -221,16 +255,21 @@ export class IngestRole {
     const queued = await this.store.liveQueued(names);
     const jobs: QueuedJob[] = [];
     for (const name of names) {
-      if (queued.has(name)) continue;
+      if (queued.has(name)) {
+        this.handled(name);
+        continue;
+      }
       const full = path.join(this.layout.queued, name);
       const job = await this.prepare(name, full).catch((err: Error) => this.refuse(name, full, `could not read it: ${err.message}`));
       if (job) jobs.push(job);
+      else this.handled(name);
     }
     jobs.sort((a, b) => a.descriptorMtime - b.descriptorMtime);
     const ids = await this.lifecycle.queueAll(jobs);
     for (const [i, job] of jobs.entries()) {
       const id = ids[i];
       if (id) this.log.info({ job: job.name }, `queued (${job.nbProc} processor${job.nbProc > 1 ? 's' : ''}, priority ${job.priority}, id ${id})`);
+      this.handled(job.name);
     }
   }
 
@@ -284,6 +323,7 @@ export class IngestRole {
   /** Leaves the entry in QM_qJobs; says why once, until it changes. */
   private async refuse(name: string, full: string, reason: string): Promise<undefined> {
     if (await this.refusals.remember(name, full)) this.log.error({ job: name }, `left in QM_qJobs: ${reason}`);
+    this.board?.touch(name);
     return undefined;
   }
 
@@ -293,6 +333,7 @@ export class IngestRole {
     this.pending.delete(name);
     this.refusals.forget(name);
     this.awaited.delete(name);
+    this.board?.touch(name);
     this.departures.add(name);
   }
 
@@ -304,7 +345,9 @@ export class IngestRole {
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     this.watcher?.close();
     // what waits for an unreachable Redis is taken up again by the next start's rescan
-    await finishUnlessAway(this.redis, [...this.inFlight], 0);
+    await finishUnlessAway(this.redis, [...this.inFlight, this.board?.halt() ?? Promise.resolve()], 0);
+    // no list of settling folders once this ingest is gone: the read model reads QM_qJobs
+    if (this.board && this.redis.status === 'ready') await this.board.clear().catch(() => undefined);
     await this.reaper.stop();
     await this.store.close();
     this.redis.disconnect();

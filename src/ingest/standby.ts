@@ -113,7 +113,7 @@ export class LeasedIngest {
   private async becomeActive(previous: string | undefined): Promise<void> {
     this.reportedHolder = undefined;
     this.log.info(previous ? `active: took over the ingest lease from ${previous}` : 'active: holds the ingest lease');
-    this.role = new IngestRole(this.settings, this.redisUrl, this.reapOrphans);
+    this.role = new IngestRole(this.settings, this.redisUrl, this.reapOrphans, this.lease);
     await this.role.start();
   }
 

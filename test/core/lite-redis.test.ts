@@ -145,6 +145,7 @@ describe('the light client against ioredis', () => {
     await same((r) => r.multi().set('k', 'v', 'EX', 100).sadd('set', 'q').srem('set', 'x').del('k').get('k').exec());
     await same((r) => r.multi().eval('return redis.call("GET", KEYS[1])', 1, 's').get('h').exec());
     await same((r) => r.pipeline().get('s').get('h').hset('h', 'e', 5).exec());
+    await same((r) => r.multi().zcard('z').zrange('z', 0, -1).zrange('z', 0, 0).zcard('none').exec());
     expect(await lite.multi().exec()).toEqual([]);
     // an error at run time fails that command only
     await same((r) => r.multi().eval('return 1', -1).get('s').exec());
