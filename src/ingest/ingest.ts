@@ -16,7 +16,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Settings } from '../core/settings-types.js';
-import { isIgnoredName, layoutOf, moveToLostFound, type Layout } from '../core/folders.js';
+import { exists, isIgnoredName, layoutOf, moveToLostFound, type Layout } from '../core/folders.js';
 import { logger, type Logger } from '../core/log.js';
 import { connect, finishUnlessAway, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
@@ -167,6 +167,10 @@ export class IngestRole {
   private onEvent(name: string | undefined): void {
     if (name === undefined) return void this.rescan();
     if (isIgnoredName(name) || this.stopped) return;
+    // one waiting to settle is checked when due, maybe much later: has it left meanwhile (claimed once `qm submit` queued it, deleted)?
+    if (this.pending.get(name)?.timer) return this.track(exists(path.join(this.layout.queued, name)).then((present) => {
+      if (!present) this.removed(name);
+    }));
     this.schedule(name, 0);
   }
 
