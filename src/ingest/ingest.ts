@@ -163,15 +163,11 @@ export class IngestRole {
     return this.pending.has(name) || this.ready.has(name) || this.ingesting.has(name);
   }
 
-  /** Something happened to QM_qJobs/NAME: its check finds it there (settle and queue it), or gone. */
+  /** Something happened to QM_qJobs/NAME: it is there (settle and queue it), or it left. */
   private onEvent(name: string | undefined): void {
     if (name === undefined) return void this.rescan();
     if (isIgnoredName(name) || this.stopped) return;
-    // one waiting to settle is checked when due, maybe much later: has it left meanwhile (claimed once `qm submit` queued it, deleted)?
-    if (this.pending.get(name)?.timer) return this.track(exists(path.join(this.layout.queued, name)).then((present) => {
-      if (!present) this.removed(name);
-    }));
-    this.schedule(name, 0);
+    this.track(exists(path.join(this.layout.queued, name)).then((present) => (present ? this.schedule(name, 0) : this.removed(name))));
   }
 
   private schedule(name: string, delayMs: number): void {
