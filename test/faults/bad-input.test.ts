@@ -57,6 +57,12 @@ async function build(c: Case, target: string, qm: QmDir): Promise<string[]> {
     case 'unlistable-folder':
       cpSync(from, target, { recursive: true });
       break;
+    case 'log-folder':
+      // made here: a folder named process.log is a name git is told to ignore
+      cpSync(from, target, { recursive: true });
+      await fs.mkdir(path.join(target, 'process.log'));
+      await fs.writeFile(path.join(target, 'process.log', 'notes.txt'), 'a folder where QM writes the job\'s log\n');
+      break;
     case 'unwritable-log':
       cpSync(from, target, { recursive: true });
       await fs.writeFile(path.join(target, 'process.log'), 'a log the job user may not write\n');
