@@ -306,30 +306,6 @@ export function takeQueuedKeys(bull: BullKeys, id: string): string[] {
   return [...['wait', 'prioritized', 'delayed', 'active', 'events'].map((type) => bullKey(bull, type)), bullKey(bull, '') + id];
 }
 
-/**
- * The name index claims of jobs just added to BullMQ: one queued job per
- * name. A name goes to its new job unless it names a job BullMQ still holds
- * unfinished (its hash exists without `finishedOn`).
- * KEYS[1] qm:names
- * ARGV[1] BullMQ job key prefix, then name, new job's id pairs
- * Returns, for each pair, the id the name now names: the new job's when claimed, the holder's otherwise.
- */
-export const CLAIM_NAMES_SCRIPT = `
-local call = redis.call
-local holders = {}
-for i = 2, #ARGV, 2 do
-  local name, id = ARGV[i], ARGV[i + 1]
-  local holder = call('HGET', KEYS[1], name)
-  local key = holder and holder ~= id and (ARGV[1] .. holder)
-  if key and call('EXISTS', key) == 1 and call('HEXISTS', key, 'finishedOn') == 0 then
-    holders[#holders + 1] = holder
-  else
-    call('HSET', KEYS[1], name, id)
-    holders[#holders + 1] = id
-  end
-end
-return holders`;
-
 // ---------------------------------------------------------------------------
 
 /**

@@ -8,35 +8,28 @@
  *    next job for a worker, take a queued job to end it unrun, drop one.
  * 2. Running and done: the running table, done records (trimmed to
  *    keep_done), the jobs put aside until a job ends, the finished counter.
- * 3. Workers: heartbeats, lost marks, the lock on a lost job, kill requests.
- * 4. Reads for the read model, dependencies and the roles.
- * 5. The ingest lease (one active ingest), the active ingest's list of the
- *    folders it sees settling, and the monitors' shared CSRF secret.
+ * 3. Reads for the read model, dependencies and the roles.
+ * Workers, the ingest lease and the shared secret: coordination-store.ts,
+ * which this extends.
  */
 import type { Job, JobType, Queue } from 'bullmq';
 import { randomHex } from './random-hex.js';
 import { bullKeys, keys } from './keys.js';
 import type { StoreRedis } from './store-redis.js';
 import {
-  CLAIM_NAMES_SCRIPT, HOLD_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, holdKeys, jobFromHash,
+  HOLD_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, holdKeys, jobFromHash,
   pickBullKeys, takeQueuedKeys, type PickReply,
 } from './bullmq-internals.js';
 import { addJobs } from './bullmq-add.js';
 import {
-  ADD_FOUND_SCRIPT, DELETE_IF_EQUAL_SCRIPT, DELETE_KEY_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT,
-  SETTLING_SCRIPT, SHARED_SECRET_SCRIPT, START_SCRIPT, TAKE_LEASE_SCRIPT,
+  ADD_FOUND_SCRIPT, CLAIM_NAMES_SCRIPT, DELETE_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT, START_SCRIPT,
 } from './store-scripts.js';
-import { parseLease, type IngestLease } from './ingest-lease.js';
 import { foundRecordId, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
 import type { ArrayInfo } from './arrays.js';
-import { parseHeartbeat, type Heartbeat } from './heartbeat.js';
+import { CHUNK, CoordinationStore } from './coordination-store.js';
 
-/** How long a lost mark is kept: longer than any outage a worker comes back from. */
-const LOST_MARK_S = 7 * 24 * 3600;
 /** Jobs a pick looks at: a worker does not see past this many jobs too big for it. */
 const PICK_SCAN_LIMIT = 1000;
-/** Records read or written per command. */
-const CHUNK = 1000;
 
 export function newJobId(): string {
   return `${Date.now().toString(36)}-${randomHex(4)}`;
@@ -73,30 +66,15 @@ export type QueueCounts = Record<'active' | 'waiting' | 'prioritized' | 'delayed
 /** A BullMQ Queue, or how to open one when first needed (adding jobs needs none: bullmq-add.ts). */
 export type QueueSource = Queue | (() => Queue | Promise<Queue>);
 
-export class JobStore {
-  private readySince: number | undefined;
-  /** script → its sha, once loaded */
-  private readonly shas = new Map<string, string>();
+export class JobStore extends CoordinationStore {
   private opened: Queue | Promise<Queue> | undefined;
 
   constructor(
-    private readonly redis: StoreRedis,
+    redis: StoreRedis,
     private readonly queueSource: QueueSource,
     private readonly keepDone: number,
   ) {
-    if (redis.status === 'ready') this.readySince = Date.now();
-    redis.on('ready', () => (this.readySince = Date.now()));
-    redis.on('close', () => (this.readySince = undefined));
-  }
-
-  /** Does Redis answer now? */
-  get connected(): boolean {
-    return this.redis.status === 'ready';
-  }
-
-  /** Has Redis answered without a break for `ms`? */
-  steadyFor(ms: number, now = Date.now()): boolean {
-    return this.readySince !== undefined && now - this.readySince >= ms;
+    super(redis);
   }
 
   async ping(): Promise<void> {
@@ -379,140 +357,6 @@ export class JobStore {
     await this.evalScript(FORGET_DONE_SCRIPT, 3, keys.record(rec.id), keys.done, keys.doneByName, rec.id, rec.name);
   }
 
-  // --- workers -----------------------------------------------------------------
-
-  async writeHeartbeat(hb: Heartbeat, ttlSeconds: number): Promise<void> {
-    await this.redis.multi().set(keys.worker(hb.name), JSON.stringify(hb), 'EX', ttlSeconds).sadd(keys.workers, hb.name).exec();
-  }
-
-  async removeHeartbeat(name: string): Promise<void> {
-    await this.redis.multi().del(keys.worker(name)).srem(keys.workers, name).exec();
-  }
-
-  /** The heartbeats of these workers, by name (the missing and unreadable left out). */
-  async heartbeats(names: string[]): Promise<Map<string, Heartbeat>> {
-    const unique = [...new Set(names)];
-    const found = new Map<string, Heartbeat>();
-    if (unique.length === 0) return found;
-    const values = await this.redis.mget(...unique.map((n) => keys.worker(n)));
-    values.forEach((raw, i) => {
-      const hb = raw ? parseHeartbeat(raw) : undefined;
-      if (hb) found.set(unique[i]!, hb);
-    });
-    return found;
-  }
-
-  /** The workers whose heartbeat is alive, by name. */
-  async liveWorkers(): Promise<Heartbeat[]> {
-    const beats = await this.heartbeats(await this.redis.smembers(keys.workers));
-    return [...beats.values()].sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  /** A worker's heartbeat and how long before it lapses (ms; negative when it does not). */
-  async heartbeatOf(name: string): Promise<{ hb: Heartbeat; ttlMs: number } | undefined> {
-    const [[, raw], [, ttl]] = ((await this.redis.multi().get(keys.worker(name)).pttl(keys.worker(name)).exec()) ?? []) as [
-      [unknown, string | null], [unknown, number],
-    ];
-    const hb = raw ? parseHeartbeat(raw) : undefined;
-    return hb && { hb, ttlMs: ttl };
-  }
-
-  /** Was job `id` declared lost for worker `instance`? Unknown (false) while Redis is unreachable. */
-  async isMarkedLost(id: string, instance: string): Promise<boolean> {
-    if (!this.connected) return false;
-    return (await this.redis.get(keys.lostMark(id))) === instance;
-  }
-
-  /** Job `id` of worker `instance` is being moved on by another process: that worker must leave it. */
-  async markLost(id: string, instance: string): Promise<void> {
-    await this.redis.set(keys.lostMark(id), instance, 'EX', LOST_MARK_S);
-  }
-
-  /** Only one process at a time moves a lost job: true for the one that got it. */
-  async lockLostJob(id: string, holder: string): Promise<boolean> {
-    return (await this.redis.set(keys.reapLock(id), holder, 'EX', 60, 'NX')) === 'OK';
-  }
-
-  async unlockLostJob(id: string): Promise<void> {
-    await this.redis.del(keys.reapLock(id));
-  }
-
-  /** Asks whichever worker runs job `id` to kill it (SIGTERM, SIGKILL after kill_grace). */
-  async requestKill(id: string, by: string): Promise<void> {
-    await this.redis.publish(keys.control, JSON.stringify({ type: 'kill', id, by }));
-  }
-
-  // --- the ingest lease, shared secrets ------------------------------------------
-
-  /**
-   * Takes the ingest lease for `lease` (JSON), or renews it, for `ttlMs`; also
-   * from `deadHolder`, a holder known to be dead. The holder's JSON after the
-   * call: `lease` itself when this ingest is the active one.
-   */
-  async takeIngestLease(lease: string, ttlMs: number, deadHolder = ''): Promise<string> {
-    return (await this.evalScript(TAKE_LEASE_SCRIPT, 1, keys.ingestLease, lease, ttlMs, deadHolder)) as string;
-  }
-
-  /** The active ingest stops: its lease is free at once. */
-  async giveBackIngestLease(lease: string): Promise<void> {
-    await this.evalScript(DELETE_KEY_IF_EQUAL_SCRIPT, 1, keys.ingestLease, lease);
-  }
-
-  /** The active ingest's lease (and as stored), and how long before it lapses (ms). */
-  async activeIngest(): Promise<{ lease: IngestLease; raw: string; ttlMs: number } | undefined> {
-    const [[, raw], [, ttl]] = ((await this.redis.multi().get(keys.ingestLease).pttl(keys.ingestLease).exec()) ?? []) as [
-      [unknown, string | null], [unknown, number],
-    ];
-    const lease = raw ? parseLease(raw) : undefined;
-    return lease && raw ? { lease, raw, ttlMs: ttl } : undefined;
-  }
-
-  /**
-   * Changes the active ingest's list of settling folders (SETTLING_SCRIPT), as
-   * the holder of `lease`: `fresh` starts it anew, `whole` says it is complete
-   * once written (from then on the read model reads it instead of QM_qJobs).
-   * False when `lease` is not the holder's: nothing (more) written.
-   */
-  async publishSettling(lease: string, change: { fresh: boolean; whole: boolean; left: string[]; joined: string[] }): Promise<boolean> {
-    const { left, joined } = change;
-    const steps = Math.max(1, Math.ceil((left.length + joined.length) / CHUNK));
-    for (let step = 0, l = 0, j = 0; step < steps; step++) {
-      const out = left.slice(l, l + CHUNK);
-      const into = joined.slice(j, j + CHUNK - out.length);
-      l += out.length;
-      j += into.length;
-      const first = step === 0 && change.fresh ? '1' : '';
-      const last = step === steps - 1 && change.whole ? '1' : '';
-      const keyList = [keys.ingestLease, keys.ingestSettling, keys.ingestSettlingBy];
-      const done = await this.evalScript(SETTLING_SCRIPT, keyList.length, ...keyList, lease, first, last, out.length, ...out, ...into);
-      if (Number(done) !== 1) return false;
-    }
-    return true;
-  }
-
-  /** Whose list of settling folders is complete on this Redis (a lease JSON), if any. */
-  async settlingPublisher(): Promise<string | undefined> {
-    return (await this.redis.get(keys.ingestSettlingBy)) ?? undefined;
-  }
-
-  /**
-   * The folders the active ingest sees settling: how many, and the first
-   * `limit` by name (-1: all); undefined when no live ingest holds a complete
-   * list (none active, or it has not read QM_qJobs through yet).
-   */
-  async settlingNames(limit: number): Promise<{ total: number; names: string[] } | undefined> {
-    const replies = (await this.redis.multi().get(keys.ingestLease).get(keys.ingestSettlingBy).zcard(keys.ingestSettling)
-      .zrange(keys.ingestSettling, 0, limit < 0 ? -1 : limit - 1).exec()) ?? [];
-    const [[, lease], [, by], [, total], [, names]] = replies as [[unknown, string | null], [unknown, string | null], [unknown, number], [unknown, string[]]];
-    if (!lease || lease !== by) return undefined;
-    return { total, names };
-  }
-
-  /** The monitors' CSRF secret: the one on this Redis, else `candidate` becomes it. */
-  async csrfSecret(candidate: string): Promise<string> {
-    return (await this.evalScript(SHARED_SECRET_SCRIPT, 1, keys.csrfSecret, candidate)) as string;
-  }
-
   // --- reads -------------------------------------------------------------------
 
   /** name → id of every queued job (as the name index knows them). */
@@ -648,25 +492,5 @@ export class JobStore {
   async finishedCounts(): Promise<Map<string, number>> {
     const flat = await this.redis.hgetall(keys.finished);
     return new Map(Object.entries(flat).map(([kind, n]) => [kind, Number(n)]));
-  }
-
-  /**
-   * EVALSHA; the first time (and after a Redis restart) EVAL, with SCRIPT
-   * LOAD sent at once for the sha of the next times (one round trip).
-   */
-  private async evalScript(script: string, numKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown> {
-    const sha = this.shas.get(script);
-    if (!sha) {
-      const [result, loaded] = await Promise.all([this.redis.eval(script, numKeys, ...keysAndArgs), this.redis.script('LOAD', script)]);
-      this.shas.set(script, loaded as string);
-      return result;
-    }
-    try {
-      return await this.redis.evalsha(sha, numKeys, ...keysAndArgs);
-    } catch (err) {
-      if (!(err as Error).message.includes('NOSCRIPT')) throw err;
-      this.shas.delete(script);
-      return this.evalScript(script, numKeys, ...keysAndArgs);
-    }
   }
 }

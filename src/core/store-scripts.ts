@@ -155,3 +155,27 @@ for i = 5, 4 + gone do redis.call('ZREM', KEYS[2], ARGV[i]) end
 for i = 5 + gone, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
 if ARGV[3] == '1' then redis.call('SET', KEYS[3], ARGV[1]) end
 return 1`;
+
+/**
+ * The name index claims of jobs just added to BullMQ: one queued job per
+ * name. A name goes to its new job unless it names a job BullMQ still holds
+ * unfinished (its hash exists without `finishedOn`).
+ * KEYS[1] qm:names
+ * ARGV[1] BullMQ job key prefix, then name, new job's id pairs
+ * Returns, for each pair, the id the name now names: the new job's when claimed, the holder's otherwise.
+ */
+export const CLAIM_NAMES_SCRIPT = `
+local call = redis.call
+local holders = {}
+for i = 2, #ARGV, 2 do
+  local name, id = ARGV[i], ARGV[i + 1]
+  local holder = call('HGET', KEYS[1], name)
+  local key = holder and holder ~= id and (ARGV[1] .. holder)
+  if key and call('EXISTS', key) == 1 and call('HEXISTS', key, 'finishedOn') == 0 then
+    holders[#holders + 1] = holder
+  else
+    call('HSET', KEYS[1], name, id)
+    holders[#holders + 1] = id
+  end
+end
+return holders`;
