@@ -81,14 +81,11 @@ const REQUEUE_REASON = 'stopped by shutdown (shutdown = requeue)';
  * its line. Returns that tail (the job's last reports are in it). `owner`:
  * the folder's, when the caller knows it (one stat less).
  */
-export async function appendFooter(logPath: string, end: RunEnd, owner?: { uid: number; gid: number }): Promise<string> {
+export async function appendFooter(logPath: string, end: RunEnd, owner?: Owner): Promise<string> {
   const log = await fs.open(logPath, 'a+');
   try {
     const own = await log.stat();
-    if (process.getuid?.() === 0) {
-      const dir = owner ?? (await fs.stat(path.dirname(logPath)));
-      if (own.uid !== dir.uid || own.gid !== dir.gid) await log.chown(dir.uid, dir.gid);
-    }
+    await ownedAsFolder(log, path.dirname(logPath), { own, owner });
     const tail = await readSliceOf(log, -TAIL_BYTES, TAIL_BYTES, own.size);
     const lineOpen = tail !== '' && !tail.endsWith('\n');
     await log.write((lineOpen ? '\n' : '') + footerLines(end));
@@ -121,10 +118,15 @@ export async function appendLine(folder: string, line: string): Promise<void> {
   }
 }
 
-/** A file QM writes in a job folder: given to the folder's owner when QM runs as root. */
-export async function ownedAsFolder(file: fs.FileHandle, folder: string): Promise<void> {
+type Owner = { uid: number; gid: number };
+
+/**
+ * A file QM writes in a job folder: given to the folder's owner when QM runs
+ * as root. `known`: the file's stat and the folder's owner, when the caller has them.
+ */
+export async function ownedAsFolder(file: fs.FileHandle, folder: string, known: { own?: Owner; owner?: Owner | undefined } = {}): Promise<void> {
   if (process.getuid?.() !== 0) return;
-  const [dir, own] = await Promise.all([fs.stat(folder), file.stat()]);
+  const [dir, own] = await Promise.all([known.owner ?? fs.stat(folder), known.own ?? file.stat()]);
   if (own.uid !== dir.uid || own.gid !== dir.gid) await file.chown(dir.uid, dir.gid);
 }
 
