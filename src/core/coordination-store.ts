@@ -96,7 +96,7 @@ export class CoordinationStore {
     await this.redis.del(keys.reapLock(id));
   }
 
-  /** Asks whichever worker runs job `id` to kill it (SIGTERM, SIGKILL after kill_grace). */
+  /** Asks whichever worker runs job `id` to kill it (SIGTERM, SIGKILL after kill_grace): killRequestIn reads it. */
   async requestKill(id: string, by: string): Promise<void> {
     await this.redis.publish(keys.control, JSON.stringify({ type: 'kill', id, by }));
   }
@@ -190,5 +190,15 @@ export class CoordinationStore {
       this.shas.delete(script);
       return this.evalScript(script, numKeys, ...keysAndArgs);
     }
+  }
+}
+
+/** The kill request a message on the control channel is (see requestKill), if it is one. */
+export function killRequestIn(message: string): { id: string; by?: string } | undefined {
+  try {
+    const msg = JSON.parse(message) as { type?: string; id?: string; by?: string };
+    return msg.type === 'kill' && msg.id ? { id: msg.id, ...(msg.by !== undefined && { by: msg.by }) } : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -29,7 +29,9 @@ import { Budget, type Grant } from './budget.js';
 import { workerPools } from './pools.js';
 import { jobUser, type JobUser } from './run-as.js';
 import path from 'node:path';
-import { describeRequest, formatMb } from '../core/resources.js';
+import { formatMb } from '../core/resources.js';
+import { runningEntry, startedLine } from './running-entry.js';
+import { killRequestIn } from '../core/coordination-store.js';
 import { startJob, type ActiveJob, type StopReason } from './run-job.js';
 import { OrphanReaper } from '../core/lost-workers.js';
 import { HeartbeatWriter } from './heartbeat.js';
@@ -250,26 +252,7 @@ export class WorkerRole {
     const data = job.data;
     if (nbProc < data.nbProc) this.log.info({ job: data.name }, `nb_proc ${data.nbProc} limited to ${nbProc}: no live worker has more`);
     const startedAt = new Date();
-    const info: RunningInfo = {
-      id,
-      name: data.name,
-      worker: this.name,
-      instance: this.instance,
-      host: this.host,
-      pid: process.pid,
-      pidSpace,
-      token,
-      nbProc,
-      cpus,
-      startedAt: startedAt.getTime(),
-      enqueuedAt: data.enqueuedAt,
-      info: data.info,
-      email: data.email,
-      ...(grant.gpus.length > 0 && { gpus: grant.gpus }),
-      ...(grant.memoryMb > 0 && { memoryMb: grant.memoryMb }),
-      ...(data.owner && { owner: data.owner }),
-      ...(data.array && { array: data.array }),
-    };
+    const info = runningEntry(job, token, grant, { worker: this.name, instance: this.instance, host: this.host }, startedAt);
     const folder = path.join(this.layout.running, data.name);
     let runAs: JobUser | undefined;
     try {
@@ -299,14 +282,7 @@ export class WorkerRole {
       this.releasePools(grant);
     };
     void active.process.exited.then(release);
-    const extra = describeRequest(grant.gpus.length, data.memoryMb === undefined ? undefined : grant.memoryMb);
-    void active.process.started.then(() =>
-      this.log.info(
-        { job: data.name },
-        `started (${nbProc} processor${nbProc > 1 ? 's' : ''}${cpus.length ? `, cpus ${cpus.join(',')}` : ''}` +
-          `${extra ? `, ${extra}` : ''}${grant.gpus.length ? `: GPUs ${grant.gpus.join(',')}` : ''})${runAs ? ` as ${runAs.name}` : ''}`,
-      ),
-    );
+    void active.process.started.then(() => this.log.info({ job: data.name }, startedLine(data, grant, runAs?.name)));
     const settled = active.ended
       .then(async ({ end, cpu, unwritableLog }) => {
         if (unwritableLog) return void (await this.lifecycle.unwritableLog(held, info, unwritableLog));
@@ -332,17 +308,11 @@ export class WorkerRole {
   }
 
   private onControl(message: string): void {
-    let msg: { type?: string; id?: string; by?: string };
-    try {
-      msg = JSON.parse(message) as typeof msg;
-    } catch {
-      return;
-    }
-    if (msg.type !== 'kill' || !msg.id) return;
-    const active = this.active.get(msg.id);
+    const kill = killRequestIn(message);
+    const active = kill && this.active.get(kill.id);
     if (!active) return;
-    this.log.info({ job: active.run.job.name }, `kill requested by ${msg.by ?? 'someone'}`);
-    active.stop({ kind: 'killed', by: msg.by ?? 'request' });
+    this.log.info({ job: active.run.job.name }, `kill requested by ${kill.by ?? 'someone'}`);
+    active.stop({ kind: 'killed', by: kill.by ?? 'request' });
   }
 
   /**
