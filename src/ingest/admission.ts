@@ -96,3 +96,9 @@ export class Refusals {
 function signature(stat: Stats | undefined): string {
   return stat ? `${stat.ctimeMs}:${stat.mtimeMs}` : 'gone';
 }
+
+/** What an entry of QM_qJobs that is not a folder is, for the reason it is refused. */
+export function kindOf(stat: { isFile(): boolean; isSymbolicLink(): boolean }): string {
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  return stat.isFile() ? 'a plain file' : 'a special file (FIFO, socket or device)';
+}

@@ -28,7 +28,7 @@ import type { QueuedJob } from '../core/status.js';
 import { SettleTracker, newestChange } from './settle.js';
 import { wrapLoneScript } from './wrap.js';
 import { QueueWatcher } from './watch.js';
-import { Refusals, admit } from './admission.js';
+import { Refusals, admit, kindOf } from './admission.js';
 import { Departures } from './departures.js';
 import { OrphanReaper } from '../core/lost-workers.js';
 import { recordDoneFolders } from './done-folders.js';
@@ -352,9 +352,4 @@ export class IngestRole {
     await this.store.close();
     this.redis.disconnect();
   }
-}
-
-function kindOf(stat: { isFile(): boolean; isSymbolicLink(): boolean }): string {
-  if (stat.isSymbolicLink()) return 'a symbolic link';
-  return stat.isFile() ? 'a plain file' : 'a special file (FIFO, socket or device)';
 }
