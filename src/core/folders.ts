@@ -8,6 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { randomHex } from './random-hex.js';
 import { ownedAsFolder } from './process-log.js';
 
 export interface Layout {
@@ -87,6 +88,19 @@ export async function moveStamped(src: string, destDir: string, name: string, wh
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
     }
   }
+}
+
+/** Removes a folder, renamed hidden first (the rename wins or loses against a claim at once); false when it was gone. */
+export async function removeFolder(folder: string): Promise<boolean> {
+  const trash = path.join(path.dirname(folder), `.deleting-${randomHex(4)}-${path.basename(folder)}`);
+  try {
+    await fs.rename(folder, trash);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return false;
+  }
+  await fs.rm(trash, { recursive: true, force: true });
+  return true;
 }
 
 /**

@@ -15,7 +15,7 @@ import { randomHex } from './random-hex.js';
 import type { Job } from 'bullmq';
 import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
-import { exists, moveStamped, moveToLostFound, type Layout } from './folders.js';
+import { exists, moveStamped, moveToLostFound, removeFolder, type Layout } from './folders.js';
 import { cancelTask, claimTask, taskNotRun, type TaskEnds } from './arrays.js';
 import { queueJob, queueJobs } from './queue-job.js';
 import type { Logger } from './log.js';
@@ -279,32 +279,16 @@ export class Lifecycle {
 
   /** A queued job and its folder (renamed hidden first: that wins or loses against a claim). False when it had left. */
   async deleteQueued(name: string): Promise<boolean> {
-    const trash = path.join(this.layout.queued, `.deleting-${randomHex(4)}-${name}`);
-    try {
-      await fs.rename(path.join(this.layout.queued, name), trash);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return false;
-    }
+    if (!(await removeFolder(path.join(this.layout.queued, name)))) return false;
     await this.store.dropQueued(name);
-    await fs.rm(trash, { recursive: true, force: true });
     return true;
   }
 
   /** A done job: its folder (in QM_dJobs or QM_lost+found), its record and its BullMQ job. */
   async deleteDone(record: DoneRecord, folder: string): Promise<void> {
-    const parent = path.dirname(folder);
-    const trash = path.join(parent, `.deleting-${randomHex(4)}-${path.basename(folder)}`);
-    const moved = await fs.rename(folder, trash).then(
-      () => true,
-      (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return false;
-        throw err;
-      },
-    );
+    await removeFolder(folder);
     await this.store.forgetDone(record);
     await this.store.removeJob(record.id);
-    if (moved) await fs.rm(trash, { recursive: true, force: true });
   }
 
   // --- shared steps ----------------------------------------------------------------
