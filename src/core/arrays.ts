@@ -147,8 +147,10 @@ async function removeTemplate(store: JobStore, layout: Layout, name: string, id:
   const template = path.join(layout.queued, name);
   if (cancelledBy) {
     const now = new Date();
-    const target = await moveStamped(template, layout.done, name, now).catch(() => undefined);
-    if (target) await appendLine(target, cancelledLine(cancelledBy, now));
+    // no task is copied from the template any more: the line goes in first, so it is never seen in QM_dJobs without it
+    if (await appendLine(template, cancelledLine(cancelledBy, now)).then(() => true, () => false)) {
+      await moveStamped(template, layout.done, name, now).catch(() => undefined);
+    }
   } else {
     const trash = path.join(layout.queued, `.array-done-${randomHex(4)}-${name}`);
     if (await fs.rename(template, trash).then(() => true, () => false)) await fs.rm(trash, { recursive: true, force: true });

@@ -149,16 +149,21 @@ export class Lifecycle {
     const held = taken && { job: taken, token };
     const job = taken ?? (id ? await this.store.job(id) : undefined);
     const now = new Date();
+    const folder = path.join(this.layout.queued, name);
+    // the line goes in before the move, so the folder is never seen in QM_dJobs without it;
+    // when it is taken here, as then no worker can claim the folder meanwhile
+    const lineFirst = held !== undefined;
     let target: string;
     try {
-      target = await moveStamped(path.join(this.layout.queued, name), this.layout.done, name, now);
+      if (lineFirst) await appendLine(folder, cancelledLine(by, now));
+      target = await moveStamped(folder, this.layout.done, name, now);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // claimed by a worker a moment before (then not taken here), or deleted
       if (held) await this.drop(held);
       return undefined;
     }
-    await appendLine(target, cancelledLine(by, now));
+    if (!lineFirst) await appendLine(target, cancelledLine(by, now));
     const record = doneRecord({
       id: id ?? `cancelled-${newJobId()}`,
       name,
