@@ -170,7 +170,8 @@ export async function runQm(
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
+  // 'close', not 'exit': the output may still be in the pipes when the process has exited
+  const code = await new Promise<number>((resolve) => child.once('close', (c) => resolve(c ?? -1)));
   return { code, stdout, stderr };
 }
 
