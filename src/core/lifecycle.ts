@@ -37,6 +37,8 @@ export interface EndedRun {
   info: RunningInfo;
   end: RunEnd;
   cpu: number | undefined;
+  /** its footer is in process.log (the launcher wrote it), with the last `time: N` the job reported */
+  logged?: { reportedTime?: number } | undefined;
   /** true when another process took the job from this worker meanwhile (it must not touch the folder) */
   abandoned: boolean;
 }
@@ -99,14 +101,14 @@ export class Lifecycle {
   }
 
   /**
-   * Finish: the footer, the folder to QM_dJobs (back to QM_qJobs when it was
+   * Finish: the footer (unless the launcher wrote it), the folder to QM_dJobs (back to QM_qJobs when it was
    * stopped to be requeued), the record, the acknowledgement, the mail.
    * Returns the record; undefined when the job went back to the queue.
    */
   async finish(run: EndedRun): Promise<DoneRecord | undefined> {
     const { info, end } = run;
     const dir = path.join(this.layout.running, info.name);
-    const tail = await appendFooter(logPathOf(dir), end, run.held.job.data.owner);
+    const reportedTime = run.logged ? run.logged.reportedTime : reportedTimeIn(appendFooter(logPathOf(dir), end, run.held.job.data.owner));
     if (end.stop?.kind === 'abandoned' || run.abandoned) {
       throw new Error('declared lost while this worker could not reach Redis: its folder was moved on by another process, nothing recorded here');
     }
@@ -127,7 +129,7 @@ export class Lifecycle {
       run: { startedAt: info.startedAt, worker: info.worker, host: info.host, nbProc: info.nbProc, gpus: info.gpus, memoryMb: info.memoryMb },
       endedAt: end.endedAt.getTime(),
       cpu: run.cpu,
-      reportedTime: reportedTimeIn(tail),
+      reportedTime,
       folder: this.relative(target),
       outcome: runOutcome(end.code, end.stop, end.outOfMemoryMb),
     });

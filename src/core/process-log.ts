@@ -11,7 +11,7 @@
  * 4. Under a root worker, what QM writes in a job's folder belongs to the
  *    folder's owner, as the job's own files do (SPEC §8).
  */
-import { fchownSync, fstatSync, promises as fs, statSync } from 'node:fs';
+import { closeSync, fchownSync, fstatSync, openSync, promises as fs, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Outcome, StopReason } from './status.js';
 
@@ -76,22 +76,25 @@ function outOfMemoryText(limitMb: number): string {
 const REQUEUE_REASON = 'stopped by shutdown (shutdown = requeue)';
 
 /**
- * Appends the footer through an open handle, reading the log's tail first:
- * the footer starts a line of its own when the job's last output did not end
- * its line. Returns that tail (the job's last reports are in it). `owner`:
- * the folder's, when the caller knows it (one stat less).
+ * Appends the footer, reading the log's tail first: the footer starts a line
+ * of its own when the job's last output did not end its line. Returns that
+ * tail (the job's last reports are in it). Synchronous: the job launcher
+ * writes it as the run ends, a few calls on one small file off the worker's
+ * event loop. `owner`: the folder's, when the caller knows it (one stat less).
  */
-export async function appendFooter(logPath: string, end: RunEnd, owner?: Owner): Promise<string> {
-  const log = await fs.open(logPath, 'a+');
+export function appendFooter(logPath: string, end: RunEnd, owner?: Owner): string {
+  const fd = openSync(logPath, 'a+');
   try {
-    const own = await log.stat();
-    await ownedAsFolder(log, path.dirname(logPath), { own, owner });
-    const tail = await readSliceOf(log, -TAIL_BYTES, TAIL_BYTES, own.size);
+    const own = fstatSync(fd);
+    ownedAsFolderSync(fd, path.dirname(logPath), { own, owner });
+    const length = Math.min(TAIL_BYTES, own.size);
+    const buffer = Buffer.allocUnsafe(length);
+    const tail = buffer.toString('utf8', 0, readSync(fd, buffer, 0, length, own.size - length));
     const lineOpen = tail !== '' && !tail.endsWith('\n');
-    await log.write((lineOpen ? '\n' : '') + footerLines(end));
+    writeSync(fd, (lineOpen ? '\n' : '') + footerLines(end));
     return tail;
   } finally {
-    await log.close();
+    closeSync(fd);
   }
 }
 
@@ -135,10 +138,10 @@ export function unwritableLogReason(code: string): string {
   return `${LOG_NAME} cannot be opened for writing (${code}): QM writes the job's output there`;
 }
 
-/** ownedAsFolder for a file opened with the sync API (the job launcher's header). */
-export function ownedAsFolderSync(fd: number, folder: string): void {
+/** ownedAsFolder for a file opened with the sync API (the job launcher's header and footer). */
+export function ownedAsFolderSync(fd: number, folder: string, known: { own?: Owner; owner?: Owner | undefined } = {}): void {
   if (process.getuid?.() !== 0) return;
-  const [dir, own] = [statSync(folder), fstatSync(fd)];
+  const [dir, own] = [known.owner ?? statSync(folder), known.own ?? fstatSync(fd)];
   if (own.uid !== dir.uid || own.gid !== dir.gid) fchownSync(fd, dir.uid, dir.gid);
 }
 
@@ -183,9 +186,9 @@ function timeOf(text: string | undefined): number | undefined {
 const TAIL_BYTES = 64 * 1024;
 const HEAD_BYTES = 4096;
 
-/** The `bytes` of an open file that start at `from` (from its end when negative), as text; `knownSize`: its size, when the caller has it. */
-export async function readSliceOf(handle: fs.FileHandle, from: number, bytes = TAIL_BYTES, knownSize?: number): Promise<string> {
-  const size = knownSize ?? (await handle.stat()).size;
+/** The `bytes` of an open file that start at `from` (from its end when negative), as text. */
+export async function readSliceOf(handle: fs.FileHandle, from: number, bytes = TAIL_BYTES): Promise<string> {
+  const size = (await handle.stat()).size;
   const start = from < 0 ? Math.max(0, size + from) : Math.min(from, size);
   const length = Math.min(bytes, size - start);
   const buffer = Buffer.alloc(length);

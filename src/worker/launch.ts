@@ -12,6 +12,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/log.js';
+import type { JobOwner, StopReason } from '../core/status.js';
 import type { RunAs, RunResult } from './runner.js';
 
 export interface RunRequest {
@@ -30,17 +31,20 @@ export interface RunRequest {
   memoryLimitMb?: number;
   /** the job's user, when not the worker's */
   runAs?: RunAs;
+  /** the folder's owner, as queued: who QM's lines in process.log belong to under a root worker */
+  owner?: JobOwner;
   killGrace: number;
 }
 
-export type ToLauncher = RunRequest | { type: 'kill'; run: string };
+/** `kill` says why: the footer's `Reason:` when the run ends by it. */
+export type ToLauncher = RunRequest | { type: 'kill'; run: string; reason: StopReason };
 /** The launcher sends these in arrays, several to a message. */
 export type FromLauncher =
   | { type: 'started'; run: string }
   | { type: 'exited'; run: string }
   /** process.log could not be opened for writing (`code`: EISDIR, EACCES...): the script never ran */
   | { type: 'unwritableLog'; run: string; code: string }
-  | { type: 'ended'; run: string; code: number; cpu: number | undefined; leftovers: string[]; outOfMemory?: boolean };
+  | ({ type: 'ended'; run: string } & Omit<Launched, 'note' | 'unwritableLog'>);
 
 export interface Launched extends RunResult {
   /** the commands of the processes the run left running, killed */
@@ -51,6 +55,12 @@ export interface Launched extends RunResult {
   outOfMemory?: boolean;
   /** it never ran: process.log could not be opened for writing (the error's code) */
   unwritableLog?: string;
+  /** when the run ended (ms), as its footer says */
+  endedAt?: number;
+  /** why it was stopped, when a kill came before its end */
+  stop?: StopReason;
+  /** the footer is in process.log: written by the launcher, with the last `time: N` the job reported */
+  logged?: { reportedTime?: number };
 }
 
 export interface LaunchedJob {
@@ -61,7 +71,7 @@ export interface LaunchedJob {
   /** the run is over: leftovers killed, code and CPU time known */
   done: Promise<Launched>;
   /** SIGTERM to the job's group now, SIGKILL after its grace period */
-  kill(): void;
+  kill(reason: StopReason): void;
 }
 
 const LAUNCHER = fileURLToPath(new URL('./launcher.js', import.meta.url));
@@ -91,7 +101,7 @@ export class Launcher {
       started: new Promise<void>((resolve) => (started = resolve)),
       exited: new Promise<void>((resolve) => (exited = resolve)),
       done: new Promise<Launched>((resolve) => (ended = resolve)),
-      kill: () => this.child && this.send(this.child, { type: 'kill', run: req.run }),
+      kill: (reason) => this.child && this.send(this.child, { type: 'kill', run: req.run, reason }),
     };
     this.pending.set(req.run, { child, started, exited, ended });
     this.send(child, { type: 'run', ...req });
@@ -148,7 +158,8 @@ export class Launcher {
       run?.exited();
       return run?.ended({ code: 127, cpu: undefined, leftovers: [], unwritableLog: msg.code });
     }
-    run?.ended({ code: msg.code, cpu: msg.cpu, leftovers: msg.leftovers, outOfMemory: msg.outOfMemory });
+    const { type: _type, run: _run, ...result } = msg;
+    run?.ended(result);
   }
 
   private send(child: ChildProcess, msg: ToLauncher): void {

@@ -7,12 +7,14 @@
  * 1. `run`: writes the header into the job's process.log (given to the
  *    folder's owner; `unwritableLog` when it cannot be opened), runs the script
  *    (runner.ts) and says `started`, `exited` once its process group is gone, then
- *    `ended` with its code, its CPU time and what the run left running and
- *    was killed (core/leftovers.ts).
+ *    writes the footer and says `ended` with its code, its CPU time, what the
+ *    run left running and was killed (core/leftovers.ts), and why it was
+ *    stopped. A footer it could not write the worker writes, or says why not.
  * 1b. A job with a memory limit gets a memory cgroup (memory-cgroup.ts); where
  *    none can be made, its process.log says at the top that the limit is not
  *    enforced. After the run: whether the kernel killed in it for memory.
- * 2. `kill`: the job's group gets SIGTERM, SIGKILL after its grace period.
+ * 2. `kill`: the job's group gets SIGTERM, SIGKILL after its grace period;
+ *    its reason is the footer's (being abandoned overrides any other).
  * 3. When the worker goes (even by SIGKILL) the IPC channel closes: every
  *    job's group is killed and the launcher ends. When the launcher itself
  *    dies, its guard kills them (job-guard.ts).
@@ -25,11 +27,14 @@ import { BatchedSweep } from '../core/leftovers.js';
 import { Cpusets } from './cpuset.js';
 import { MemoryCgroups, type MemoryCgroup } from './memory-cgroup.js';
 import { formatMb } from '../core/resources.js';
-import { ownedAsFolderSync } from '../core/process-log.js';
+import { appendFooter, ownedAsFolderSync } from '../core/process-log.js';
+import { reportedTimeIn } from '../core/progress.js';
+import type { StopReason } from '../core/status.js';
 import { JobGuard } from './job-guard.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 
-const running = new Map<string, RunningProcess>();
+/** the runs whose process or leftovers sweep has not ended, with why they were asked to stop */
+const running = new Map<string, { proc: RunningProcess; stop?: StopReason }>();
 /** leftovers of runs, found by QM_RUN_ID: one pass over /proc for the runs that end close together */
 const sweep = new BatchedSweep();
 /** pinning by cgroup cpuset where this process may make them, else taskset */
@@ -77,7 +82,7 @@ async function run(req: RunRequest): Promise<void> {
   try {
     logFd = openSync(req.logPath, 'a');
     memory = memoryCgroupOf(req);
-    ownedAsFolderSync(logFd, req.cwd);
+    ownedAsFolderSync(logFd, req.cwd, { owner: req.owner });
     writeSync(logFd, (typeof memory === 'string' ? memory : '') + req.header);
   } catch (err) {
     if (logFd !== undefined) closeSync(logFd);
@@ -103,27 +108,46 @@ async function run(req: RunRequest): Promise<void> {
   });
   if (proc.pid > 0) guard.watch(proc.pid);
   closeSync(logFd);
-  running.set(req.run, proc);
+  const entry: { proc: RunningProcess; stop?: StopReason } = { proc };
+  running.set(req.run, entry);
   send({ type: 'started', run: req.run });
   const { code, cpu } = await proc.done;
   if (proc.pid > 0) guard.forget(proc.pid);
   // its group is dead: its processors are free
   send({ type: 'exited', run: req.run });
   // nothing of this run outlives it (nor meets a requeued run of it)
-  const leftovers = await sweep.after(req.run, proc.pid);
+  const leftovers = (await sweep.after(req.run, proc.pid)).map((l) => l.command);
   running.delete(req.run);
   const outOfMemory = typeof memory === 'object' && memory.oomKills() > 0;
   if (typeof memory === 'object') memory.remove();
-  send({ type: 'ended', run: req.run, code, cpu, leftovers: leftovers.map((l) => l.command), outOfMemory });
+  const endedAt = new Date();
+  const { stop } = entry;
+  let logged: { reportedTime?: number } | undefined;
+  try {
+    const tail = appendFooter(req.logPath, { code, endedAt, stop, leftovers, ...(outOfMemory && { outOfMemoryMb: req.memoryLimitMb }) }, req.owner);
+    const reportedTime = reportedTimeIn(tail);
+    logged = reportedTime === undefined ? {} : { reportedTime };
+  } catch {
+    // the worker writes it, or says why it cannot (its folder left QM_Jobs...)
+  }
+  send({ type: 'ended', run: req.run, code, cpu, leftovers, outOfMemory, endedAt: endedAt.getTime(), ...(stop && { stop }), ...(logged && { logged }) });
+}
+
+/** The first reason stands, but being abandoned overrides any: then nothing of the run is recorded. */
+function stopRun(run: string, reason: StopReason): void {
+  const entry = running.get(run);
+  if (!entry) return;
+  entry.stop = reason.kind === 'abandoned' ? reason : (entry.stop ?? reason);
+  entry.proc.kill();
 }
 
 process.on('message', (msg: ToLauncher) => {
   if (msg.type === 'run') void run(msg);
-  else if (msg.type === 'kill') running.get(msg.run)?.kill();
+  else if (msg.type === 'kill') stopRun(msg.run, msg.reason);
 });
 
 process.on('disconnect', () => {
-  for (const proc of running.values()) {
+  for (const { proc } of running.values()) {
     try {
       process.kill(-proc.pid, 'SIGKILL');
     } catch {

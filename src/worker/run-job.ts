@@ -4,8 +4,8 @@
  *    before the script starts.
  * 2. The environment of SPEC §3, the time limit, kill on request; the
  *    worker's launcher (launch.ts) runs the script and kills what it left.
- * 3. Resolves with how the run ended; the lifecycle (Lifecycle.finish) writes
- *    the footer, moves the folder and records it.
+ * 3. Resolves with how the run ended; the launcher has written the footer
+ *    (else Lifecycle.finish does), the lifecycle moves the folder and records it.
  */
 import path from 'node:path';
 import type { Layout } from '../core/folders.js';
@@ -57,8 +57,11 @@ export interface ActiveJob {
   process: LaunchedJob;
   /** Asks the job to stop; the outcome says why. */
   stop(reason: StopReason): void;
-  /** How it ended, once its processes have; `unwritableLog`: it never ran, its process.log could not be opened (the error's code). */
-  ended: Promise<{ end: RunEnd; cpu: number | undefined; unwritableLog?: string }>;
+  /**
+   * How it ended, once its processes have; `logged`: its footer is written;
+   * `unwritableLog`: it never ran, its process.log could not be opened (the error's code).
+   */
+  ended: Promise<{ end: RunEnd; cpu: number | undefined; logged?: { reportedTime?: number }; unwritableLog?: string }>;
 }
 
 export type { StopReason };
@@ -84,21 +87,26 @@ export function startJob(run: JobRun, layout: Layout, { launcher, tmpDirs, killG
     cpus: run.cpus,
     ...(run.job.memoryMb !== undefined && { memoryLimitMb: run.memoryMb }),
     ...(run.runAs && { runAs: { uid: run.runAs.uid, gid: run.runAs.gid, groups: run.runAs.groups } }),
+    ...(run.job.owner && { owner: run.job.owner }),
     killGrace,
   });
   let stopReason: StopReason | undefined;
   const stop = (reason: StopReason) => {
     // being abandoned overrides any earlier reason: the folder must not be touched
     stopReason = reason.kind === 'abandoned' ? reason : (stopReason ?? reason);
-    proc.kill();
+    proc.kill(reason);
   };
   const limit = run.job.timeLimit;
   const timer = limit ? longTimeout(() => stop({ kind: 'timedOut', limit }), limit * 1000) : undefined;
-  const ended = proc.done.then(({ code, cpu, leftovers, note, outOfMemory, unwritableLog }) => {
+  const ended = proc.done.then(({ code, cpu, leftovers, note, outOfMemory, unwritableLog, endedAt, stop, logged }) => {
     timer?.clear();
     tmpDirs.give(tmpDir);
     const outOfMemoryMb = outOfMemory ? run.memoryMb : undefined;
-    return { end: { code, endedAt: new Date(), stop: stopReason, note, leftovers, ...(outOfMemoryMb && { outOfMemoryMb }) }, cpu, ...(unwritableLog && { unwritableLog }) };
+    // as the footer says when the launcher wrote it (a kill that came after the end is not why it ended);
+    // being abandoned is the worker's to know, whenever it came
+    const why = stopReason?.kind === 'abandoned' ? stopReason : logged ? stop : stopReason;
+    const end: RunEnd = { code, endedAt: endedAt === undefined ? new Date() : new Date(endedAt), stop: why, note, leftovers, ...(outOfMemoryMb && { outOfMemoryMb }) };
+    return { end, cpu, ...(logged && { logged }), ...(unwritableLog && { unwritableLog }) };
   });
   return { run, process: proc, stop, ended };
 }

@@ -284,10 +284,10 @@ export class WorkerRole {
     void active.process.exited.then(release);
     void active.process.started.then(() => this.log.info({ job: data.name }, startedLine(data, grant, runAs?.name)));
     const settled = active.ended
-      .then(async ({ end, cpu, unwritableLog }) => {
+      .then(async ({ end, cpu, logged, unwritableLog }) => {
         if (unwritableLog) return void (await this.lifecycle.unwritableLog(held, info, unwritableLog));
         const abandoned = await this.store.isMarkedLost(info.id, this.instance);
-        const record = await this.lifecycle.finish({ held, info, end, cpu, abandoned });
+        const record = await this.lifecycle.finish({ held, info, end, cpu, logged, abandoned });
         if (record) this.log.info({ job: data.name }, `finished: ${describeOutcome(record.outcome)} → ${record.folder}`);
       })
       .catch((err: Error) => this.log.error({ job: data.name }, `could not finish: ${err.message}`))

@@ -1,7 +1,8 @@
 /**
  * The launcher, the small process a worker starts its jobs from: each run
- * gets its own answer, kills and leftovers are handled there, and when it
- * dies its jobs die with it and end with a note. The launcher process runs
+ * gets its own answer, kills and leftovers are handled there, it writes the
+ * header and the footer, and when it dies its jobs die with it and end with a
+ * note (the worker writes that footer). The launcher process runs
  * from its build (dist/), as a worker's does.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,14 +39,15 @@ const alive = (pid: number) => {
 };
 
 describe('the launcher', () => {
-  it('runs jobs side by side, each with its own code; the header comes before the output', async () => {
+  it('runs jobs side by side, each with its own code; the header comes before the output, the footer after', async () => {
     const a = request('echo a; exit 3');
-    const b = request('echo b');
+    const b = request('echo time: 42; printf b');
     const [ra, rb] = await Promise.all([launcher.run(a).done, launcher.run(b).done]);
-    expect(ra).toMatchObject({ code: 3, leftovers: [] });
-    expect(rb).toMatchObject({ code: 0, leftovers: [] });
-    expect(readFileSync(a.logPath, 'utf8')).toBe('HEADER\na\n');
-    expect(readFileSync(b.logPath, 'utf8')).toBe('HEADER\nb\n');
+    expect(ra).toMatchObject({ code: 3, leftovers: [], logged: {} });
+    expect(rb).toMatchObject({ code: 0, leftovers: [], logged: { reportedTime: 42 } });
+    expect(readFileSync(a.logPath, 'utf8')).toBe(`HEADER\na\nJob finished at: ${new Date(ra.endedAt!).toISOString()} with code 3\n`);
+    // output that did not end its line: the footer starts a line of its own
+    expect(readFileSync(b.logPath, 'utf8')).toBe(`HEADER\ntime: 42\nb\nJob finished at: ${new Date(rb.endedAt!).toISOString()} with code 0\n`);
   });
 
   it('says when the script runs, when its processes ended, then that the run is over', async () => {
@@ -62,10 +64,12 @@ describe('the launcher', () => {
     const job = launcher.run(req);
     const pidFile = path.join(req.cwd, 'daemon.pid');
     const daemon = await waitFor(() => Number(readFileSync(pidFile, 'utf8').trim()) || undefined, { what: 'the daemon' });
-    job.kill();
+    job.kill({ kind: 'killed', by: 'qm kill (tester)' });
     const result = await job.done;
     expect(result.code).not.toBe(0);
     expect(result.leftovers).toEqual(['sleep 301']);
+    expect(result.stop).toEqual({ kind: 'killed', by: 'qm kill (tester)' });
+    expect(readFileSync(req.logPath, 'utf8')).toMatch(/^QM killed 1 process\(es\) the job left running: sleep 301\nJob finished at: \S+ with code \d+\nReason: killed by qm kill \(tester\)\n$/m);
     await waitFor(() => !alive(daemon), { what: 'the daemon to be gone' });
   });
 
@@ -79,6 +83,7 @@ describe('the launcher', () => {
     process.kill(first, 'SIGKILL');
     const result = await job.done;
     expect(result).toMatchObject({ code: 137, note: "QM's job launcher died: the job was killed" });
+    expect(result.logged).toBeUndefined();
     await waitFor(() => !alive(shell) && !alive(child), { what: "the job's processes to be killed by the launcher's guard" });
     expect((await launcher.run(request('exit 0')).done).code).toBe(0);
     expect(launcher.pid).not.toBe(first);
