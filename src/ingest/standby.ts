@@ -38,6 +38,8 @@ export class LeasedIngest {
   /** the holder last reported while standing by (reported again only when it changes) */
   private reportedHolder: string | undefined;
   private turn: Promise<void> = Promise.resolve();
+  /** the role's start (its first scan): the lease is renewed meanwhile */
+  private starting: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(
@@ -78,6 +80,7 @@ export class LeasedIngest {
     }
     this.run();
     await this.turn;
+    await this.starting;
   }
 
   private run(): void {
@@ -101,6 +104,7 @@ export class LeasedIngest {
       this.log.warn(`lease taken by ${this.describe(holder)}: standing by`);
       const role = this.role;
       this.role = undefined;
+      await this.starting;
       await role.stop();
     }
     if (holder !== this.reportedHolder) {
@@ -113,8 +117,11 @@ export class LeasedIngest {
   private async becomeActive(previous: string | undefined): Promise<void> {
     this.reportedHolder = undefined;
     this.log.info(previous ? `active: took over the ingest lease from ${previous}` : 'active: holds the ingest lease');
-    this.role = new IngestRole(this.settings, this.redisUrl, this.reapOrphans, this.lease);
-    await this.role.start();
+    const role = new IngestRole(this.settings, this.redisUrl, this.reapOrphans, this.lease);
+    this.role = role;
+    // not awaited by the tick: a first scan of a long QM_qJobs or QM_dJobs may
+    // take longer than the lease lasts, and the lease must be renewed meanwhile
+    this.starting = role.start().catch((err: Error) => this.log.error(`could not start: ${err.message}`));
   }
 
   /** The current holder when it ran on this machine and its process is gone ('' otherwise). */
@@ -134,6 +141,7 @@ export class LeasedIngest {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.turn;
+    await this.starting;
     const role = this.role;
     this.role = undefined;
     if (role) {
