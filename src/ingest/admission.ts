@@ -11,9 +11,8 @@
  *    declared incomplete (a copy that stalled before the descriptor arrived).
  */
 import { constants, promises as fs, type Stats } from 'node:fs';
-import path from 'node:path';
 import { MAX_JOB_NAME_BYTES } from '../core/folders.js';
-import { newestChange } from './settle.js';
+import type { TreeLook } from './settle.js';
 
 const MISSING_DESCRIPTOR_SETTLES = 5;
 
@@ -23,10 +22,13 @@ export type Admission =
   | { kind: 'lose'; reason: string }
   /** cannot be moved: left in QM_qJobs, reported once */
   | { kind: 'refuse'; reason: string }
+  /** it left QM_qJobs meanwhile */
+  | { kind: 'gone' }
   /** look again in `ms` */
   | { kind: 'wait'; ms: number; reason: string };
 
-export async function admit(full: string, name: string, jobFile: string, settleMs: number): Promise<Admission> {
+/** `look`: what the settle check found in the folder. */
+export async function admit(full: string, name: string, look: TreeLook, jobFile: string, settleMs: number): Promise<Admission> {
   if (/[\x00-\x1f\x7f]/.test(name)) return { kind: 'lose', reason: `the name ${JSON.stringify(name)} contains a control character (newline, tab...)` };
   const bytes = Buffer.byteLength(name);
   if (bytes > MAX_JOB_NAME_BYTES) {
@@ -34,26 +36,18 @@ export async function admit(full: string, name: string, jobFile: string, settleM
   }
   try {
     await fs.access(full, constants.W_OK | constants.X_OK);
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'gone' };
     const uid = process.getuid?.() ?? '?';
     return { kind: 'refuse', reason: `QM (uid ${uid}) cannot move this folder (no write permission on it): it stays here until its permissions allow it` };
   }
-  if (!(await hasDescriptor(full, jobFile))) {
+  const names = look.names ?? [];
+  if (!names.includes(jobFile) && !names.some((e) => e.endsWith('.sh') && !e.startsWith('.'))) {
     const grace = MISSING_DESCRIPTOR_SETTLES * settleMs;
-    const still = Date.now() - (await newestChange(full));
+    const still = Date.now() - look.newest;
     if (still < grace) return { kind: 'wait', ms: grace - still + 5, reason: `no ${jobFile} (or *.sh) yet: waiting up to ${grace / 1000} s for it` };
   }
   return { kind: 'ok' };
-}
-
-async function hasDescriptor(full: string, jobFile: string): Promise<boolean> {
-  try {
-    await fs.lstat(path.join(full, jobFile));
-    return true;
-  } catch {
-    const entries = await fs.readdir(full).catch(() => [] as string[]);
-    return entries.some((e) => e.endsWith('.sh') && !e.startsWith('.'));
-  }
 }
 
 /**

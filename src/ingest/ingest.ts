@@ -25,7 +25,7 @@ import { readQueuedJob } from '../core/queued-job.js';
 import { unknownDependencies } from '../core/dependencies.js';
 import { DescriptorError } from '../core/descriptor-types.js';
 import type { QueuedJob } from '../core/status.js';
-import { SettleTracker, newestChange } from './settle.js';
+import { SettleTracker, lookAtTree, type TreeLook } from './settle.js';
 import { wrapLoneScript } from './wrap.js';
 import { QueueWatcher } from './watch.js';
 import { Refusals, admit, kindOf } from './admission.js';
@@ -54,8 +54,8 @@ export class IngestRole {
   /** entries waiting to settle: name → its tracker and timer */
   private readonly pending = new Map<string, { tracker: SettleTracker; timer?: NodeJS.Timeout }>();
   private readonly inFlight = new Set<Promise<void>>();
-  /** settled entries waiting to be ingested together, in settle order */
-  private readonly ready = new Set<string>();
+  /** settled entries waiting to be ingested together, in settle order, with what their settle check saw */
+  private readonly ready = new Map<string, TreeLook>();
   /** the entries the flush in progress is ingesting */
   private readonly ingesting = new Set<string>();
   /**
@@ -94,7 +94,7 @@ export class IngestRole {
     if (lease !== undefined) {
       this.board = new SettlingBoard(this.store, lease, {
         isSettling: (name) => this.pending.has(name) || this.ready.has(name) || (this.ingesting.has(name) && !this.handledNow.has(name)) || this.refusals.has(name),
-        settlingNow: () => [...this.pending.keys(), ...this.ready, ...[...this.ingesting].filter((n) => !this.handledNow.has(n)), ...this.refusals.names()],
+        settlingNow: () => [...this.pending.keys(), ...this.ready.keys(), ...[...this.ingesting].filter((n) => !this.handledNow.has(n)), ...this.refusals.names()],
       }, this.log);
     }
     this.redis.on('ready', () => void this.rescan());
@@ -194,24 +194,24 @@ export class IngestRole {
 
   private async check(name: string, entry: { tracker: SettleTracker }): Promise<void> {
     const full = path.join(this.layout.queued, name);
-    let newest: number;
+    let look: TreeLook;
     this.checking += 1;
     try {
-      newest = await newestChange(full);
+      look = await lookAtTree(full);
     } catch {
       this.removed(name); // gone
       return;
     } finally {
       this.checking -= 1;
     }
-    const wait = entry.tracker.remaining(newest, this.settings.server.settleTime * 1000);
+    const wait = entry.tracker.remaining(look.newest, this.settings.server.settleTime * 1000);
     if (wait > 0) {
       // due exactly when settled: entries then settle in the order of their last change
       this.schedule(name, wait + 1);
       return;
     }
     this.pending.delete(name);
-    this.ready.add(name);
+    this.ready.set(name, look);
     // one flush at a time, so queue order follows settle order
     if (this.ready.size > 1) return;
     // entries settling together (found by one rescan, dropped at once) are queued
@@ -228,11 +228,11 @@ export class IngestRole {
 
   /** The settled entries, known as being ingested until they are (a rescan leaves them alone). */
   private async flushReady(): Promise<void> {
-    const names = [...this.ready];
+    const settled = [...this.ready];
     this.ready.clear();
-    for (const name of names) this.ingesting.add(name);
+    for (const [name] of settled) this.ingesting.add(name);
     try {
-      await this.ingest(names);
+      await this.ingest(settled);
     } finally {
       for (const name of this.ingesting) this.board?.touch(name);
       this.ingesting.clear();
@@ -250,17 +250,17 @@ export class IngestRole {
    * Ingests the entries that settled together one by one, oldest first, so
    * that jobs found at start-up are queued in FIFO order (SPEC §3).
    */
-  private async ingest(names: string[]): Promise<void> {
+  private async ingest(settled: Array<[string, TreeLook]>): Promise<void> {
     // already queued (by `qm submit`, or found again by a rescan): nothing to read
-    const queued = await this.store.liveQueued(names);
+    const queued = await this.store.liveQueued(settled.map(([name]) => name));
     const jobs: QueuedJob[] = [];
-    for (const name of names) {
+    for (const [name, look] of settled) {
       if (queued.has(name)) {
         this.handled(name);
         continue;
       }
       const full = path.join(this.layout.queued, name);
-      const job = await this.prepare(name, full).catch((err: Error) => this.refuse(name, full, `could not read it: ${err.message}`));
+      const job = await this.prepare(name, full, look).catch((err: Error) => this.refuse(name, full, `could not read it: ${err.message}`));
       if (job) jobs.push(job);
       else this.handled(name);
     }
@@ -273,10 +273,9 @@ export class IngestRole {
     }
   }
 
-  /** The entry has settled: its job, or undefined after explaining why not in QM_lost+found. */
-  private async prepare(name: string, full: string): Promise<QueuedJob | undefined> {
-    const stat = await fs.lstat(full).catch(() => undefined);
-    if (!stat) return undefined;
+  /** The entry has settled (`look`: what its settle check saw): its job, or undefined after explaining why not in QM_lost+found. */
+  private async prepare(name: string, full: string, look: TreeLook): Promise<QueuedJob | undefined> {
+    const stat = look.top;
     if (!stat.isDirectory()) {
       if (stat.isFile() && name.endsWith('.sh')) {
         const wrapped = await wrapLoneScript(this.layout, name);
@@ -285,7 +284,8 @@ export class IngestRole {
       }
       return this.lose(full, name, `not a job: ${kindOf(stat)} (a job is a folder, or a lone *.sh script)`);
     }
-    const admission = await admit(full, name, this.settings.server.jobFile, this.settings.server.settleTime * 1000);
+    const admission = await admit(full, name, look, this.settings.server.jobFile, this.settings.server.settleTime * 1000);
+    if (admission.kind === 'gone') return undefined;
     if (admission.kind === 'lose') return this.lose(full, name, admission.reason);
     if (admission.kind === 'refuse') return this.refuse(name, full, admission.reason);
     if (admission.kind === 'wait') {

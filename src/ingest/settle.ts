@@ -5,7 +5,7 @@
  * touches the folder), is that old. A folder moved in whole with `mv` keeps
  * its old times and is ready at once; one being copied is not.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -15,11 +15,22 @@ import path from 'node:path';
  */
 const MAX_ENTRIES = 100_000;
 
-/** Newest mtime (ms) in the tree, without following symlinks. */
-export async function newestChange(root: string): Promise<number> {
-  const rootStat = await fs.lstat(root);
-  let newest = rootStat.mtimeMs;
-  if (!rootStat.isDirectory()) return newest;
+/** What a look at an entry's tree found: what settling needs, and what the admission checks reuse. */
+export interface TreeLook {
+  /** the newest mtime (ms) in the tree */
+  newest: number;
+  /** the entry itself (lstat) */
+  top: Stats;
+  /** the names in it, when it is a folder QM may read */
+  names?: string[];
+}
+
+/** Looks at the tree, without following symlinks. */
+export async function lookAtTree(root: string): Promise<TreeLook> {
+  const top = await fs.lstat(root);
+  let newest = top.mtimeMs;
+  if (!top.isDirectory()) return { newest, top };
+  let names: string[] | undefined;
   let seen = 0;
   const pending = [root];
   while (pending.length > 0) {
@@ -30,8 +41,9 @@ export async function newestChange(root: string): Promise<number> {
     } catch {
       continue; // unreadable: the descriptor check will say so
     }
+    if (dir === root) names = entries.map((e) => e.name);
     for (const entry of entries) {
-      if (++seen > MAX_ENTRIES) return newest;
+      if (++seen > MAX_ENTRIES) return { newest, top, ...(names && { names }) };
       const full = path.join(dir, entry.name);
       try {
         const st = await fs.lstat(full);
@@ -39,11 +51,11 @@ export async function newestChange(root: string): Promise<number> {
         if (entry.isDirectory()) pending.push(full);
       } catch {
         // removed while we looked: the tree is changing
-        return Date.now();
+        return { newest: Date.now(), top, ...(names && { names }) };
       }
     }
   }
-  return newest;
+  return { newest, top, ...(names && { names }) };
 }
 
 /**
