@@ -6,11 +6,12 @@
  * when each write happens.
  * 1. The queue: add a job under its name (one queued job per name), pick the
  *    next job for a worker, take a queued job to end it unrun, drop one.
- * 2. Running and done: the running table, done records (trimmed to
- *    keep_done), the jobs put aside until a job ends, the finished counter.
+ * 2. A run's start and end: its running entry, its done record (one script
+ *    each), and the jobs put aside until then, woken.
  * 3. Reads for the read model, dependencies and the roles.
- * Workers, the ingest lease and the shared secret: coordination-store.ts,
- * which this extends.
+ * The running table and the done records' reads: run-records.ts; workers,
+ * the ingest lease and the shared secret: coordination-store.ts, below it.
+ * This extends both.
  */
 import type { Job, JobType, Queue } from 'bullmq';
 import { randomHex } from './random-hex.js';
@@ -22,11 +23,12 @@ import {
 } from './bullmq-internals.js';
 import { addJobs } from './bullmq-add.js';
 import {
-  ADD_FOUND_SCRIPT, CLAIM_NAMES_SCRIPT, DELETE_IF_EQUAL_SCRIPT, FINISH_SCRIPT, FORGET_DONE_SCRIPT, REASSERT_RUNNING_SCRIPT, START_SCRIPT,
+  CLAIM_NAMES_SCRIPT, DELETE_IF_EQUAL_SCRIPT, FINISH_SCRIPT, START_SCRIPT,
 } from './store-scripts.js';
 import { foundRecordId, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
 import type { ArrayInfo } from './arrays.js';
-import { CHUNK, CoordinationStore } from './coordination-store.js';
+import { CHUNK } from './coordination-store.js';
+import { RunRecords } from './run-records.js';
 
 /** Jobs a pick looks at: a worker does not see past this many jobs too big for it. */
 const PICK_SCAN_LIMIT = 1000;
@@ -66,7 +68,7 @@ export type QueueCounts = Record<'active' | 'waiting' | 'prioritized' | 'delayed
 /** A BullMQ Queue, or how to open one when first needed (adding jobs needs none: bullmq-add.ts). */
 export type QueueSource = Queue | (() => Queue | Promise<Queue>);
 
-export class JobStore extends CoordinationStore {
+export class JobStore extends RunRecords {
   private opened: Queue | Promise<Queue> | undefined;
 
   constructor(
@@ -182,17 +184,6 @@ export class JobStore extends CoordinationStore {
     return (await this.runningInfo(id))?.name ?? (await this.records([id]))[0]?.name ?? (await this.job(id))?.data.name;
   }
 
-  /** The latest done record of each name, in order (undefined where none). */
-  async lastDoneOf(names: string[]): Promise<Array<DoneRecord | undefined>> {
-    const out: Array<DoneRecord | undefined> = [];
-    for (let i = 0; i < names.length; i += CHUNK) {
-      const ids = await this.redis.hmget(keys.doneByName, ...names.slice(i, i + CHUNK));
-      const values = await this.redis.mget(...ids.map((id) => keys.record(id ?? '-')));
-      out.push(...values.map((v) => (v ? (JSON.parse(v) as DoneRecord) : undefined)));
-    }
-    return out;
-  }
-
   /** Hands back the jobs put aside until job `name` ended or started, to be checked again. */
   async wakeDependents(name: string): Promise<void> {
     const [[, ids]] = ((await this.redis.multi().smembers(keys.dependents(name)).del(keys.dependents(name)).exec()) ?? []) as [[unknown, string[]]];
@@ -284,27 +275,6 @@ export class JobStore extends CoordinationStore {
     for (const id of dependents) await (await this.job(id))?.promote().catch(() => undefined);
   }
 
-  /** See REASSERT_RUNNING_SCRIPT: how many entries were written again, and the ids declared lost. */
-  async reassertRunning(infos: RunningInfo[]): Promise<{ rewritten: number; lost: string[] }> {
-    const outcome = { rewritten: 0, lost: [] as string[] };
-    if (infos.length === 0) return outcome;
-    const multi = this.redis.multi();
-    for (const info of infos) {
-      multi.eval(REASSERT_RUNNING_SCRIPT, 3, keys.running, keys.record(info.id), keys.lostMark(info.id), info.id, JSON.stringify(info), info.instance);
-    }
-    const results = (await multi.exec()) ?? [];
-    results.forEach(([, result], i) => {
-      if (Number(result) === -1) outcome.lost.push(infos[i]!.id);
-      else outcome.rewritten += Number(result ?? 0);
-    });
-    return outcome;
-  }
-
-  /** Drops a running entry without a done record (the job went back to the queue, or was never ours). */
-  async forgetRunning(id: string): Promise<void> {
-    await this.redis.hdel(keys.running, id);
-  }
-
   /**
    * Writes the done record of a job that ended (see FINISH_SCRIPT) and hands
    * back the jobs put aside until it ended, to be checked again.
@@ -340,21 +310,6 @@ export class JobStore extends CoordinationStore {
       if (replicas >= 1) return;
       if ((await this.redis.exists(keys.record(rec.id)).catch(() => 1)) === 0) await this.finish(rec);
     }
-  }
-
-  /** Records of folders found in QM_dJobs (not indexed by name: dependencies read folders), and the mark that they were. */
-  async addFoundRecords(recs: DoneRecord[]): Promise<void> {
-    for (let i = 0; i === 0 || i < recs.length; i += CHUNK) {
-      const chunk = recs.slice(i, i + CHUNK);
-      const last = i + CHUNK >= recs.length;
-      const args = chunk.flatMap((r) => [r.id, r.endedAt, JSON.stringify(r)]);
-      await this.evalScript(ADD_FOUND_SCRIPT, 2, keys.done, keys.doneScanned, keys.record(''), last ? Date.now() : '', ...args);
-    }
-  }
-
-  /** Forgets a done record (the monitor's delete); its name no longer points at it. */
-  async forgetDone(rec: DoneRecord): Promise<void> {
-    await this.evalScript(FORGET_DONE_SCRIPT, 3, keys.record(rec.id), keys.done, keys.doneByName, rec.id, rec.name);
   }
 
   // --- reads -------------------------------------------------------------------
@@ -422,75 +377,5 @@ export class JobStore extends CoordinationStore {
 
   async isPaused(): Promise<boolean> {
     return (await this.queue()).isPaused();
-  }
-
-  async running(): Promise<RunningInfo[]> {
-    const all = await this.redis.hvals(keys.running);
-    return all.map((v) => JSON.parse(v) as RunningInfo);
-  }
-
-  async runningInfo(id: string): Promise<RunningInfo | undefined> {
-    const v = await this.redis.hget(keys.running, id);
-    return v ? (JSON.parse(v) as RunningInfo) : undefined;
-  }
-
-  /** Has this job a done record? */
-  async isDone(id: string): Promise<boolean> {
-    return (await this.redis.exists(keys.record(id))) === 1;
-  }
-
-  /** Newest first. */
-  async doneRecords(offset: number, limit: number): Promise<DoneRecord[]> {
-    return this.records(await this.redis.zrevrange(keys.done, offset, offset + limit - 1));
-  }
-
-  async doneCount(): Promise<number> {
-    return this.redis.zcard(keys.done);
-  }
-
-  /** Done records that ended in [from, to] (ms), oldest first. */
-  async doneBetween(from: number | '-inf', to: number | '+inf' = '+inf'): Promise<DoneRecord[]> {
-    return this.records(await this.redis.zrangebyscore(keys.done, from, to));
-  }
-
-  /** Ids and end times (ms) of the records that ended at or after `from`, oldest first. */
-  async doneSince(from: number | '-inf'): Promise<Array<{ id: string; endedAt: number }>> {
-    const flat = await this.redis.zrangebyscore(keys.done, from, '+inf', 'WITHSCORES');
-    const out: Array<{ id: string; endedAt: number }> = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, endedAt: Number(flat[i + 1]) });
-    return out;
-  }
-
-  async records(ids: string[]): Promise<DoneRecord[]> {
-    const out: DoneRecord[] = [];
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const values = await this.redis.mget(...ids.slice(i, i + CHUNK).map((id) => keys.record(id)));
-      for (const v of values) if (v !== null) out.push(JSON.parse(v) as DoneRecord);
-    }
-    return out;
-  }
-
-  /** The latest done record of a name (for dependencies and `qm submit --wait`). */
-  async lastDone(name: string): Promise<DoneRecord | undefined> {
-    const id = await this.redis.hget(keys.doneByName, name);
-    if (!id) return undefined;
-    return (await this.records([id]))[0];
-  }
-
-  /** Has QM_dJobs been read for folders without a record, on this Redis? */
-  async doneFoldersScanned(): Promise<boolean> {
-    return (await this.redis.exists(keys.doneScanned)) === 1;
-  }
-
-  /** The folders the done records point at (`QM_dJobs/ENTRY`). */
-  async doneFolders(): Promise<Set<string>> {
-    const records = await this.doneBetween('-inf');
-    return new Set(records.map((r) => r.folder));
-  }
-
-  /** How many jobs ended, by outcome kind, since this Redis began counting. */
-  async finishedCounts(): Promise<Map<string, number>> {
-    const flat = await this.redis.hgetall(keys.finished);
-    return new Map(Object.entries(flat).map(([kind, n]) => [kind, Number(n)]));
   }
 }
