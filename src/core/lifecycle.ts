@@ -101,9 +101,10 @@ export class Lifecycle {
   }
 
   /**
-   * Finish: the footer (unless the launcher wrote it), the folder to QM_dJobs (back to QM_qJobs when it was
-   * stopped to be requeued), the record, the acknowledgement, the mail.
-   * Returns the record; undefined when the job went back to the queue.
+   * Finish: the footer (unless the launcher wrote it), the folder to
+   * QM_dJobs (back to QM_qJobs when it was stopped to be requeued), the
+   * record, the acknowledgement, the mail. Returns the record; undefined
+   * when the job went back to the queue.
    */
   async finish(run: EndedRun): Promise<DoneRecord | undefined> {
     const { info, end } = run;

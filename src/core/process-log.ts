@@ -123,13 +123,10 @@ export async function appendLine(folder: string, line: string): Promise<void> {
 
 type Owner = { uid: number; gid: number };
 
-/**
- * A file QM writes in a job folder: given to the folder's owner when QM runs
- * as root. `known`: the file's stat and the folder's owner, when the caller has them.
- */
-export async function ownedAsFolder(file: fs.FileHandle, folder: string, known: { own?: Owner; owner?: Owner | undefined } = {}): Promise<void> {
+/** A file QM writes in a job folder: given to the folder's owner when QM runs as root. */
+export async function ownedAsFolder(file: fs.FileHandle, folder: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
-  const [dir, own] = await Promise.all([known.owner ?? fs.stat(folder), known.own ?? file.stat()]);
+  const [dir, own] = await Promise.all([fs.stat(folder), file.stat()]);
   if (own.uid !== dir.uid || own.gid !== dir.gid) await file.chown(dir.uid, dir.gid);
 }
 
@@ -138,7 +135,11 @@ export function unwritableLogReason(code: string): string {
   return `${LOG_NAME} cannot be opened for writing (${code}): QM writes the job's output there`;
 }
 
-/** ownedAsFolder for a file opened with the sync API (the job launcher's header and footer). */
+/**
+ * ownedAsFolder for a file opened with the sync API (the job launcher's
+ * header and footer); `known`: the file's stat and the folder's owner, when
+ * the caller has them.
+ */
 export function ownedAsFolderSync(fd: number, folder: string, known: { own?: Owner; owner?: Owner | undefined } = {}): void {
   if (process.getuid?.() !== 0) return;
   const [dir, own] = [known.owner ?? statSync(folder), known.own ?? fstatSync(fd)];

@@ -129,6 +129,11 @@ export type StopReason =
   /** declared lost while its worker could not be reached: its folder is no longer this run's */
   | { kind: 'abandoned' };
 
+/** A run asked to stop again: the first reason stands, but being abandoned overrides any (the folder must not be touched). */
+export function stopReasonAfter(current: StopReason | undefined, reason: StopReason): StopReason {
+  return reason.kind === 'abandoned' ? reason : (current ?? reason);
+}
+
 /** Kept in Redis (up to keep_done of them) once a job has ended. */
 export interface DoneRecord {
   id: string;

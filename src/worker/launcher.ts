@@ -29,7 +29,7 @@ import { MemoryCgroups, type MemoryCgroup } from './memory-cgroup.js';
 import { formatMb } from '../core/resources.js';
 import { appendFooter, ownedAsFolderSync } from '../core/process-log.js';
 import { reportedTimeIn } from '../core/progress.js';
-import type { StopReason } from '../core/status.js';
+import { stopReasonAfter, type StopReason } from '../core/status.js';
 import { JobGuard } from './job-guard.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 
@@ -133,11 +133,10 @@ async function run(req: RunRequest): Promise<void> {
   send({ type: 'ended', run: req.run, code, cpu, leftovers, outOfMemory, endedAt: endedAt.getTime(), ...(stop && { stop }), ...(logged && { logged }) });
 }
 
-/** The first reason stands, but being abandoned overrides any: then nothing of the run is recorded. */
 function stopRun(run: string, reason: StopReason): void {
   const entry = running.get(run);
   if (!entry) return;
-  entry.stop = reason.kind === 'abandoned' ? reason : (entry.stop ?? reason);
+  entry.stop = stopReasonAfter(entry.stop, reason);
   entry.proc.kill();
 }
 

@@ -10,7 +10,7 @@
 import path from 'node:path';
 import type { Layout } from '../core/folders.js';
 import { headerLines, logPathOf, type RunEnd } from '../core/process-log.js';
-import type { QueuedJob, StopReason } from '../core/status.js';
+import { stopReasonAfter, type QueuedJob, type StopReason } from '../core/status.js';
 import type { Launcher, LaunchedJob } from './launch.js';
 import { runIdOf } from '../core/leftovers.js';
 import { resourceVariables } from './resource-env.js';
@@ -92,8 +92,7 @@ export function startJob(run: JobRun, layout: Layout, { launcher, tmpDirs, killG
   });
   let stopReason: StopReason | undefined;
   const stop = (reason: StopReason) => {
-    // being abandoned overrides any earlier reason: the folder must not be touched
-    stopReason = reason.kind === 'abandoned' ? reason : (stopReason ?? reason);
+    stopReason = stopReasonAfter(stopReason, reason);
     proc.kill(reason);
   };
   const limit = run.job.timeLimit;
