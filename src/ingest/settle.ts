@@ -31,6 +31,7 @@ export async function lookAtTree(root: string): Promise<TreeLook> {
   let newest = top.mtimeMs;
   if (!top.isDirectory()) return { newest, top };
   let names: string[] | undefined;
+  const look = (): TreeLook => ({ newest, top, ...(names && { names }) });
   let seen = 0;
   const pending = [root];
   while (pending.length > 0) {
@@ -43,7 +44,7 @@ export async function lookAtTree(root: string): Promise<TreeLook> {
     }
     if (dir === root) names = entries.map((e) => e.name);
     for (const entry of entries) {
-      if (++seen > MAX_ENTRIES) return { newest, top, ...(names && { names }) };
+      if (++seen > MAX_ENTRIES) return look();
       const full = path.join(dir, entry.name);
       try {
         const st = await fs.lstat(full);
@@ -51,11 +52,12 @@ export async function lookAtTree(root: string): Promise<TreeLook> {
         if (entry.isDirectory()) pending.push(full);
       } catch {
         // removed while we looked: the tree is changing
-        return { newest: Date.now(), top, ...(names && { names }) };
+        newest = Date.now();
+        return look();
       }
     }
   }
-  return { newest, top, ...(names && { names }) };
+  return look();
 }
 
 /**

@@ -97,7 +97,7 @@ export class LeasedIngest {
     const holder = await this.store.takeIngestLease(this.lease, LEASE_TTL_MS, dead);
     if (this.stopped) return;
     if (holder === this.lease) {
-      if (!this.role) await this.becomeActive(dead ? `${this.describe(dead)} (its process is gone)` : this.reportedHolder && this.describe(this.reportedHolder));
+      if (!this.role) this.becomeActive(dead ? `${this.describe(dead)} (its process is gone)` : this.reportedHolder && this.describe(this.reportedHolder));
       return;
     }
     if (this.role) {
@@ -114,7 +114,7 @@ export class LeasedIngest {
   }
 
   /** `previous`: the ingest this one takes over from, if any. */
-  private async becomeActive(previous: string | undefined): Promise<void> {
+  private becomeActive(previous: string | undefined): void {
     this.reportedHolder = undefined;
     this.log.info(previous ? `active: took over the ingest lease from ${previous}` : 'active: holds the ingest lease');
     const role = new IngestRole(this.settings, this.redisUrl, this.reapOrphans, this.lease);
