@@ -33,8 +33,11 @@ import { stopReasonAfter, type StopReason } from '../core/status.js';
 import { JobGuard } from './job-guard.js';
 import type { FromLauncher, ToLauncher, RunRequest } from './launch.js';
 
-/** the runs whose process or leftovers sweep has not ended, with why they were asked to stop */
-const running = new Map<string, { proc: RunningProcess; stop?: StopReason }>();
+/**
+ * the runs whose leftovers sweep has not ended, with why they were asked to
+ * stop; `ended`: its process has (a kill from then on is not why it ended)
+ */
+const running = new Map<string, { proc: RunningProcess; stop?: StopReason; ended?: boolean }>();
 /** leftovers of runs, found by QM_RUN_ID: one pass over /proc for the runs that end close together */
 const sweep = new BatchedSweep();
 /** pinning by cgroup cpuset where this process may make them, else taskset */
@@ -108,10 +111,11 @@ async function run(req: RunRequest): Promise<void> {
   });
   if (proc.pid > 0) guard.watch(proc.pid);
   closeSync(logFd);
-  const entry: { proc: RunningProcess; stop?: StopReason } = { proc };
+  const entry: { proc: RunningProcess; stop?: StopReason; ended?: boolean } = { proc };
   running.set(req.run, entry);
   send({ type: 'started', run: req.run });
   const { code, cpu } = await proc.done;
+  entry.ended = true;
   if (proc.pid > 0) guard.forget(proc.pid);
   // its group is dead: its processors are free
   send({ type: 'exited', run: req.run });
@@ -135,7 +139,7 @@ async function run(req: RunRequest): Promise<void> {
 
 function stopRun(run: string, reason: StopReason): void {
   const entry = running.get(run);
-  if (!entry) return;
+  if (!entry || entry.ended) return;
   entry.stop = stopReasonAfter(entry.stop, reason);
   entry.proc.kill();
 }

@@ -60,10 +60,12 @@ describe('the launcher', () => {
   });
 
   it('kills a job on request, and what it left running in a session of its own', async () => {
-    const req = request('setsid sleep 301 & echo $! > daemon.pid; sleep 300');
+    // the daemon writes its pid once in its own session, then becomes `sleep 301`
+    const req = request(`setsid sh -c 'echo $$ > daemon.pid; exec sleep 301' & sleep 300`);
     const job = launcher.run(req);
     const pidFile = path.join(req.cwd, 'daemon.pid');
     const daemon = await waitFor(() => Number(readFileSync(pidFile, 'utf8').trim()) || undefined, { what: 'the daemon' });
+    await waitFor(() => readFileSync(`/proc/${daemon}/cmdline`, 'utf8') === 'sleep\x00301\x00', { what: 'the daemon to be sleep 301' });
     job.kill({ kind: 'killed', by: 'qm kill (tester)' });
     const result = await job.done;
     expect(result.code).not.toBe(0);
@@ -71,6 +73,17 @@ describe('the launcher', () => {
     expect(result.stop).toEqual({ kind: 'killed', by: 'qm kill (tester)' });
     expect(readFileSync(req.logPath, 'utf8')).toMatch(/^QM killed 1 process\(es\) the job left running: sleep 301\nJob finished at: \S+ with code \d+\nReason: killed by qm kill \(tester\)\n$/m);
     await waitFor(() => !alive(daemon), { what: 'the daemon to be gone' });
+  });
+
+  it('a kill that comes once the job has ended by itself is not why it ended', async () => {
+    const req = request('exit 0');
+    const job = launcher.run(req);
+    await job.exited;
+    job.kill({ kind: 'killed', by: 'qm kill (late)' });
+    const result = await job.done;
+    expect(result).toMatchObject({ code: 0, logged: {} });
+    expect(result.stop).toBeUndefined();
+    expect(readFileSync(req.logPath, 'utf8')).not.toMatch(/Reason:/);
   });
 
   it("ends its jobs when it dies; they end with a note; the next job gets a new launcher", async () => {
