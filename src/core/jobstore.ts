@@ -9,9 +9,10 @@
  * 2. A run's start and end: its running entry, its done record (one script
  *    each), and the jobs put aside until then, woken.
  * 3. Reads for the read model, dependencies and the roles.
- * The running table and the done records' reads: run-records.ts; workers,
- * the ingest lease and the shared secret: coordination-store.ts, below it.
- * This extends both.
+ * Below it, each a layer this extends: the name index and the arrays'
+ * entries (queue-index.ts), the running table and the done records' reads
+ * (run-records.ts), workers, the ingest lease and the shared secret
+ * (coordination-store.ts).
  */
 import type { Job, JobType, Queue } from 'bullmq';
 import { randomHex } from './random-hex.js';
@@ -23,12 +24,12 @@ import {
 } from './bullmq-internals.js';
 import { addJobs } from './bullmq-add.js';
 import {
-  CLAIM_NAMES_SCRIPT, DELETE_IF_EQUAL_SCRIPT, FINISH_SCRIPT, START_SCRIPT,
+  CLAIM_NAMES_SCRIPT, FINISH_SCRIPT, START_SCRIPT,
 } from './store-scripts.js';
 import { foundRecordId, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
 import type { ArrayInfo } from './arrays.js';
 import { CHUNK } from './coordination-store.js';
-import { RunRecords } from './run-records.js';
+import { QueueIndex } from './queue-index.js';
 
 /** Jobs a pick looks at: a worker does not see past this many jobs too big for it. */
 const PICK_SCAN_LIMIT = 1000;
@@ -68,7 +69,7 @@ export type QueueCounts = Record<'active' | 'waiting' | 'prioritized' | 'delayed
 /** A BullMQ Queue, or how to open one when first needed (adding jobs needs none: bullmq-add.ts). */
 export type QueueSource = Queue | (() => Queue | Promise<Queue>);
 
-export class JobStore extends RunRecords {
+export class JobStore extends QueueIndex {
   private opened: Queue | Promise<Queue> | undefined;
 
   constructor(
@@ -156,28 +157,6 @@ export class JobStore extends RunRecords {
     }
   }
 
-  /** The array of that name, as last queued. */
-  async arrayInfo(name: string): Promise<ArrayInfo | undefined> {
-    const raw = await this.redis.hget(keys.arrays, name);
-    return raw ? (JSON.parse(raw) as ArrayInfo) : undefined;
-  }
-
-  /** Every array Redis knows (the latest of each name). */
-  async arrays(): Promise<ArrayInfo[]> {
-    return Object.values(await this.redis.hgetall(keys.arrays)).map((raw) => JSON.parse(raw) as ArrayInfo);
-  }
-
-  /** One task of array `id` started or was cancelled: how many are left to start. */
-  async taskLeftQueue(id: string): Promise<number> {
-    return this.redis.hincrby(keys.arrayLeft, id, -1);
-  }
-
-  /** The template of array `name` left QM_qJobs: its name no longer names a queued job. */
-  async forgetArrayCount(name: string, id: string): Promise<void> {
-    await this.redis.hdel(keys.arrayLeft, id);
-    await this.forgetName(name, id);
-  }
-
   /** The name of the job with QM id `id` (running, done or queued), if any. */
   async nameOfId(id: string): Promise<string | undefined> {
     if (!/^[0-9a-z]+-[0-9a-f]{8}$/.test(id)) return undefined;
@@ -253,15 +232,6 @@ export class JobStore extends RunRecords {
     await this.queue().then((queue) => queue.remove(id)).catch(() => undefined);
   }
 
-  /** The job `id` is queued again under `name` (it went back from running to waiting). */
-  async markQueued(name: string, id: string): Promise<void> {
-    await this.redis.hset(keys.names, name, id);
-  }
-
-  async forgetName(name: string, id: string): Promise<void> {
-    await this.evalScript(DELETE_IF_EQUAL_SCRIPT, 1, keys.names, name, id);
-  }
-
   /** Job `id` waits (delayed in BullMQ) until job `name` has ended. */
   async addDependent(name: string, id: string): Promise<void> {
     await this.redis.sadd(keys.dependents(name), id);
@@ -313,52 +283,6 @@ export class JobStore extends RunRecords {
   }
 
   // --- reads -------------------------------------------------------------------
-
-  /** name → id of every queued job (as the name index knows them). */
-  async queuedNames(): Promise<Map<string, string>> {
-    // a slice at a time: with 10,000 jobs queued, one HGETALL held the caller's
-    // event loop for tens of milliseconds (the ingest rescans every 5 s)
-    const names = new Map<string, string>();
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(keys.names, cursor, 'COUNT', 1000);
-      for (let i = 0; i + 1 < flat.length; i += 2) names.set(flat[i]!, flat[i + 1]!);
-      cursor = next;
-    } while (cursor !== '0');
-    return names;
-  }
-
-  /** The ids the name index has for these names, in order (undefined where none). */
-  async queuedIds(names: string[]): Promise<Array<string | undefined>> {
-    const out: Array<string | undefined> = [];
-    for (let i = 0; i < names.length; i += CHUNK) out.push(...(await this.redis.hmget(keys.names, ...names.slice(i, i + CHUNK))).map((id) => id ?? undefined));
-    return out;
-  }
-
-  /** The id of the queued job of that name, if the name index has one. */
-  async queuedId(name: string): Promise<string | undefined> {
-    return (await this.redis.hget(keys.names, name)) ?? undefined;
-  }
-
-  /** Those of `names` that are in the queue already (a live job holds the name; an array's name while its template is queued): two round trips a thousand names. */
-  async liveQueued(names: string[]): Promise<Set<string>> {
-    const live = new Set<string>();
-    for (let c = 0; c < names.length; c += CHUNK) {
-      const chunk = names.slice(c, c + CHUNK);
-      const ids = await this.redis.hmget(keys.names, ...chunk);
-      const held = chunk.flatMap((name, i) => (ids[i] ? [{ name, id: ids[i]! }] : []));
-      if (held.length === 0) continue;
-      // what Job.fromId would read, without BullMQ's classes: its hash exists without `finishedOn`
-      const multi = this.redis.multi();
-      for (const { id } of held) multi.exists(bullKey(bullKeys, '') + id).hexists(bullKey(bullKeys, '') + id, 'finishedOn').hexists(keys.arrayLeft, id);
-      const replies = ((await multi.exec()) ?? []).map(([, v]) => v);
-      held.forEach(({ name }, k) => {
-        const [exists, finished, arrayLeft] = replies.slice(3 * k, 3 * k + 3);
-        if ((exists === 1 && finished === 0) || arrayLeft === 1) live.add(name);
-      });
-    }
-    return live;
-  }
 
   async job(id: string): Promise<Job<QueuedJob> | undefined> {
     return (await (await this.queue()).getJob(id)) as Job<QueuedJob> | undefined;
