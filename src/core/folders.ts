@@ -67,6 +67,18 @@ function fitName(name: string): string {
   return fitted;
 }
 
+/** Renames a running job's folder back into QM_qJobs; false when a queued job of that name is there. */
+export async function backInQueue(layout: Layout, dir: string, name: string): Promise<boolean> {
+  try {
+    await fs.rename(dir, path.join(layout.queued, name));
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
 /**
  * Renames `src` (a folder) into `destDir/<ISO>-<name>`, adding `-2`, `-3`...
  * when that exists. rename(2) refuses to replace a non-empty folder and job

@@ -3,7 +3,7 @@
  * step in a fixed order: the folder move (the commit point), QM's lines in
  * process.log, the record, the Redis write (one script), the BullMQ
  * acknowledgement (Completed for a success, Failed with the outcome as its
- * reason for every other end), the mail.
+ * reason for every other end: queue-acks.ts), the mail.
  *   queue → claim → start → finish          (a run)
  *   queue → cancelQueued | notRun           (ended before it ran)
  *   running → lose | putBack                (its worker vanished, or shutdown = requeue)
@@ -15,7 +15,8 @@ import { randomHex } from './random-hex.js';
 import type { Job } from 'bullmq';
 import type { JobStore } from './jobstore.js';
 import { newJobId } from './jobstore.js';
-import { exists, moveStamped, moveToLostFound, removeFolder, type Layout } from './folders.js';
+import { backInQueue, exists, moveStamped, moveToLostFound, removeFolder, type Layout } from './folders.js';
+import { acknowledge, failAsLost } from './queue-acks.js';
 import { cancelTask, claimTask, taskNotRun, type TaskEnds } from './arrays.js';
 import { queueJob, queueJobs } from './queue-job.js';
 import type { Logger } from './log.js';
@@ -23,7 +24,7 @@ import type { JobMailer } from './mail.js';
 import { appendFooter, appendLine, cancelledLine, logPathOf, lostLine, notRunLine, unwritableLogReason, type RunEnd } from './process-log.js';
 import { reportedTimeIn } from './progress.js';
 import { doneRecord, runOutcome } from './records.js';
-import { describeOutcome, succeeded, type DoneRecord, type QueuedJob, type RunningInfo } from './status.js';
+import type { DoneRecord, QueuedJob, RunningInfo } from './status.js';
 
 /** A job the queue handed to this process: active in BullMQ under `token`. */
 export interface Held {
@@ -113,7 +114,7 @@ export class Lifecycle {
     if (end.stop?.kind === 'abandoned' || run.abandoned) {
       throw new Error('declared lost while this worker could not reach Redis: its folder was moved on by another process, nothing recorded here');
     }
-    if (end.stop?.kind === 'requeue' && (await this.backInQueue(dir, info.name))) {
+    if (end.stop?.kind === 'requeue' && (await backInQueue(this.layout, dir, info.name))) {
       const same = await this.requeueInRedis(run.held, info, false);
       this.log.info({ job: info.name }, `stopped and put back in QM_qJobs${same ? '' : ' (to be queued again)'}`);
       return undefined;
@@ -228,7 +229,7 @@ export class Lifecycle {
     const { job, token } = held;
     await this.store.forgetName(job.data.name, job.id!);
     const [record] = await this.store.records([job.id!]);
-    if (record) return this.acknowledge(held, record);
+    if (record) return acknowledge(held.job, held.token, record, this.log);
     await job.moveToCompleted({ dropped: true }, token, false).catch(() => undefined);
     if (!stillRunning) await this.store.removeJob(job.id!);
   }
@@ -268,7 +269,7 @@ export class Lifecycle {
    * on_worker_loss = requeue); false when a queued job of that name is in the way.
    */
   async putBack(info: RunningInfo, reason: string): Promise<boolean> {
-    if (!(await this.backInQueue(path.join(this.layout.running, info.name), info.name))) return false;
+    if (!(await backInQueue(this.layout, path.join(this.layout.running, info.name), info.name))) return false;
     await appendLine(path.join(this.layout.queued, info.name), lostLine(reason, new Date())).catch(() => undefined);
     const job = await this.store.job(info.id).catch(() => undefined);
     await this.requeueInRedis(job && info.token ? { job, token: info.token } : undefined, info, true);
@@ -280,7 +281,7 @@ export class Lifecycle {
   async forgetVanished(info: RunningInfo, why: string): Promise<void> {
     await this.store.forgetRunning(info.id);
     const job = await this.store.job(info.id).catch(() => undefined);
-    if (job && info.token) await job.moveToFailed(failure(`lost: ${why}`), info.token, false).catch(() => undefined);
+    if (job && info.token) await failAsLost(job, info.token, why);
   }
 
   // --- the monitor's delete --------------------------------------------------------
@@ -310,29 +311,8 @@ export class Lifecycle {
   private async ended(record: DoneRecord, held: Held | undefined, mailType: string[]): Promise<void> {
     // (with the jobs waiting for it, and for a task those waiting for its array: `after ARRAY` waits for every task)
     await this.store.recordEnd(record);
-    if (held) await this.acknowledge(held, record);
+    if (held) await acknowledge(held.job, held.token, record, this.log);
     this.mailer?.notify(record, mailType);
-  }
-
-  /** Completed for a success; Failed, with the outcome as its reason, for every other end. */
-  private async acknowledge(held: Held, record: DoneRecord): Promise<void> {
-    const { job, token } = held;
-    const acked = succeeded(record.outcome)
-      ? job.moveToCompleted(record, token, false)
-      : job.moveToFailed(failure(describeOutcome(record.outcome)), token, false);
-    await acked.catch((err: Error) => this.log.debug({ job: record.name }, `bullmq acknowledgement: ${err.message}`));
-  }
-
-  /** Renames the folder back into QM_qJobs; false when a queued job of that name is there. */
-  private async backInQueue(dir: string, name: string): Promise<boolean> {
-    try {
-      await fs.rename(dir, path.join(this.layout.queued, name));
-      return true;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
-      throw err;
-    }
   }
 
   /**
@@ -361,11 +341,4 @@ export class Lifecycle {
   private relative(target: string): string {
     return path.relative(this.layout.root, target);
   }
-}
-
-/** The error BullMQ keeps as a failed job's reason; no JS stack (it would be QM's, not the job's). */
-function failure(reason: string): Error {
-  const err = new Error(reason);
-  err.stack = '';
-  return err;
 }
