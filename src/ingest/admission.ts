@@ -9,9 +9,16 @@
  * 3. Its descriptor is there: a folder without one gets
  *    MISSING_DESCRIPTOR_SETTLES × settle_time of stillness before it is
  *    declared incomplete (a copy that stalled before the descriptor arrived).
+ * 4. Its job: the descriptor read, and the jobs it depends on known.
  */
 import { constants, promises as fs, type Stats } from 'node:fs';
-import { MAX_JOB_NAME_BYTES } from '../core/folders.js';
+import { MAX_JOB_NAME_BYTES, type Layout } from '../core/folders.js';
+import type { JobStore } from '../core/jobstore.js';
+import { readQueuedJob } from '../core/queued-job.js';
+import { unknownDependencies } from '../core/dependencies.js';
+import { DescriptorError } from '../core/descriptor-types.js';
+import type { Settings } from '../core/settings-types.js';
+import type { QueuedJob } from '../core/status.js';
 import type { TreeLook } from './settle.js';
 
 const MISSING_DESCRIPTOR_SETTLES = 5;
@@ -48,6 +55,28 @@ export async function admit(full: string, name: string, look: TreeLook, jobFile:
     if (still < grace) return { kind: 'wait', ms: grace - still + 5, reason: `no ${jobFile} (or *.sh) yet: waiting up to ${grace / 1000} s for it` };
   }
   return { kind: 'ok' };
+}
+
+/**
+ * The job of an admitted folder (`folder`: its lstat), with what QM says of
+ * its descriptor to log; `lose` with the reason when the descriptor is wrong
+ * or names a dependency QM does not know.
+ */
+export async function readJob(
+  full: string, name: string, folder: Stats, server: Settings['server'], store: JobStore, layout: Layout,
+): Promise<{ kind: 'ok'; job: QueuedJob; warnings: string[] } | { kind: 'lose'; reason: string }> {
+  let job: QueuedJob;
+  let warnings: string[];
+  try {
+    const read = await readQueuedJob(full, name, server.jobFile, Date.now(), { mailActive: server.mailActive, folderStat: folder });
+    job = read.job;
+    warnings = [...read.warnings, ...(job.notices ?? [])];
+  } catch (err) {
+    if (err instanceof DescriptorError) return { kind: 'lose', reason: err.message };
+    throw err;
+  }
+  const unknown = await unknownDependencies(store, layout, job, name);
+  return unknown ? { kind: 'lose', reason: unknown } : { kind: 'ok', job, warnings };
 }
 
 /**

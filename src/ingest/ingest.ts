@@ -21,14 +21,11 @@ import { logger, type Logger } from '../core/log.js';
 import { connect, finishUnlessAway, openQueue } from '../core/redis.js';
 import { JobStore } from '../core/jobstore.js';
 import { Lifecycle } from '../core/lifecycle.js';
-import { readQueuedJob } from '../core/queued-job.js';
-import { unknownDependencies } from '../core/dependencies.js';
-import { DescriptorError } from '../core/descriptor-types.js';
 import type { QueuedJob } from '../core/status.js';
 import { SettleTracker, lookAtTree, type TreeLook } from './settle.js';
 import { wrapLoneScript } from './wrap.js';
 import { QueueWatcher } from './watch.js';
-import { Refusals, admit, kindOf } from './admission.js';
+import { Refusals, admit, kindOf, readJob } from './admission.js';
 import { Departures } from './departures.js';
 import { OrphanReaper } from '../core/lost-workers.js';
 import { recordDoneFolders } from './done-folders.js';
@@ -295,18 +292,10 @@ export class IngestRole {
       return undefined;
     }
     this.awaited.delete(name);
-    let job: QueuedJob;
-    try {
-      const read = await readQueuedJob(full, name, this.settings.server.jobFile, Date.now(), { mailActive: this.settings.server.mailActive, folderStat: stat });
-      for (const w of [...read.warnings, ...(read.job.notices ?? [])]) this.log.warn({ job: name }, w);
-      job = read.job;
-    } catch (err) {
-      if (err instanceof DescriptorError) return this.lose(full, name, err.message);
-      throw err;
-    }
-    const unknown = await unknownDependencies(this.store, this.layout, job, name);
-    if (unknown) return this.lose(full, name, unknown);
-    return job;
+    const read = await readJob(full, name, look.top, this.settings.server, this.store, this.layout);
+    if (read.kind === 'lose') return this.lose(full, name, read.reason);
+    for (const w of read.warnings) this.log.warn({ job: name }, w);
+    return read.job;
   }
 
   private async lose(full: string, name: string, reason: string): Promise<undefined> {
