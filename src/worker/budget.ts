@@ -7,6 +7,8 @@
  * 2. GPUs: each job gets ids of its own (CUDA_VISIBLE_DEVICES).
  * 3. Memory: MB reserved; a job asking 0 (Slurm's --mem=0) takes all of it.
  */
+import { formatMb } from '../core/resources.js';
+
 export interface Grant {
   nbProc: number;
   cpus: number[];
@@ -69,6 +71,11 @@ export class Budget {
 
   get freeMemoryMb(): number {
     return this.blocking && this.jobs > 0 ? 0 : this.memoryMb - this.memoryUsed;
+  }
+
+  /** What it holds, for the worker's `ready` line: `4 processors, GPUs 0,1, 16 GB of memory`. */
+  summary(): string {
+    return `${this.max} processors, ${this.gpus.length ? `GPUs ${this.gpus.join(',')}` : 'no GPU'}, ${formatMb(this.memoryMb)} of memory`;
   }
 
   /** The MB a job asking `memoryMb` reserves here: 0 = all of the pool, undefined = none. */

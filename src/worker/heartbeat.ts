@@ -10,6 +10,8 @@ import type { JobStore } from '../core/jobstore.js';
 import type { Logger } from '../core/log.js';
 import type { RunningInfo } from '../core/status.js';
 import { HEARTBEAT_MS, HEARTBEAT_TTL_S, type Heartbeat } from '../core/heartbeat.js';
+import { pidSpace } from '../core/liveness.js';
+import type { Budget } from './budget.js';
 
 /** How long a heartbeat asked for by a job's start or end waits for others to join it. */
 const BEAT_SOON_MS = 50;
@@ -21,6 +23,26 @@ export interface BeatSource {
   running(): RunningInfo[];
   /** job `id` was declared lost while this worker could not reach Redis */
   onLost(id: string): void;
+}
+
+/** The heartbeat of the worker `who`, with its pools as they are now and the ids of its jobs. */
+export function heartbeatOf(who: { name: string; instance: string; host: string; startedAt: number }, budget: Budget, jobs: string[]): Heartbeat {
+  return {
+    name: who.name,
+    instance: who.instance,
+    host: who.host,
+    pid: process.pid,
+    pidSpace,
+    budget: budget.max,
+    inUse: budget.inUse,
+    gpus: [...budget.gpus],
+    gpusInUse: budget.gpusInUse,
+    memoryMb: budget.memoryMb,
+    memoryInUseMb: budget.memoryInUseMb,
+    jobs,
+    startedAt: who.startedAt,
+    beatAt: Date.now(),
+  };
 }
 
 export class HeartbeatWriter {

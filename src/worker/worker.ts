@@ -29,13 +29,12 @@ import { Budget, type Grant } from './budget.js';
 import { workerPools } from './pools.js';
 import { jobUser, type JobUser } from './run-as.js';
 import path from 'node:path';
-import { formatMb } from '../core/resources.js';
 import { runningEntry, startedLine } from './running-entry.js';
 import { killRequestIn } from '../core/coordination-store.js';
 import { startJob, type ActiveJob, type StopReason } from './run-job.js';
 import { OrphanReaper } from '../core/lost-workers.js';
-import { HeartbeatWriter } from './heartbeat.js';
-import { pidSpace, takeWorkerName } from '../core/liveness.js';
+import { HeartbeatWriter, heartbeatOf } from './heartbeat.js';
+import { takeWorkerName } from '../core/liveness.js';
 import { HEARTBEAT_TTL_S, type Heartbeat } from '../core/heartbeat.js';
 import { Claims, LOCK_MS, type Held } from './claim.js';
 import { workerCpus } from './cpus.js';
@@ -71,9 +70,9 @@ export class WorkerRole {
   private readonly launcher: Launcher;
   private readonly tmpDirs = new TmpDirs();
   private readonly active = new Map<string, ActiveJob & { held: Held; info: RunningInfo }>();
-  private readonly instance = randomBytes(6).toString('hex');
-  private readonly host = os.hostname();
-  private readonly startedAt = Date.now();
+  readonly instance = randomBytes(6).toString('hex');
+  readonly host = os.hostname();
+  readonly startedAt = Date.now();
   private readonly reaper: OrphanReaper;
   /** ended jobs whose record or requeue is still being written to Redis */
   private readonly settling = new Set<Promise<void>>();
@@ -113,22 +112,7 @@ export class WorkerRole {
     this.claims = new Claims(this.lifecycle, this.log);
     this.launcher = new Launcher(this.log);
     this.heartbeat = new HeartbeatWriter(this.store, this.log, {
-      heartbeat: () => ({
-        name: this.name,
-        instance: this.instance,
-        host: this.host,
-        pid: process.pid,
-        pidSpace,
-        budget: this.budget.max,
-        inUse: this.budget.inUse,
-        gpus: [...this.budget.gpus],
-        gpusInUse: this.budget.gpusInUse,
-        memoryMb: this.budget.memoryMb,
-        memoryInUseMb: this.budget.memoryInUseMb,
-        jobs: [...this.active.keys()],
-        startedAt: this.startedAt,
-        beatAt: Date.now(),
-      }),
+      heartbeat: () => heartbeatOf(this, this.budget, [...this.active.keys()]),
       running: () => [...this.active.values()].map((a) => a.info),
       onLost: (id) => this.active.get(id)?.stop({ kind: 'abandoned' }),
     });
@@ -156,12 +140,8 @@ export class WorkerRole {
     void this.bull.startStalledCheckTimer().catch((err: Error) => this.log.debug(`stalled check: ${err.message}`));
     // the jobs an earlier instance of this worker left are settled first
     this.reaper.start();
-    const b = this.budget;
-    this.log.info(
-      `worker ${this.name} ready: ${b.max} processors, ${b.gpus.length ? `GPUs ${b.gpus.join(',')}` : 'no GPU'}, ` +
-        `${formatMb(b.memoryMb)} of memory, ${this.settings.server.launchType}` +
-        (this.settings.server.debug ? ` (instance ${this.instance})` : ''),
-    );
+    const instance = this.settings.server.debug ? ` (instance ${this.instance})` : '';
+    this.log.info(`worker ${this.name} ready: ${this.budget.summary()}, ${this.settings.server.launchType}${instance}`);
     if (process.getuid?.() === 0) this.log.info('running as root: each job runs as the owner of its folder (setpriv)');
     this.loopDone = this.loop();
   }
