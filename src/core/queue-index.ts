@@ -53,23 +53,23 @@ export class QueueIndex extends RunRecords {
 
   /** Those of `names` that are in the queue already (a live job holds the name; an array's name while its template is queued): two round trips a thousand names. */
   async liveQueued(names: string[]): Promise<Set<string>> {
+    const ids = await this.queuedIds(names);
+    const held = names.flatMap((name, i) => (ids[i] ? [{ name, id: ids[i] }] : []));
     const live = new Set<string>();
-    for (let c = 0; c < names.length; c += CHUNK) {
-      const chunk = names.slice(c, c + CHUNK);
-      const ids = await this.redis.hmget(keys.names, ...chunk);
-      const held = chunk.flatMap((name, i) => (ids[i] ? [{ name, id: ids[i]! }] : []));
-      if (held.length === 0) continue;
+    for (let c = 0; c < held.length; c += CHUNK) {
+      const chunk = held.slice(c, c + CHUNK);
       // what Job.fromId would read, without BullMQ's classes: its hash exists without `finishedOn`
       const multi = this.redis.multi();
-      for (const { id } of held) multi.exists(bullKey(bullKeys, '') + id).hexists(bullKey(bullKeys, '') + id, 'finishedOn').hexists(keys.arrayLeft, id);
+      for (const { id } of chunk) multi.exists(bullKey(bullKeys, '') + id).hexists(bullKey(bullKeys, '') + id, 'finishedOn').hexists(keys.arrayLeft, id);
       const replies = ((await multi.exec()) ?? []).map(([, v]) => v);
-      held.forEach(({ name }, k) => {
+      chunk.forEach(({ name }, k) => {
         const [exists, finished, arrayLeft] = replies.slice(3 * k, 3 * k + 3);
         if ((exists === 1 && finished === 0) || arrayLeft === 1) live.add(name);
       });
     }
     return live;
   }
+
 
   // --- arrays -------------------------------------------------------------------
 
