@@ -49,15 +49,18 @@ export async function startEmbeddedRedis(internalDir: string, log: Logger): Prom
   log.info(pid ? `embedded redis started on ${socket} (pid ${pid})` : `using the embedded redis already running on ${socket}`);
   let stopped = false;
   let checking = false;
+  // the server known to run: while it does, a check is one kill(pid, 0) and a
+  // read of its /proc entry, no file of the QM folder (which may be on NFS)
+  let known = pid ?? (await serverPid(internalDir));
   const supervisor = setInterval(() => {
-    if (stopped || checking) return;
+    if (stopped || checking || (known !== undefined && isRedisServer(known))) return;
     checking = true;
     void (async () => {
-      // its pid first: no new connection every time while it runs
-      if ((await serverPid(internalDir)) || (await alive(socket))) return;
+      known = await serverPid(internalDir);
+      if (known || (await alive(socket))) return;
       log.warn('embedded redis stopped: starting it again from its append-only file');
-      const again = await ensureRunning(internalDir, socket);
-      log.info(`embedded redis started again (pid ${again})`);
+      known = await ensureRunning(internalDir, socket);
+      log.info(`embedded redis started again (pid ${known})`);
     })()
       .catch((err: Error) => log.error(`cannot start the embedded redis again: ${err.message}`))
       .finally(() => (checking = false));
@@ -113,15 +116,12 @@ async function ensureRunning(internalDir: string, socket: string): Promise<numbe
 async function serverPid(internalDir: string): Promise<number | undefined> {
   const text = await fs.readFile(path.join(internalDir, PID_FILE), 'utf8').catch(() => '');
   const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined;
-  }
-  // a pid file left by a crash (or a reboot) may name some other process by now
-  const command = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => 'redis-server');
-  return command.includes('redis-server') ? pid : undefined;
+  return Number.isInteger(pid) && pid > 0 && isRedisServer(pid) ? pid : undefined;
+}
+
+/** Is process `pid` alive and a redis-server? A pid file left by a crash (or a reboot) may name some other process by now. */
+function isRedisServer(pid: number): boolean {
+  return runsCommand(pid, /redis-server/);
 }
 
 async function waitAnswering(socket: string, ms: number): Promise<void> {
@@ -140,7 +140,7 @@ async function waitAnswering(socket: string, ms: number): Promise<void> {
 async function claimOwnership(internalDir: string): Promise<void> {
   const pidFile = path.join(internalDir, 'qm-start.pid');
   const previous = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
-  if (previous && previous !== process.pid && processAlive(previous)) {
+  if (previous && previous !== process.pid && runsCommand(previous, /cli\.js|\bqm\b/)) {
     throw new EmbeddedRedisError(
       `QM is already running on this folder (qm start, pid ${previous}); stop it first, or use "qm worker" with redis_url to add workers`,
     );
@@ -148,15 +148,15 @@ async function claimOwnership(internalDir: string): Promise<void> {
   await fs.writeFile(pidFile, `${process.pid}\n`);
 }
 
-function processAlive(pid: number): boolean {
+/** Is process `pid` alive and running a command like `command`? A recycled pid belongs to some other program. */
+function runsCommand(pid: number, command: RegExp): boolean {
   try {
     process.kill(pid, 0);
   } catch {
     return false;
   }
-  // a recycled pid belongs to some other program
   try {
-    return /cli\.js|\bqm\b/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    return command.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
   } catch {
     return true; // no /proc: trust kill(0)
   }
