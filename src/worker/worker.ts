@@ -243,9 +243,13 @@ export class WorkerRole {
       await this.lifecycle.lose(held, info, folder, `its owner could not be read: ${(err as Error).message}`);
       return false;
     }
-    await this.lifecycle.start(info);
-    // the heartbeat lists the job (and is written again if a wipe removed it)
-    this.heartbeat.soon();
+    // recorded as running while its launcher starts it (a round trip less
+    // before the script starts); its end is recorded after that, even if that failed
+    const marked = this.lifecycle.start(info).then(
+      // the heartbeat lists the job (and is written again if a wipe removed it)
+      () => this.heartbeat.soon(),
+      (err: Error) => this.log.warn({ job: data.name }, `could not record its start: ${err.message}`),
+    );
 
     const active = startJob(
       { id, job: data, nbProc, cpus, gpus: grant.gpus, memoryMb: grant.memoryMb, hasGpus: this.budget.gpus.length > 0, runAs, worker: this.name, host: this.host, startedAt },
@@ -263,8 +267,8 @@ export class WorkerRole {
     };
     void active.process.exited.then(release);
     void active.process.started.then(() => this.log.info({ job: data.name }, startedLine(data, grant, runAs?.name)));
-    const settled = active.ended
-      .then(async ({ end, cpu, logged, unwritableLog }) => {
+    const settled = Promise.all([active.ended, marked])
+      .then(async ([{ end, cpu, logged, unwritableLog }]) => {
         if (unwritableLog) return void (await this.lifecycle.unwritableLog(held, info, unwritableLog));
         const abandoned = await this.store.isMarkedLost(info.id, this.instance);
         const record = await this.lifecycle.finish({ held, info, end, cpu, logged, abandoned });
