@@ -14,6 +14,7 @@ import path from 'node:path';
 import { DescriptorError, type Descriptor, type DescriptorFormat } from './descriptor-types.js';
 import { cfgKeys, xmlKeys } from './descriptor-formats.js';
 import { resourcesOf, sbatchResource, type RawKey, type RawKeys } from './descriptor-resources.js';
+import { unknownKeyNotices } from './descriptor-keys.js';
 import { parseArraySpec, type ArraySpec } from './job-array.js';
 import { FLAG_OPTIONS, ignoredReason, SHORT_FORMS } from './sbatch-options.js';
 import { BEGIN_FORMS, parseBeginTime } from './begin-time.js';
@@ -255,6 +256,7 @@ function build(keys: RawKeys, frame: Frame, opts: ReadOptions): Descriptor {
   const args = check(given('args'), argList, 'a JSON list of strings, like ["a", "b c"]') ?? [];
   const dependency = check(given('dependency'), (text) => text, 'a dependency like afterok:A');
   mailUser(frame, keys, opts);
+  frame.notices.push(...unknownKeyNotices(keys));
   return {
     format: frame.format,
     file: frame.file,

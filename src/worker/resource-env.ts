@@ -11,6 +11,7 @@
  * 3. memory: SLURM_MEM_PER_NODE (MB) when it reserved some.
  */
 import type { QueuedJob } from '../core/status.js';
+import { THREAD_VARIABLES } from '../core/descriptor-keys.js';
 
 export interface GrantedResources {
   job: QueuedJob;
@@ -22,8 +23,6 @@ export interface GrantedResources {
   /** does this worker hand out GPUs? */
   hasGpus: boolean;
 }
-
-const THREAD_VARIABLES = ['OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'NUMEXPR_NUM_THREADS', 'SLURM_CPUS_PER_TASK'];
 
 export function resourceVariables(r: GrantedResources): Record<string, string> {
   const ntasks = r.job.ntasks ?? 1;

@@ -264,6 +264,27 @@ python fit.py
   });
 });
 
+describe('readDescriptor: keys QM does not read', () => {
+  it('says which, in every format, with the key each may stand for; none for the keys QM reads', async () => {
+    const typos = await cfg(['script = run', 'Time = 60', 'nproc = 2', 'email = a@x.org', 'mem = 4G', 'prio = 3', 'my_param = 3',
+      'TIME_LIMIT = 5', 'omp_num_threads = 1', 'submit_dir = /home/a'].join('\n'));
+    const unknown = (key: string, line: number, meant?: string) =>
+      `unknown key ${key}: kept and shown, not used by QM${meant ? ` (did you mean ${meant}?)` : ''} (proc_config.cfg line ${line})`;
+    expect(typos.notices).toEqual([
+      unknown('time', 3, 'time_limit'), unknown('nproc', 4, 'nb_proc'), unknown('email', 5, 'e_mail'),
+      unknown('mem', 6, 'memory'), unknown('prio', 7, 'priority'), unknown('my_param', 8),
+    ]);
+    expect(typos.keys).toMatchObject({ time: '60', my_param: '3' });
+
+    await write('infos.xml', '<PARAMETER><script value="run"/><nb_procs value="2"/></PARAMETER>');
+    expect((await readDescriptor(job, 'infos.xml')).notices).toEqual(['unknown key nb_procs: kept and shown, not used by QM (did you mean nb_proc?) (infos.xml)']);
+
+    for (const file of ['infos.xml', 'proc_config.cfg']) await fs.rm(path.join(job, file));
+    await write('a.sh', '#!/bin/sh\n#SBATCH -t 5\n#QM arry=1-3\ntrue\n');
+    expect((await readDescriptor(job, 'proc_config.cfg')).notices).toEqual(['unknown key #QM arry: kept and shown, not used by QM (did you mean array?) (a.sh line 3)']);
+  });
+});
+
 describe('readDescriptor: unsafe descriptors', () => {
   it('refuses a folder, a link outside the job, a broken link, a huge file and NUL bytes', async () => {
     await fs.mkdir(path.join(job, 'proc_config.cfg'));

@@ -52,6 +52,20 @@ describe('qm start with a QM 0.4 configuration', () => {
     expect(readFileSync(path.join(done, 'where.txt'), 'utf8')).toBe(path.join(qm.running, 'test_QM'));
   });
 
+  it('says at the top of process.log which descriptor keys QM does not use, and the key each may stand for', async () => {
+    await dropJob(qm, 'typo', {
+      'proc_config.cfg': '[QMOptions]\nscript : echo ran\ntime : 1\nmy_param : 3\nomp_num_threads : 2\n',
+    });
+    const done = await waitDone(qm, 'typo');
+    const log = readFileSync(path.join(done, 'process.log'), 'utf8').split('\n');
+    expect(log.slice(0, 3)).toEqual([
+      'QM: unknown key time: kept and shown, not used by QM (did you mean time_limit?) (proc_config.cfg line 3)',
+      'QM: unknown key my_param: kept and shown, not used by QM (proc_config.cfg line 4)',
+      expect.stringMatching(/^Job started by QM at: /),
+    ]);
+    expect(log).toContain('ran');
+  });
+
   it('sets NB_PROC and the thread variables, and clamps nb_proc to the budget', async () => {
     await dropJob(qm, 'big', {
       'proc_config.cfg': cfgDescriptor({ nb_proc: 12, script: 'env > env.txt' }),
