@@ -45,7 +45,7 @@ function likelyMeant(key: string): string | undefined {
   return best;
 }
 
-/** Levenshtein distance, given up past 2 (all that matters here). */
+/** Levenshtein distance; Infinity at once when the lengths differ by more than 2 (nothing closer matters here). */
 function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 2) return Infinity;
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
