@@ -98,15 +98,23 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-/** Share of one core (%) used by `pids` together over `seconds`, measured now. */
-export async function idleCpu(pids: number[], seconds: number): Promise<number[] | undefined> {
-  const before = pids.map(cpuSeconds);
-  const start = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const after = pids.map(cpuSeconds);
-  const elapsed = (performance.now() - start) / 1000;
-  if ([...before, ...after].some((x) => x === undefined)) return undefined;
-  return pids.map((_, i) => (100 * (after[i]! - before[i]!)) / elapsed);
+/**
+ * Share of one core (%) used by each of `pids` in each of `windows`
+ * consecutive windows of `seconds`, measured now: [window][pid].
+ */
+export async function cpuWindows(pids: number[], windows: number, seconds: number): Promise<number[][] | undefined> {
+  const shares: number[][] = [];
+  let before = pids.map(cpuSeconds);
+  let start = performance.now();
+  for (let w = 0; w < windows; w++) {
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const after = pids.map(cpuSeconds);
+    const now = performance.now();
+    if ([...before, ...after].some((x) => x === undefined)) return undefined;
+    shares.push(pids.map((_, i) => (100 * (after[i]! - before[i]!)) / ((now - start) / 1000)));
+    [before, start] = [after, now];
+  }
+  return shares;
 }
 
 /** Starts counting the CPU of `pids`; the returned function gives the seconds each used since. */

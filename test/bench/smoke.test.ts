@@ -22,6 +22,7 @@ describe('npm run bench -- --quick', () => {
     expect(results.errors).toEqual([]);
     expect(results.machine.nproc).toBeGreaterThan(0);
     expect(results.machine.node).toBe(process.version);
+    expect(results.idle).toMatchObject({ seconds: 1, windows: 1 });
     expect(results.throughput.start).toMatchObject({ jobs: 50 });
     expect(results.throughput.roles).toMatchObject({ jobs: 50 });
     expect(results.latency.drop).toMatchObject({ via: 'drop', latency: { n: 10 } });
