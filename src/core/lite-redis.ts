@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { RedisOptions } from 'ioredis';
-import { ReplyError, ReplyParser, encodeCommand, type Arg } from './resp.js';
+import { ReplyError, ReplyParser, encodeCommands, type Arg } from './resp.js';
 import type { StoreBatch, StoreRedis } from './store-redis.js';
 
 export { ReplyError } from './resp.js';
@@ -132,7 +132,7 @@ export class LiteRedis extends EventEmitter implements StoreRedis {
           pending.push({ resolve: (reply) => resolve(reply instanceof Error || !convert ? reply : convert(reply)), reject }),
         ),
     );
-    socket.write(Buffer.concat(commands.map((c) => encodeCommand(c.args))));
+    socket.write(encodeCommands(commands.map((c) => c.args)));
     return Promise.all(replies);
   }
 

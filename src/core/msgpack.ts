@@ -4,56 +4,62 @@
  * keys, in their insertion order. Lua keeps one kind of number, so an integer
  * outside the small forms is sent as a float64: it unpacks to the same value.
  */
+import { ByteWriter } from './byte-writer.js';
+
 export type Packable = null | undefined | boolean | number | string | Packable[] | { [key: string]: Packable };
 
+/** one for every pack: a value is written whole before the next starts */
+const out = new ByteWriter();
+
 export function pack(value: Packable): Buffer {
-  const parts: Buffer[] = [];
-  write(value, parts);
-  return Buffer.concat(parts);
+  write(value);
+  return out.take();
 }
 
-function write(value: Packable, parts: Buffer[]): void {
-  if (value === null || value === undefined) parts.push(Buffer.of(0xc0));
-  else if (typeof value === 'boolean') parts.push(Buffer.of(value ? 0xc3 : 0xc2));
-  else if (typeof value === 'number') parts.push(number(value));
+function write(value: Packable): void {
+  if (value === null || value === undefined) out.u8(0xc0);
+  else if (typeof value === 'boolean') out.u8(value ? 0xc3 : 0xc2);
+  else if (typeof value === 'number') number(value);
   else if (typeof value === 'string') {
-    const bytes = Buffer.from(value, 'utf8');
-    parts.push(head(bytes.length, 0xa0, 32, 0xd9, 0xda, 0xdb), bytes);
+    const length = Buffer.byteLength(value, 'utf8');
+    head(length, 0xa0, 32, 0xd9, 0xda, 0xdb);
+    out.utf8(value, length);
   } else if (Array.isArray(value)) {
-    parts.push(head(value.length, 0x90, 16, undefined, 0xdc, 0xdd));
-    for (const item of value) write(item, parts);
+    head(value.length, 0x90, 16, undefined, 0xdc, 0xdd);
+    for (const item of value) write(item);
   } else {
     const entries = Object.entries(value);
-    parts.push(head(entries.length, 0x80, 16, undefined, 0xde, 0xdf));
+    head(entries.length, 0x80, 16, undefined, 0xde, 0xdf);
     for (const [key, item] of entries) {
-      write(key, parts);
-      write(item, parts);
+      write(key);
+      write(item);
     }
   }
 }
 
-function number(n: number): Buffer {
-  if (Number.isInteger(n) && n >= 0 && n < 128) return Buffer.of(n);
-  if (Number.isInteger(n) && n < 0 && n >= -32) return Buffer.of(0x100 + n);
-  if (Number.isInteger(n) && n >= -0x8000_0000 && n < 0x8000_0000) {
-    const b = Buffer.alloc(5);
-    b[0] = 0xd2;
-    b.writeInt32BE(n, 1);
-    return b;
+function number(n: number): void {
+  if (Number.isInteger(n) && n >= 0 && n < 128) out.u8(n);
+  else if (Number.isInteger(n) && n < 0 && n >= -32) out.u8(0x100 + n);
+  else if (Number.isInteger(n) && n >= -0x8000_0000 && n < 0x8000_0000) {
+    out.u8(0xd2);
+    out.i32(n);
+  } else {
+    out.u8(0xcb);
+    out.f64(n);
   }
-  const b = Buffer.alloc(9);
-  b[0] = 0xcb;
-  b.writeDoubleBE(n, 1);
-  return b;
 }
 
 /** The type byte (and length) of a string, array or map of `length` items. */
-function head(length: number, fix: number, fixLimit: number, bits8: number | undefined, bits16: number, bits32: number): Buffer {
-  if (length < fixLimit) return Buffer.of(fix | length);
-  if (bits8 !== undefined && length < 0x100) return Buffer.of(bits8, length);
-  if (length < 0x10000) return Buffer.of(bits16, length >> 8, length & 0xff);
-  const b = Buffer.alloc(5);
-  b[0] = bits32;
-  b.writeUInt32BE(length, 1);
-  return b;
+function head(length: number, fix: number, fixLimit: number, bits8: number | undefined, bits16: number, bits32: number): void {
+  if (length < fixLimit) out.u8(fix | length);
+  else if (bits8 !== undefined && length < 0x100) {
+    out.u8(bits8);
+    out.u8(length);
+  } else if (length < 0x10000) {
+    out.u8(bits16);
+    out.u16(length);
+  } else {
+    out.u8(bits32);
+    out.u32(length);
+  }
 }

@@ -6,6 +6,7 @@
  *    numbers, nil as null, arrays (nested) as arrays, errors as ReplyError
  *    values (a MULTI's EXEC may hold some among its results).
  */
+import { ByteWriter } from './byte-writer.js';
 
 /** An error reply of Redis (`-ERR ...`, `-NOSCRIPT ...`): its message is the reply's text. */
 export class ReplyError extends Error {}
@@ -13,14 +14,31 @@ ReplyError.prototype.name = 'ReplyError';
 
 export type Arg = string | number | Buffer;
 
-/** One command, as Redis reads it. */
-export function encodeCommand(args: Arg[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const bytes = Buffer.isBuffer(arg) ? arg : Buffer.from(String(arg));
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
+/** one for every encoding: a batch of commands is written whole before the next */
+const out = new ByteWriter();
+
+/** Commands, as Redis reads them, one after another in one buffer. */
+export function encodeCommands(commands: Arg[][]): Buffer {
+  for (const args of commands) {
+    ascii(`*${args.length}\r\n`);
+    for (const arg of args) {
+      if (Buffer.isBuffer(arg)) {
+        ascii(`$${arg.length}\r\n`);
+        out.bytes(arg);
+      } else {
+        const text = String(arg);
+        const length = Buffer.byteLength(text, 'utf8');
+        ascii(`$${length}\r\n`);
+        out.utf8(text, length);
+      }
+      ascii('\r\n');
+    }
   }
-  return Buffer.concat(parts);
+  return out.take();
+}
+
+function ascii(text: string): void {
+  out.utf8(text, text.length);
 }
 
 const CRLF = Buffer.from('\r\n');

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { ReplyError, ReplyParser, encodeCommand } from '../../src/core/resp.js';
+import { ReplyError, ReplyParser, encodeCommands } from '../../src/core/resp.js';
 import { LiteRedis, connectLite } from '../../src/core/lite-redis.js';
 import type { StoreRedis } from '../../src/core/store-redis.js';
 import { TestRedis, freePort } from '../helpers/redis.js';
@@ -52,8 +52,10 @@ describe('RESP', () => {
   });
 
   it('writes a command as an array of bulk strings', () => {
-    expect(encodeCommand(['SET', 'k', 12, Buffer.from([0, 255])]).toString('latin1')).toBe('*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$2\r\n\x00\xff\r\n');
-    expect(encodeCommand(['é']).toString()).toBe('*1\r\n$2\r\né\r\n');
+    expect(encodeCommands([['SET', 'k', 12, Buffer.from([0, 255])], ['GET', 'k']]).toString('latin1')).toBe(
+      '*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$2\r\n\x00\xff\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n',
+    );
+    expect(encodeCommands([['é']]).toString()).toBe('*1\r\n$2\r\né\r\n');
   });
 });
 
