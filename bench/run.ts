@@ -102,7 +102,7 @@ async function embeddedStart(pg: Playground, opts: BenchOptions, results: Result
       // qm start with its job launcher, then its redis-server
       const launcher = childrenOf(qm.pid, LAUNCHER);
       // windows of about 10 s: the median one is the idle figure, one-off work
-      // (V8's memory-reducing collections some 30 s after start) falls in one window
+      // (V8's memory-reducing collections, once, 10-35 s after the start) falls in one window
       const windows = Math.max(1, Math.round(opts.idleSeconds / IDLE_WINDOW_S));
       const shares = await cpuWindows([redisPid, qm.pid, ...launcher], windows, opts.idleSeconds / windows);
       if (!shares) throw new Error('no /proc here: cannot read CPU times');

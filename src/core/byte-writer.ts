@@ -1,8 +1,8 @@
 /**
  * Bytes written one after another into one buffer that grows, then copied
  * out once: an encoded command or packed value is one allocation, not one
- * per word. (Queuing an array of 10,000 tasks made over half a million small
- * buffers; a quarter of that `qm submit`'s CPU went to collecting them.)
+ * per word (queuing an array of 10,000 tasks made over half a million small
+ * buffers, and as much garbage to collect).
  */
 export class ByteWriter {
   private buf: Buffer;
