@@ -51,8 +51,9 @@ export interface ScaleResult {
   home: Maybe<PageResult>;
 }
 
-export interface ThroughputRun extends ThroughputResult {
-  /** CPU of the QM processes themselves (not of the jobs) per job, ms */
+/** CPU per job of each kind of process, ms */
+export interface CpuPerJob {
+  /** the QM processes themselves (not the jobs) */
   qmCpuMsPerJob: number | undefined;
   /** the workers' job launchers and their guards */
   launcherCpuMsPerJob?: number | undefined;
@@ -60,6 +61,8 @@ export interface ThroughputRun extends ThroughputResult {
   jobsCpuMsPerJob?: number | undefined;
   redisCpuMsPerJob: number | undefined;
 }
+
+export interface ThroughputRun extends ThroughputResult, CpuPerJob {}
 
 /** Redis's own account (INFO commandstats) of a throughput run, per job. */
 export interface RedisCommandCost {
@@ -128,6 +131,12 @@ export function tableRows(r: Results, opts: BenchOptions): Row[] {
   const add = (section: string, measure: string, value: number | null, unit: string, target = '', ok: boolean | null = null, note?: string) =>
     rows.push({ section, measure, value: value === null ? null : round(value, Math.abs(value) < 10 ? 2 : 1), unit, target, ok, ...(note ? { note } : {}) });
   const missing = (section: string, measure: string, x: Maybe<object> | undefined) => add(section, measure, null, '', '', null, why(x));
+  const cpuRows = (section: string, cpu: CpuPerJob, per: string) => {
+    if (cpu.qmCpuMsPerJob !== undefined) add(section, `  CPU of the qm processes per ${per}`, cpu.qmCpuMsPerJob, 'ms');
+    if (cpu.launcherCpuMsPerJob !== undefined) add(section, `  CPU of their job launchers per ${per}`, cpu.launcherCpuMsPerJob, 'ms');
+    if (cpu.jobsCpuMsPerJob !== undefined) add(section, `  CPU of the job processes per ${per} (shell + script)`, cpu.jobsCpuMsPerJob, 'ms');
+    if (cpu.redisCpuMsPerJob !== undefined) add(section, `  CPU of redis-server per ${per}`, cpu.redisCpuMsPerJob, 'ms');
+  };
 
   const bare = measured(r.baseline) ? r.baseline.perSecond : undefined;
   if (measured(r.baseline)) add('1 baseline', `bare spawn of /bin/sh -c true from a fresh Node, ${r.baseline.parallel} at once`, r.baseline.perSecond, 'spawns/s');
@@ -148,10 +157,7 @@ export function tableRows(r: Results, opts: BenchOptions): Row[] {
         const share = (100 * run.jobsPerSecond) / bare;
         add('2 throughput', '  share of the bare spawn rate', share, '%', '≥ 50', share >= 50);
       }
-      if (run.qmCpuMsPerJob !== undefined) add('2 throughput', '  CPU of the qm processes per job', run.qmCpuMsPerJob, 'ms');
-      if (run.launcherCpuMsPerJob !== undefined) add('2 throughput', '  CPU of their job launchers per job', run.launcherCpuMsPerJob, 'ms');
-      if (run.jobsCpuMsPerJob !== undefined) add('2 throughput', '  CPU of the job processes per job (shell + script)', run.jobsCpuMsPerJob, 'ms');
-      if (run.redisCpuMsPerJob !== undefined) add('2 throughput', '  CPU of redis-server per job', run.redisCpuMsPerJob, 'ms');
+      cpuRows('2 throughput', run, 'job');
     }
   }
 
@@ -228,11 +234,13 @@ export function tableRows(r: Results, opts: BenchOptions): Row[] {
     const a = r.array;
     if (measured(a)) {
       add('7 array', `qm submit --array 1-${a.tasks}: queued in`, a.queueSeconds, 's', '< 2', a.queueSeconds < 2);
+      if (a.submitCpuSeconds !== undefined) add('7 array', '  CPU of that qm submit', a.submitCpuSeconds, 's');
       add('7 array', '  then its tasks run', a.tasksPerSecond, 'tasks/s');
       if (bare) {
         const share = (100 * a.tasksPerSecond) / bare;
         add('7 array', '  share of the bare spawn rate', share, '%', '≥ 50', share >= 50);
       }
+      if (a.cpu) cpuRows('7 array', a.cpu, 'task, queued and run');
     } else missing('7 array', 'job array', a);
   }
 

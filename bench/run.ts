@@ -251,7 +251,7 @@ async function arraySection(pg: Playground, opts: BenchOptions, results: Results
   const redis = server.client();
   results.array = await part(results, 'array', async () => {
     progress(`array: qm submit --array 1-${opts.arrayTasks} of a trivial script, then run`);
-    return arrayRun(site, redis, opts.arrayTasks);
+    return arrayRun(site, redis, opts.arrayTasks, () => cpuMeters([qm.pid], childrenOf(qm.pid, LAUNCHER), server.pid));
   });
   redis.disconnect();
   await qm.stop();

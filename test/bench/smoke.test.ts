@@ -28,7 +28,7 @@ describe('npm run bench -- --quick', () => {
     expect(results.latency.drop).toMatchObject({ via: 'drop', latency: { n: 10 } });
     expect(results.scale).toMatchObject({ held: 200, drop: { latency: { n: 5 } }, status: { n: 2 } });
     expect(results.scale!.redisBytesPerQueuedJob).toBeGreaterThan(0);
-    if (results.available.submit) expect(results.array).toMatchObject({ tasks: 50 });
+    if (results.available.submit) expect(results.array).toMatchObject({ tasks: 50, cpu: { qmCpuMsPerJob: expect.any(Number), jobsCpuMsPerJob: expect.any(Number) } });
     // parts this build cannot run yet say why instead of a number
     if (!results.available.submit) expect(results.latency.submit).toEqual({ skipped: 'qm submit not available' });
     if (!results.available.monitor) expect(results.monitor).toEqual({ skipped: 'qm monitor not available' });
