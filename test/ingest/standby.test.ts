@@ -81,6 +81,11 @@ describe('standby ingest', () => {
     expect(killTakeover).toBeLessThan(TAKEOVER_LIMIT_MS);
     await waitFor(() => doneEntries(qm).length >= 40, { timeout: 30_000, what: '40 jobs done' });
 
+    // the one left standing by says who holds the lease now (it looks once a
+    // second: stopped sooner, the second would come and go unseen by it)
+    const left = ingests.find((p) => p !== first && p !== second)!;
+    await left.waitForOutput(new RegExp(`standby: the active ingest is \\S+ pid ${second.child.pid};`));
+
     // stopped cleanly: the lease is given back, the last one takes over at once
     const stoppedAt = Date.now();
     second.signal('SIGTERM');
