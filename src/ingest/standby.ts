@@ -97,7 +97,8 @@ export class LeasedIngest {
     const holder = await this.store.takeIngestLease(this.lease, LEASE_TTL_MS, dead);
     if (this.stopped) return;
     if (holder === this.lease) {
-      if (!this.role) this.becomeActive(dead ? `${this.describe(dead)} (its process is gone)` : this.reportedHolder && this.describe(this.reportedHolder));
+      // the holder it last saw may not be the last one: a holder that came and went between two looks is not seen
+      if (!this.role) this.becomeActive(dead ? `from ${this.describe(dead)} (its process is gone)` : this.reportedHolder && `(the last holder seen here: ${this.describe(this.reportedHolder)})`);
       return;
     }
     if (this.role) {
@@ -113,10 +114,10 @@ export class LeasedIngest {
     }
   }
 
-  /** `previous`: the ingest this one takes over from, if any. */
-  private becomeActive(previous: string | undefined): void {
+  /** `from`: which ingest this one takes over from, as far as it knows, if any. */
+  private becomeActive(from: string | undefined): void {
     this.reportedHolder = undefined;
-    this.log.info(previous ? `active: took over the ingest lease from ${previous}` : 'active: holds the ingest lease');
+    this.log.info(from ? `active: took over the ingest lease ${from}` : 'active: holds the ingest lease');
     const role = new IngestRole(this.settings, this.redisUrl, this.reapOrphans, this.lease);
     this.role = role;
     // not awaited by the tick: a first scan of a long QM_qJobs or QM_dJobs may

@@ -93,6 +93,7 @@ describe('standby ingest', () => {
     const third = await activeOf(ingests);
     const stopTakeover = Date.now() - stoppedAt;
     expect(third).not.toBe(second);
+    expect(third.output).toMatch(new RegExp(`active: took over the ingest lease \\(the last holder seen here: \\S+ pid ${second.child.pid}\\)`));
     await drop(40, 60);
     await waitFor(() => doneEntries(qm).length >= 60, { timeout: 30_000, what: '60 jobs done' });
     expect(await health()).toMatch(new RegExp(`active ingest \\S+ pid ${third.child.pid} since `));
