@@ -13,8 +13,13 @@ import { HEARTBEAT_MS, HEARTBEAT_TTL_S, type Heartbeat } from '../core/heartbeat
 import { pidSpace } from '../core/liveness.js';
 import type { Budget } from './budget.js';
 
-/** How long a heartbeat asked for by a job's start or end waits for others to join it. */
-const BEAT_SOON_MS = 50;
+/**
+ * How long a heartbeat asked for by a job's start or end waits for others to
+ * join it. Under load every wait ends with a beat (two round trips), so a
+ * short one costs CPU per job; the lost-worker check gives a job 15 s to be
+ * listed (liveness.ts), and the pools it shows are for explaining waits.
+ */
+const BEAT_SOON_MS = 500;
 
 export interface BeatSource {
   /** the heartbeat as of now */
