@@ -3,8 +3,8 @@
  * `NAME_i` is a job of its own; the array's folder stays in QM_qJobs/NAME as
  * the template until its last task has started or been cancelled.
  * 1. queue: the tasks not yet run (none with a QM_Jobs/NAME_i or a
- *    QM_dJobs/<ISO>-NAME_i folder: after a wiped Redis only the missing ones
- *    are queued again), added in bulk, no folder made;
+ *    QM_dJobs/<ISO>-NAME_i folder of this array: after a wiped Redis only
+ *    the missing ones are queued again), added in bulk, no folder made;
  * 2. claim: task i's folder QM_Jobs/NAME_i is made from the template (a copy
  *    under a hidden name, then the rename: the commit point);
  * 3. a task started or cancelled: counted; the last one takes the template
@@ -28,9 +28,13 @@ import type { Held } from './lifecycle.js';
 export const TASK_MARK = '.qm-array-task.json';
 
 /** The task a folder was made for, if it was. */
-export async function taskMarkOf(dir: string): Promise<ArrayTask | undefined> {
+export function taskMarkOf(dir: string): Promise<ArrayTask | undefined> {
+  return readJson<ArrayTask>(path.join(dir, TASK_MARK));
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
   try {
-    return JSON.parse(await fs.readFile(path.join(dir, TASK_MARK), 'utf8')) as ArrayTask;
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
   } catch {
     return undefined;
   }
@@ -46,15 +50,25 @@ export interface ArrayInfo {
 }
 
 
+/**
+ * In an array's template: the array's id and spec, written when it is first
+ * queued. A template read again (a restart, a wiped Redis) is the same array;
+ * a new folder of the same name (the script submitted again) is a new one,
+ * whose tasks run even where an earlier array's tasks of those names are done.
+ */
+const ARRAY_MARK = '.qm-array.json';
+
 /** Queues the tasks of the array whose template is `job`; the array's id. */
 export async function queueArray(store: JobStore, layout: Layout, job: QueuedJob): Promise<string> {
   const spec = parseArraySpec(job.keys.array!);
-  const known = await store.arrayInfo(job.name);
-  const id = known && known.spec === spec.text ? known.id : newJobId();
-  const ran = await tasksWithFolders(layout, job.name);
+  const template = path.join(layout.queued, job.name);
+  const marked = await readJson<{ id: string; spec: string }>(path.join(template, ARRAY_MARK));
+  const id = marked?.spec === spec.text ? marked.id : newJobId();
+  if (id !== marked?.id) await fs.writeFile(path.join(template, ARRAY_MARK), JSON.stringify({ id, spec: spec.text }));
+  const ran = id === marked?.id ? await tasksWithFolders(layout, job.name, id) : new Set<string>();
   const all = arrayTasks(job.name, id, spec);
   const names = all.map((a) => taskName(job.name, a.index));
-  const queued = known ? await store.liveQueued(names) : new Set<string>();
+  const queued = (await store.arrayInfo(job.name))?.id === id ? await store.liveQueued(names) : new Set<string>();
   const tasks = all
     .map((array, i) => ({ ...job, name: names[i]!, array }))
     .filter((task) => !ran.has(task.name) && !queued.has(task.name));
@@ -63,18 +77,22 @@ export async function queueArray(store: JobStore, layout: Layout, job: QueuedJob
   return id;
 }
 
-/** Names of the tasks of `array` that have (or had) a folder of their own: running, done, or put back in QM_qJobs. */
-async function tasksWithFolders(layout: Layout, array: string): Promise<Set<string>> {
-  const found = new Set<string>();
+/** Names of the tasks of array `id` that have (or had) a folder of their own: running, done, or put back in QM_qJobs. */
+async function tasksWithFolders(layout: Layout, array: string, id: string): Promise<Set<string>> {
   const read = (dir: string) => fs.readdir(dir).catch(() => [] as string[]);
   const [running, done, queued] = await Promise.all([read(layout.running), read(layout.done), read(layout.queued)]);
-  for (const entry of [...running, ...queued]) if (splitTaskName(entry)?.array === array) found.add(entry);
+  const candidates: Array<[folder: string, task: string]> = [];
+  for (const [dir, entries] of [[layout.running, running], [layout.queued, queued]] as const) {
+    for (const entry of entries) if (splitTaskName(entry)?.array === array) candidates.push([path.join(dir, entry), entry]);
+  }
   for (const entry of done) {
     // <ISO-seconds>[-K]-NAME_i
     const m = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:-\d+)?-(.+)$/.exec(entry);
-    if (m && splitTaskName(m[1]!)?.array === array) found.add(m[1]!);
+    if (m && splitTaskName(m[1]!)?.array === array) candidates.push([path.join(layout.done, entry), m[1]!]);
   }
-  return found;
+  // an earlier array of the same name left folders of the same names: the task mark tells them apart
+  const marks = await Promise.all(candidates.map(([folder]) => taskMarkOf(folder)));
+  return new Set(candidates.filter((_, i) => marks[i]?.id === id).map(([, task]) => task));
 }
 
 export type TaskClaim = 'claimed' | 'busy' | 'gone';
@@ -109,14 +127,15 @@ export async function claimTask(store: JobStore, layout: Layout, job: QueuedJob,
  * is copied by fs.cp, links as they are.
  */
 async function copyTemplate(from: string, to: string): Promise<void> {
-  const [entries, folder] = await Promise.all([fs.readdir(from, { withFileTypes: true }), fs.stat(from)]);
+  const [all, folder] = await Promise.all([fs.readdir(from, { withFileTypes: true }), fs.stat(from)]);
+  const entries = all.filter((e) => e.name !== ARRAY_MARK);
   if (entries.every((e) => e.isFile())) {
     await fs.mkdir(to);
     // copyFile keeps each file's mode (an executable script stays one)
     await Promise.all(entries.map((e) => fs.copyFile(path.join(from, e.name), path.join(to, e.name), fsConstants.COPYFILE_EXCL)));
     await fs.chmod(to, folder.mode & 0o7777);
   } else {
-    await fs.cp(from, to, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+    await fs.cp(from, to, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false, filter: (src) => src !== path.join(from, ARRAY_MARK) });
   }
   if (process.getuid?.() === 0 && folder.uid !== 0) await chownTree(to, folder.uid, folder.gid);
 }

@@ -74,6 +74,10 @@ describe('job arrays', () => {
     await waitFor(() => readdirSync(qm.running).includes('big_0'), { timeout: 10_000 });
     const status = await qmRun('status');
     expect(status.stdout).toMatch(/big\s+array 0-9%1: 9 queued, 1 running, 0 done, 0 failed/);
+    // as squeue: the queued tasks fold into the array's line, the running one is listed
+    expect(status.stdout).toMatch(/QUEUED \(9\) — 9 of them array tasks, counted under ARRAYS\n/);
+    expect(status.stdout).toMatch(/RUNNING \(1\)\n.*\n\s+big_0\s/);
+    expect(status.stdout).not.toMatch(/big_5/);
     const all = await qmRun('status', '--all');
     expect(all.stdout).toMatch(/big_5/);
     // a task held back by %K says so (Slurm's reason)
@@ -87,6 +91,20 @@ describe('job arrays', () => {
     expect(whole.stdout).toMatch(/big_0: killed by/);
     await waitFor(() => !existsSync(path.join(qm.queued, 'big')), { timeout: 10_000 });
     expect(doneEntries(qm, 'big')).toHaveLength(1);
+  });
+
+  it('the same array script submitted again is a new array: every task runs again, under a new array id', async () => {
+    const script = await writeScript(qm, 'again.sh', '#!/bin/sh\n#SBATCH --array=1-3\necho "array $SLURM_ARRAY_JOB_ID"\n');
+    const arrayIdOf = (name: string) => doneEntries(qm, name).map((entry) => /array (\S+)/.exec(readLog(path.join(qm.done, entry)))?.[1]);
+    for (const round of [1, 2]) {
+      expect((await qmRun('submit', script)).stdout).toBe('again\n');
+      for (const i of [1, 2, 3]) await waitFor(() => doneEntries(qm, `again_${i}`).length === round, { timeout: 15_000, what: `again_${i} done ${round} time(s)` });
+      await waitFor(() => !existsSync(path.join(qm.queued, 'again')), { timeout: 10_000 });
+    }
+    const ids = [1, 2, 3].map((i) => new Set(arrayIdOf(`again_${i}`)));
+    // each task ran once in each array, and the two arrays have different ids
+    for (const set of ids) expect(set.size).toBe(2);
+    expect(new Set(ids.flatMap((set) => [...set])).size).toBe(2);
   });
 
   it('a dropped folder job with the key array: each task runs the cfg script in a copy of the folder', async () => {
