@@ -73,16 +73,19 @@ export function render(view: StatusView, allTasks = true): string {
   const parts: string[] = [];
   const more = (shown: number, total: number) => (total > shown ? ` — ${shown} shown, --all for every one` : '');
   if (view.paused) parts.push('PAUSED: no job starts until qm resume\n');
+  // as squeue: an array's queued tasks fold into its line, its running tasks are listed
+  let foldedTasks = 0;
   if (view.arrays.length > 0) {
-    parts.push(`ARRAYS (${view.arrays.length})${allTasks ? '' : ' — their tasks: --all'}\n`);
+    parts.push(`ARRAYS (${view.arrays.length})${allTasks ? '' : ' — their queued tasks: --all'}\n`);
     parts.push(table(['NAME', 'TASKS'], view.arrays.map((a) => [a.name, `array ${a.spec}: ${a.queued} queued, ${a.running} running, ${a.done} done, ${a.failed} failed`])));
     if (!allTasks) {
-      // one line per array: its tasks are listed with --all
       const tasksOf = new Set(view.arrays.map((a) => a.id));
-      view = { ...view, queued: view.queued.filter((q) => !q.arrayId || !tasksOf.has(q.arrayId)), running: view.running.filter((r) => !r.arrayId || !tasksOf.has(r.arrayId)) };
+      foldedTasks = view.arrays.reduce((sum, a) => sum + a.queued, 0);
+      view = { ...view, queued: view.queued.filter((q) => !q.arrayId || !tasksOf.has(q.arrayId)) };
     }
   }
-  parts.push(`QUEUED (${view.queuedTotal})${more(view.queued.length, view.queuedTotal)}\n`);
+  const folded = foldedTasks > 0 ? ` — ${foldedTasks} of them array tasks, counted under ARRAYS` : '';
+  parts.push(`QUEUED (${view.queuedTotal})${folded}${more(view.queued.length, view.queuedTotal - foldedTasks)}\n`);
   if (view.queued.length > 0) {
     const waitingFor = (q: StatusView['queued'][number]) =>
       q.state === 'starting' ? `starting on ${dash(q.worker)}` : q.state === 'settling' ? 'arriving' : q.state;
