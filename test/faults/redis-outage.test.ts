@@ -43,12 +43,23 @@ async function expectEachOnce(flow: Flow, count: number): Promise<void> {
   const runs = readFileSync(flow.runs, 'utf8').trimEnd().split('\n');
   const done = doneEntries(flow.qm).map((e) => e.slice(20));
   const expected = Array.from({ length: count }, (_, i) => `j${String(i).padStart(3, '0')}`);
-  expect(runs.sort()).toEqual(expected);
+  expect(runs.sort(), whatBecameOf(flow, expected.filter((name) => !runs.includes(name)))).toEqual(expected);
   expect(done.sort()).toEqual(expected);
   // (with the reasons, should one be there)
   expect(lostEntries(flow.qm).map((e) => `${e}: ${readFileSync(path.join(flow.qm.lost, e, 'QM_REASON.txt'), 'utf8')}`)).toEqual([]);
   expect(await fs.readdir(flow.qm.queued)).toEqual([]);
   expect(await fs.readdir(flow.qm.running)).toEqual([]);
+}
+
+/** For a failure's message: the process.log and the roles' lines of each job that did not run. */
+function whatBecameOf(flow: Flow, names: string[]): string {
+  return names
+    .map((name) => {
+      const logs = doneEntries(flow.qm, name).map((entry) => readFileSync(path.join(flow.qm.done, entry, 'process.log'), 'utf8'));
+      const lines = flow.procs.flatMap((p) => p.output.split('\n').filter((line) => line.includes(name)));
+      return `${name}: process.log ${JSON.stringify(logs)}; roles said:\n${lines.join('\n')}`;
+    })
+    .join('\n');
 }
 
 async function stopFlow(flow: Flow, label: string): Promise<void> {
