@@ -36,6 +36,8 @@ export const SUBMIT_OPTIONS: readonly SubmitOptionSpec[] = [
   { flags: '-W, --wait', help: 'wait until the job ends and exit with its exit code' },
   { flags: '--move', help: 'move the folder or script into QM_qJobs instead of copying it' },
   { flags: '-H, --hold', help: 'queue it held: it does not start until qm release' },
+  // sbatch prints `Submitted batch job ID` unless --parsable; qm submit always prints the bare name
+  { flags: '--parsable', help: 'as sbatch --parsable: print only what names the job (qm submit always does; its name is what -d takes)' },
   { flags: '-b, --begin <time>', help: 'do not start it before TIME: now+60 (seconds), now+1hour, HH:MM, YYYY-MM-DDTHH:MM' },
 ];
 

@@ -50,7 +50,8 @@ describe('qm submit as sbatch', () => {
     const fail = await writeScript(env.qm, 'fails.sh', '#!/bin/sh\nsleep 1\ndate +%s.%N > "$SLURM_SUBMIT_DIR/fails.at"\nexit 3\n');
     const slow = await writeScript(env.qm, 'slow.sh', `#!/bin/sh\ndate +%s.%N > "$SLURM_SUBMIT_DIR/slow.start"\n${untilReleased('slow')}`);
     const report = (name: string) => writeScript(env.qm, `${name}.sh`, `#!/bin/sh\ndate +%s.%N > "$SLURM_SUBMIT_DIR/${name}.at"\n`);
-    expect((await submit(fail)).stdout).toBe('fails\n');
+    // as `jid=$(sbatch --parsable fails.sh)`: the name alone, which -d takes
+    expect((await submit('--parsable', fail)).stdout).toBe('fails\n');
     expect((await submit(slow)).stdout).toBe('slow\n');
     const slowId = (JSON.parse((await env.qmRun('status', '--json')).stdout) as { queued: Array<{ name: string; id: string }>; running: Array<{ name: string; id: string }> })
       .running.concat().find((r) => r.name === 'slow')?.id ?? '';
