@@ -16,6 +16,14 @@ const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date
 export async function show(settings: Settings, name: string, opts: { json?: boolean }): Promise<void> {
   const fields = await withClient(settings, async (client) => {
     const view = await client.model.current(name);
+    const array = await client.model.arrayNamed(name, view);
+    if (array) {
+      const template = path.join(client.layout.queued, name);
+      return {
+        name, id: array.id, state: 'array', tasks: array.spec, count: array.count, queued: array.queued, running: array.running,
+        done: array.done, failed: array.failed, folder: view ? path.relative(client.layout.root, template) : null, paused: await client.store.isPaused(),
+      };
+    }
     if (!view) throw new UserError(`${name}: no such job (not queued, running or finished)`);
     const folder = client.model.folderOf(view);
     const owner = await ownerOfView(client.model, view);

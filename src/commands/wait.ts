@@ -1,12 +1,14 @@
 /**
  * `qm wait NAME...` (SPEC §10): blocks until every job named has ended (a
- * queued or running one: its next record; a finished one: its latest),
- * prints how each ended, and exits with the highest of their exit codes.
+ * queued or running one: its next record; a finished one: its latest; an
+ * array: every task's), prints how each ended, and exits with the highest
+ * of their exit codes.
  */
 import type { Settings } from '../core/settings-types.js';
 import { describeOutcome, exitCodeOf, type DoneRecord } from '../core/status.js';
 import { withClient, type Client } from './client.js';
 import { UserError } from './context.js';
+import { waitForArray } from './submit-wait.js';
 
 const POLL_MS = 200;
 /** Polls in a row that find no trace of the job before it is said to be gone (1 s). */
@@ -14,19 +16,25 @@ const GONE_AFTER_MISSES = 5;
 
 export async function waitFor(settings: Settings, names: string[]): Promise<number> {
   return withClient(settings, async (client) => {
-    const ids = new Map<string, string | undefined>();
+    const waits: Array<() => Promise<number>> = [];
     for (const name of names) {
       const view = await client.model.current(name);
+      const info = await client.model.arrayInfoNamed(name, view);
+      if (info) {
+        waits.push(() => waitForArray(client, name, info.id, info.indices));
+        continue;
+      }
       if (!view) throw new UserError(`${name}: no such job (not queued, running or finished)`);
       // a queued job's id is its record's; a folder still arriving gets one once queued
-      ids.set(name, view.id);
+      const id = view.id;
+      waits.push(async () => {
+        const record = await ended(client, name, id);
+        process.stdout.write(`${name} ended: ${describeOutcome(record.outcome)} → ${record.folder}\n`);
+        return exitCodeOf(record.outcome);
+      });
     }
     let worst = 0;
-    for (const name of names) {
-      const record = await ended(client, name, ids.get(name));
-      process.stdout.write(`${name} ended: ${describeOutcome(record.outcome)} → ${record.folder}\n`);
-      worst = Math.max(worst, exitCodeOf(record.outcome));
-    }
+    for (const wait of waits) worst = Math.max(worst, await wait());
     return worst;
   });
 }

@@ -23,6 +23,7 @@ import { appendLine, cancelledLine } from './process-log.js';
 import type { ArrayTask, DoneRecord, QueuedJob } from './status.js';
 import { doneRecord } from './records.js';
 import type { Held } from './lifecycle.js';
+import { HOLD_MARK, TASK_HOLD_MARK_PREFIX } from './queued-job.js';
 
 /** In a task's folder: its ArrayTask. */
 export const TASK_MARK = '.qm-array-task.json';
@@ -69,12 +70,19 @@ export async function queueArray(store: JobStore, layout: Layout, job: QueuedJob
   const all = arrayTasks(job.name, id, spec);
   const names = all.map((a) => taskName(job.name, a.index));
   const queued = (await store.arrayInfo(job.name))?.id === id ? await store.liveQueued(names) : new Set<string>();
+  const heldTasks = await taskHolds(template);
   const tasks = all
-    .map((array, i) => ({ ...job, name: names[i]!, array }))
+    .map((array, i) => ({ ...job, name: names[i]!, array, ...(heldTasks.has(array.index) && { held: true }) }))
     .filter((task) => !ran.has(task.name) && !queued.has(task.name));
   await store.enqueueTasks({ name: job.name, id, spec: spec.text, indices: spec.indices }, tasks, tasks.length + queued.size);
   if (tasks.length === 0 && queued.size === 0) await removeTemplate(store, layout, job.name, id, undefined);
   return id;
+}
+
+/** The indices of the tasks held one by one (`qm hold NAME_i`: a mark in the array's folder). */
+async function taskHolds(template: string): Promise<Set<number>> {
+  const entries = await fs.readdir(template).catch(() => [] as string[]);
+  return new Set(entries.filter((e) => e.startsWith(TASK_HOLD_MARK_PREFIX)).map((e) => Number(e.slice(TASK_HOLD_MARK_PREFIX.length))));
 }
 
 /** Names of the tasks of array `id` that have (or had) a folder of their own: running, done, or put back in QM_qJobs. */
@@ -128,16 +136,21 @@ export async function claimTask(store: JobStore, layout: Layout, job: QueuedJob,
  */
 async function copyTemplate(from: string, to: string): Promise<void> {
   const [all, folder] = await Promise.all([fs.readdir(from, { withFileTypes: true }), fs.stat(from)]);
-  const entries = all.filter((e) => e.name !== ARRAY_MARK);
+  // the array's own marks stay with it (its id, its holds)
+  const entries = all.filter((e) => !isArrayMark(e.name));
   if (entries.every((e) => e.isFile())) {
     await fs.mkdir(to);
     // copyFile keeps each file's mode (an executable script stays one)
     await Promise.all(entries.map((e) => fs.copyFile(path.join(from, e.name), path.join(to, e.name), fsConstants.COPYFILE_EXCL)));
     await fs.chmod(to, folder.mode & 0o7777);
   } else {
-    await fs.cp(from, to, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false, filter: (src) => src !== path.join(from, ARRAY_MARK) });
+    await fs.cp(from, to, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false, filter: (src) => path.dirname(src) !== from || !isArrayMark(path.basename(src)) });
   }
   if (process.getuid?.() === 0 && folder.uid !== 0) await chownTree(to, folder.uid, folder.gid);
+}
+
+function isArrayMark(name: string): boolean {
+  return name === ARRAY_MARK || name === HOLD_MARK || name.startsWith(TASK_HOLD_MARK_PREFIX);
 }
 
 async function renameInto(from: string, to: string, undo: () => Promise<void>): Promise<TaskClaim> {

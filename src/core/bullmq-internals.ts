@@ -315,6 +315,11 @@ export function takeQueuedKeys(bull: BullKeys, id: string): string[] {
  */
 export const HELD_DELAY_MS = 4 * 365 * 24 * 3600 * 1000;
 
+/** How long a job waits in the delayed set before it may be picked: held, or its begin time ahead; 0: not at all. */
+export function delayBeforePick(job: { held?: boolean; beginAt?: number }, now = Date.now()): number {
+  return job.held ? HELD_DELAY_MS : job.beginAt !== undefined ? Math.max(0, job.beginAt - now) : 0;
+}
+
 /**
  * Holds a queued job: out of the wait list or the prioritized set (or moved
  * within the delayed set) into the delayed set at `until`, with its new data.

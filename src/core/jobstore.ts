@@ -19,7 +19,7 @@ import { randomHex } from './random-hex.js';
 import { bullKeys, keys } from './keys.js';
 import type { StoreRedis } from './store-redis.js';
 import {
-  HOLD_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, hashOf, holdKeys, jobFromHash,
+  HOLD_SCRIPT, PICK_SCRIPT, TAKE_QUEUED_SCRIPT, bullKey, bullPriority, delayBeforePick, hashOf, holdKeys, jobFromHash,
   pickBullKeys, takeQueuedKeys, type PickReply,
 } from './bullmq-internals.js';
 import { addJobs } from './bullmq-add.js';
@@ -152,7 +152,7 @@ export class JobStore extends QueueIndex {
     const ids = tasks.map(() => newJobId());
     for (let i = 0; i < tasks.length; i += CHUNK) {
       const slice = tasks.slice(i, i + CHUNK);
-      await addJobs(this.redis, bullKeys, slice.map((job, j) => ({ id: ids[i + j]!, name: job.name, data: job, priority: bullPriority(job.priority), keep: this.keepDone })));
+      await addJobs(this.redis, bullKeys, slice.map((job, j) => ({ id: ids[i + j]!, name: job.name, data: job, priority: bullPriority(job.priority), keep: this.keepDone, delayMs: delayBeforePick(job) || undefined })));
       await this.redis.hset(keys.names, ...slice.flatMap((job, j) => [job.name, ids[i + j]!]));
     }
   }

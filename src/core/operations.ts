@@ -7,6 +7,8 @@
  *    delayed set, far ahead, taking no processor nor queue place; released,
  *    it goes back to the queue (or waits for its begin time); a worker that
  *    picks a job still held or not begun puts it back (worker/dependencies.ts);
+ *    an array's name: every queued task, its mark in the array's folder (as
+ *    is a queued task's own, `.qm-held-i`: it has no folder yet);
  * 3. requeue: a finished or lost job queued again as a new run, from a copy
  *    of its folder without QM's files (process.log, QM_REASON.txt); the old
  *    folder stays. Same order as every transition: the folder first, then
@@ -23,9 +25,12 @@ import type { JobView, ReadModel } from './read-model.js';
 import { HELD_DELAY_MS } from './bullmq-internals.js';
 import { cancelJob, type CancelResult } from './actions.js';
 import { chownTree, exists, stampedEntries } from './folders.js';
-import { HOLD_MARK, readQueuedJob } from './queued-job.js';
+import { HOLD_MARK, TASK_HOLD_MARK_PREFIX, readQueuedJob } from './queued-job.js';
 import { LOG_NAME } from './process-log.js';
-import { refusalFor, type Actor } from './ownership.js';
+import { refusal, refusalFor, type Actor } from './ownership.js';
+import { ownerOf } from './users.js';
+import { taskName } from './job-array.js';
+import type { Job } from 'bullmq';
 import type { JobOwner, QueuedJob } from './status.js';
 
 /** What QM itself writes in a job folder: left out of a requeued copy. */
@@ -34,6 +39,35 @@ const QM_FILES = new Set([LOG_NAME, 'QM_REASON.txt', HOLD_MARK]);
 export type OpResult = { ok: true; message: string; id?: string } | { ok: false; message: string };
 
 const fail = (message: string): OpResult => ({ ok: false, message });
+
+/** BullMQ's states of a job waiting in the queue, not yet taken by a worker. */
+const QUEUED_NOT_TAKEN = new Set(['waiting', 'prioritized', 'delayed']);
+
+/** An array whose folder is still in QM_qJobs, and its tasks not taken by a worker yet. */
+interface QueuedArray {
+  name: string;
+  template: string;
+  tasks: Array<{ id: string; job: Job<QueuedJob>; data: QueuedJob }>;
+}
+
+const heldLine = (actor: Actor) => `held by ${actor.user} at ${new Date().toISOString()}\n`;
+
+/** Back in the queue without its hold; still waiting for `beginAt` if that is ahead. How long it waits (ms). */
+async function releaseJob(job: Job<QueuedJob>, beginAt: number | undefined): Promise<number> {
+  const { held: _held, beginAt: _begin, ...rest } = job.data;
+  await job.updateData(beginAt === undefined ? rest : { ...rest, beginAt });
+  const waitMs = beginAt === undefined ? 0 : beginAt - Date.now();
+  // no longer delayed: a worker took it meanwhile (its gate saw the new data)
+  await (waitMs > 0 ? job.changeDelay(waitMs) : job.promote()).catch(() => undefined);
+  return waitMs;
+}
+
+/** `each` over `items`, a hundred at a time (their Redis commands go out together). */
+async function inChunks<T, R>(items: readonly T[], each: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += 100) out.push(...(await Promise.all(items.slice(i, i + 100).map(each))));
+  return out;
+}
 
 export class Operations {
   constructor(
@@ -55,15 +89,16 @@ export class Operations {
     return { ok: true, message: 'resumed' };
   }
 
-  /** Holds a queued job (`scontrol hold`). */
+  /** Holds a queued job (`scontrol hold`); an array's name: every queued task of it. */
   async hold(name: string, actor: Actor): Promise<OpResult> {
+    const array = await this.queuedArray(name, actor, 'hold');
+    if (array) return 'message' in array ? array : this.holdArray(array, actor);
     const found = await this.queuedJob(name, actor, 'hold');
     if ('message' in found) return found;
-    const { id, data } = found;
+    const { id, data, mark } = found;
     if (data.held) return { ok: true, message: 'already held' };
-    const mark = path.join(this.lifecycle.layout.queued, name, HOLD_MARK);
     try {
-      await fs.writeFile(mark, `held by ${actor.user} at ${new Date().toISOString()}\n`);
+      await fs.writeFile(mark, heldLine(actor));
     } catch (err) {
       return fail(`${name}: cannot hold it: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it has left QM_qJobs' : (err as Error).message}`);
     }
@@ -75,26 +110,48 @@ export class Operations {
     return { ok: true, message: 'held until qm release' };
   }
 
+  /** The array's mark first (its tasks queued again after a wiped Redis come held), then each queued task. */
+  private async holdArray(array: QueuedArray, actor: Actor): Promise<OpResult> {
+    try {
+      await fs.writeFile(path.join(array.template, HOLD_MARK), heldLine(actor));
+    } catch (err) {
+      return fail(`${array.name}: cannot hold it: ${(err as Error).message}`);
+    }
+    const until = Date.now() + HELD_DELAY_MS;
+    const held = await inChunks(array.tasks, ({ id, data }) => (data.held ? Promise.resolve(false) : this.lifecycle.store.holdQueued(id, { ...data, held: true }, until)));
+    const count = held.filter(Boolean).length;
+    this.log.info({ job: array.name }, `held by ${actor.user}: ${count} queued task(s)`);
+    return { ok: true, message: `held until qm release: ${count} queued task(s)${count < array.tasks.length ? ` (${array.tasks.length - count} held already or starting)` : ''}` };
+  }
+
   /**
    * Releases a held job (`scontrol release`); it still waits for its begin
    * time. `now` (Bull Board's Promote): it may start at once, begin time or not.
+   * An array's name: every held task of it.
    */
   async release(name: string, actor: Actor, opts: { now?: boolean } = {}): Promise<OpResult> {
+    const array = await this.queuedArray(name, actor, 'release');
+    if (array) return 'message' in array ? array : this.releaseArray(array, actor);
     const found = await this.queuedJob(name, actor, 'release');
     if ('message' in found) return found;
-    const { job, data } = found;
+    const { job, data, mark } = found;
     const beginAt = opts.now ? undefined : data.beginAt;
     if (!data.held && beginAt === data.beginAt) return fail(`${name} is not held`);
-    await fs.rm(path.join(this.lifecycle.layout.queued, name, HOLD_MARK), { force: true });
-    const { held: _held, beginAt: _begin, ...rest } = data;
-    const released: QueuedJob = beginAt === undefined ? rest : { ...rest, beginAt };
-    await job.updateData(released);
-    const waitMs = beginAt === undefined ? 0 : beginAt - Date.now();
-    const moved = waitMs > 0 ? job.changeDelay(waitMs) : job.promote();
-    // no longer delayed: a worker took it meanwhile (its gate saw the new data)
-    await moved.catch(() => undefined);
+    await fs.rm(mark, { force: true });
+    const waitMs = await releaseJob(job, beginAt);
     this.log.info({ job: name }, `released by ${actor.user}${waitMs > 0 ? `; begins at ${new Date(beginAt!).toISOString()}` : ''}`);
     return { ok: true, message: waitMs > 0 ? `released; it begins at ${new Date(beginAt!).toISOString()}` : 'released' };
+  }
+
+  /** The array's marks first (its own and its tasks'), then each held task. */
+  private async releaseArray(array: QueuedArray, actor: Actor): Promise<OpResult> {
+    const marks = (await fs.readdir(array.template)).filter((e) => e === HOLD_MARK || e.startsWith(TASK_HOLD_MARK_PREFIX));
+    await Promise.all(marks.map((e) => fs.rm(path.join(array.template, e), { force: true })));
+    const held = array.tasks.filter(({ data }) => data.held);
+    await inChunks(held, ({ job, data }) => releaseJob(job, data.beginAt));
+    if (held.length === 0) return fail(`${array.name}: no task of it is held`);
+    this.log.info({ job: array.name }, `released by ${actor.user}: ${held.length} task(s)`);
+    return { ok: true, message: `released: ${held.length} task(s)` };
   }
 
   /** Cancels a queued job or kills a running one, if `actor` may. */
@@ -167,7 +224,7 @@ export class Operations {
     return { ok: true, message: 'record forgotten; the folder stays' };
   }
 
-  /** The queued BullMQ job of `name` that `actor` may hold or release. */
+  /** The queued BullMQ job of `name` that `actor` may hold or release, and the file that keeps its hold. */
   private async queuedJob(name: string, actor: Actor, action: string) {
     const view = await this.model.current(name);
     if (!view) return fail(`${name}: no such job`);
@@ -177,7 +234,29 @@ export class Operations {
     if (no) return fail(no);
     const job = await this.lifecycle.store.job(view.id);
     if (!job) return fail(`${name} is no longer queued`);
-    return { id: view.id, job, data: job.data };
+    const { layout } = this.lifecycle;
+    const array = job.data.array;
+    // a task without a folder of its own: its mark is in its array's folder
+    const mark = array && !(await exists(path.join(layout.queued, name)))
+      ? path.join(layout.queued, array.name, `${TASK_HOLD_MARK_PREFIX}${array.index}`)
+      : path.join(layout.queued, name, HOLD_MARK);
+    return { id: view.id, job, data: job.data, mark };
+  }
+
+  /** `name` as an array with tasks still queued (its folder in QM_qJobs), that `actor` may hold or release; undefined: not such an array. */
+  private async queuedArray(name: string, actor: Actor, action: string): Promise<QueuedArray | OpResult | undefined> {
+    const { store, layout } = this.lifecycle;
+    const info = await store.arrayInfo(name);
+    const template = path.join(layout.queued, name);
+    if (!info || (await store.queuedId(name)) !== info.id) return undefined;
+    const no = refusal(actor, await ownerOf(template).catch(() => undefined), name, action);
+    if (no) return fail(no);
+    const names = info.indices.map((i) => taskName(name, i));
+    const ids = (await store.queuedIds(names)).filter((id): id is string => id !== undefined);
+    const jobs = await inChunks(ids, (id) => store.job(id));
+    const states = await inChunks(jobs, (job) => job?.getState() ?? Promise.resolve('unknown'));
+    const tasks = jobs.flatMap((job, i) => (job?.data.array?.id === info.id && QUEUED_NOT_TAKEN.has(states[i]!) ? [{ id: job.id!, job, data: job.data }] : []));
+    return { name, template, tasks };
   }
 
   private async latestFolder(name: string): Promise<string | undefined> {

@@ -8,7 +8,7 @@ import type { Layout } from './folders.js';
 import { DEPENDENCY_RECHECK_MS, dependencyOf, dependencyVerdict, hasDependencies } from './dependencies.js';
 import { isArrayTemplate } from './job-array.js';
 import { resolveSingleton } from './singleton.js';
-import { HELD_DELAY_MS } from './bullmq-internals.js';
+import { delayBeforePick } from './bullmq-internals.js';
 import type { QueuedJob } from './status.js';
 
 /**
@@ -21,9 +21,9 @@ import type { QueuedJob } from './status.js';
  */
 export async function queueJob(store: JobStore, layout: Layout, job: QueuedJob): Promise<string | undefined> {
   await resolveSingleton(store, job);
-  // an array: its tasks, each put aside (if need be) when a worker picks it; a held task is put back then too
+  // an array: its tasks, held ones (or not begun) in the delayed set, each put aside for its dependencies when a worker picks it
   if (isArrayTemplate(job)) return (await import('./arrays.js')).queueArray(store, layout, job);
-  const waitMs = job.held ? HELD_DELAY_MS : job.beginAt !== undefined ? job.beginAt - Date.now() : 0;
+  const waitMs = delayBeforePick(job);
   if (waitMs > 0) return store.enqueue(job, { delayMs: waitMs });
   const dependency = dependencyOf(job);
   const verdict = hasDependencies(job) ? await dependencyVerdict(store, layout, dependency) : { kind: 'run' as const };

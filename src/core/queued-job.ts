@@ -13,6 +13,8 @@ import type { QueuedJob } from './status.js';
 
 /** The file `qm hold` leaves in a held job's folder (removed by `qm release`). */
 export const HOLD_MARK = '.qm-held';
+/** In an array's folder, the hold of its task i (`qm hold NAME_i`, a task with no folder yet): `.qm-held-i`. */
+export const TASK_HOLD_MARK_PREFIX = `${HOLD_MARK}-`;
 
 export interface ReadJob {
   job: QueuedJob;

@@ -21,6 +21,7 @@ import { readLogReport, type Progress } from './progress.js';
 import { logPathOf } from './process-log.js';
 import { dependencyText } from './dependencies.js';
 import { taskName } from './job-array.js';
+import type { ArrayInfo } from './arrays.js';
 
 /** An array with tasks not ended yet: how many are where. */
 export interface ArraySummary {
@@ -205,20 +206,37 @@ export class ReadModel {
     return current && current.state === 'queued' && current.id === id ? current : undefined;
   }
 
-  /** The current job of that name: queued first, then running, then its latest done record. */
+  /**
+   * The current job of that name: queued first, then running, then its
+   * latest done record. (An array's own name is no job: see `arrayNamed`.)
+   */
   async current(name: string): Promise<JobView | undefined> {
     if (await exists(path.join(this.layout.queued, name))) {
       const id = await this.store.queuedId(name);
       const job = id ? await this.store.job(id) : undefined;
       if (!job) return { state: 'queued', phase: 'settling', position: undefined, name, id, job: undefined, worker: undefined, reason: 'Settling' };
-      const state = await job.getState();
-      const s = state === 'active' ? 'starting' : state === 'delayed' ? delayedPhase(job.data, Date.now()) : 'queued';
-      return entryOf(job, s, undefined, reasons(await this.store.liveWorkers(), await this.store.isPaused(), await this.store.running()));
+      return this.queuedEntry(job, await job.getState());
     }
     const info = (await this.store.running()).find((r) => r.name === name);
     if (info) return this.runningEntry(info);
+    const task = await this.queuedTask(name);
+    if (task) return task;
     const record = await this.store.lastDone(name);
     return record && { state: 'done', name, id: record.id, record };
+  }
+
+  /** A queued task of an array: no folder of its own until it starts, its BullMQ job is all there is. */
+  private async queuedTask(name: string): Promise<QueuedEntry | undefined> {
+    const id = await this.store.queuedId(name);
+    const job = id ? await this.store.job(id) : undefined;
+    if (!job?.data.array) return undefined;
+    const state = await job.getState();
+    return QUEUED_STATES.has(state) ? this.queuedEntry(job, state) : undefined;
+  }
+
+  private async queuedEntry(job: Job<QueuedJob>, state: string): Promise<QueuedEntry> {
+    const s = state === 'active' ? 'starting' : state === 'delayed' ? delayedPhase(job.data, Date.now()) : 'queued';
+    return entryOf(job, s, undefined, reasons(await this.store.liveWorkers(), await this.store.isPaused(), await this.store.running()));
   }
 
   private async runningEntry(info: RunningInfo): Promise<RunningEntry> {
@@ -239,15 +257,34 @@ export class ReadModel {
     const [infos, running] = await Promise.all([this.store.arrays(), this.store.running()]);
     const out: ArraySummary[] = [];
     for (const a of infos) {
-      const records = await this.store.lastDoneOf(a.indices.map((i) => taskName(a.name, i)));
-      const ended = records.filter((r) => r?.array?.id === a.id);
-      const done = ended.filter((r) => r!.outcome.kind === 'success').length;
-      const failed = ended.length - done;
-      const runningNow = running.filter((r) => r.array?.id === a.id).length;
-      const queued = a.indices.length - ended.length - runningNow;
-      if (queued + runningNow > 0) out.push({ name: a.name, id: a.id, spec: a.spec, count: a.indices.length, queued, running: runningNow, done, failed });
+      const summary = await this.summaryOf(a, running);
+      if (summary.queued + summary.running > 0) out.push(summary);
     }
     return out.sort((x, y) => x.name.localeCompare(y.name));
+  }
+
+  /**
+   * The array `name` means, with its counts: its latest array, unless
+   * `current` (what current(name) gave) is a job of that name of its own.
+   */
+  async arrayNamed(name: string, current: JobView | undefined): Promise<ArraySummary | undefined> {
+    const info = await this.arrayInfoNamed(name, current);
+    return info && this.summaryOf(info, await this.store.running());
+  }
+
+  /** arrayNamed's array, as Redis keeps it (its indices). */
+  async arrayInfoNamed(name: string, current: JobView | undefined): Promise<ArrayInfo | undefined> {
+    const info = await this.store.arrayInfo(name);
+    return info && (!current || current.id === info.id) ? info : undefined;
+  }
+
+  private async summaryOf(a: ArrayInfo, running: RunningInfo[]): Promise<ArraySummary> {
+    const records = await this.store.lastDoneOf(a.indices.map((i) => taskName(a.name, i)));
+    const ended = records.filter((r) => r?.array?.id === a.id);
+    const done = ended.filter((r) => r!.outcome.kind === 'success').length;
+    const runningNow = running.filter((r) => r.array?.id === a.id).length;
+    const queued = a.indices.length - ended.length - runningNow;
+    return { name: a.name, id: a.id, spec: a.spec, count: a.indices.length, queued, running: runningNow, done, failed: ended.length - done };
   }
 
   workers(): Promise<Heartbeat[]> {
@@ -263,6 +300,9 @@ export class ReadModel {
 }
 
 /** Why a job is in BullMQ's delayed set: held, before its begin time, or waiting for its `after` jobs. */
+/** BullMQ's states of a job not started yet (active and not in the running table: a worker is taking it). */
+const QUEUED_STATES = new Set(['waiting', 'prioritized', 'delayed', 'active']);
+
 function delayedPhase(job: QueuedJob, now: number): QueuedPhase {
   if (job.held) return 'held';
   if (job.beginAt !== undefined && job.beginAt > now) return 'begin';
