@@ -57,7 +57,7 @@ export interface ArrayInfo {
  * a new folder of the same name (the script submitted again) is a new one,
  * whose tasks run even where an earlier array's tasks of those names are done.
  */
-const ARRAY_MARK = '.qm-array.json';
+export const ARRAY_MARK = '.qm-array.json';
 
 /** Queues the tasks of the array whose template is `job`; the array's id. */
 export async function queueArray(store: JobStore, layout: Layout, job: QueuedJob): Promise<string> {

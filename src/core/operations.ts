@@ -24,6 +24,7 @@ import type { Logger } from './log.js';
 import type { JobView, ReadModel } from './read-model.js';
 import { HELD_DELAY_MS } from './bullmq-internals.js';
 import { cancelJob, type CancelResult } from './actions.js';
+import { ARRAY_MARK } from './arrays.js';
 import { chownTree, exists, stampedEntries } from './folders.js';
 import { HOLD_MARK, TASK_HOLD_MARK_PREFIX, readQueuedJob } from './queued-job.js';
 import { LOG_NAME } from './process-log.js';
@@ -34,7 +35,9 @@ import type { Job } from 'bullmq';
 import type { JobOwner, QueuedJob } from './status.js';
 
 /** What QM itself writes in a job folder: left out of a requeued copy. */
-const QM_FILES = new Set([LOG_NAME, 'QM_REASON.txt', HOLD_MARK]);
+const QM_FILES = new Set([LOG_NAME, 'QM_REASON.txt', HOLD_MARK, ARRAY_MARK]);
+/** (an array's requeued folder is a new array: without its id, nor its tasks' holds) */
+const isQmFile = (name: string) => QM_FILES.has(name) || name.startsWith(TASK_HOLD_MARK_PREFIX);
 
 export type OpResult = { ok: true; message: string; id?: string } | { ok: false; message: string };
 
@@ -185,7 +188,7 @@ export class Operations {
       await fs.cp(folder, staging, {
         recursive: true,
         verbatimSymlinks: true,
-        filter: (src) => !(path.dirname(src) === folder && QM_FILES.has(path.basename(src))),
+        filter: (src) => !(path.dirname(src) === folder && isQmFile(path.basename(src))),
       });
       const st = await fs.stat(folder);
       const owner: JobOwner = record?.owner ?? { user: String(st.uid), uid: st.uid, gid: st.gid };

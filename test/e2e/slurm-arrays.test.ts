@@ -6,7 +6,7 @@
  * an array; qm status counts; the template leaves QM_qJobs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cfgDescriptor, doneEntries, dropJob, makeQmDir, runQm, startQm, waitDone, type QmDir, type QmProcess } from '../helpers/qm.js';
 import { readLog, writeScript } from '../helpers/cli.js';
@@ -105,6 +105,20 @@ describe('job arrays', () => {
     // each task ran once in each array, and the two arrays have different ids
     for (const set of ids) expect(set.size).toBe(2);
     expect(new Set(ids.flatMap((set) => [...set])).size).toBe(2);
+  });
+
+  it('a cancelled array requeued is a new array: every task runs, the one killed and the one never started alike', async () => {
+    const flag = path.join(qm.base, 'go-requeue');
+    const script = await writeScript(qm, 'rq.sh', `#!/bin/sh\n#SBATCH --array=1-2%1\n[ -e ${flag} ] || sleep 30\necho "task $SLURM_ARRAY_TASK_ID"\n`);
+    expect((await qmRun('submit', script)).stdout).toBe('rq\n');
+    await waitFor(() => existsSync(path.join(qm.running, 'rq_1', 'process.log')), { timeout: 10_000, what: 'rq_1 running' });
+    expect((await qmRun('cancel', 'rq')).code).toBe(0);
+    await waitFor(() => doneEntries(qm, 'rq').length === 1 && doneEntries(qm, 'rq_1').length === 1, { timeout: 15_000, what: 'rq cancelled' });
+    writeFileSync(flag, '');
+    expect((await qmRun('requeue', 'rq')).code).toBe(0);
+    for (const i of [1, 2]) {
+      await waitFor(() => doneEntries(qm, `rq_${i}`).some((e) => readLog(path.join(qm.done, e)).includes(`task ${i}\n`)), { timeout: 15_000, what: `rq_${i} run again` });
+    }
   });
 
   it('a dropped folder job with the key array: each task runs the cfg script in a copy of the folder', async () => {
