@@ -10,7 +10,8 @@
  * 3. a task started or cancelled: counted; the last one takes the template
  *    out of QM_qJobs (removed, or to QM_dJobs when the last was cancelled);
  * 4. a queued task ended unrun (cancelled, its dependency failed): its record
- *    points at the array's folder, as it never had one of its own.
+ *    points at the array's folder, as it never had one of its own (where
+ *    that folder went, once the last task has left the queue so).
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -181,7 +182,12 @@ async function removeTemplate(store: JobStore, layout: Layout, name: string, id:
     const now = new Date();
     // no task is copied from the template any more: the line goes in first, so it is never seen in QM_dJobs without it
     if (await appendLine(template, cancelledLine(cancelledBy, now)).then(() => true, () => false)) {
-      await moveStamped(template, layout.done, name, now).catch(() => undefined);
+      const moved = await moveStamped(template, layout.done, name, now).catch(() => undefined);
+      const info = await store.arrayInfo(name);
+      if (moved && info?.id === id) {
+        const rel = (folder: string) => path.relative(layout.root, folder);
+        await store.repointRecords(info.indices.map((i) => taskName(name, i)), id, rel(template), rel(moved));
+      }
     }
   } else {
     const trash = path.join(layout.queued, `.array-done-${randomHex(4)}-${name}`);

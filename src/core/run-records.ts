@@ -60,6 +60,18 @@ export class RunRecords extends CoordinationStore {
     return out;
   }
 
+  /**
+   * The latest records of `names` that are array `arrayId`'s and point at
+   * folder `from` point at `to` instead (tasks ended unrun: the array's
+   * folder, moved to QM_dJobs once its last task was cancelled).
+   */
+  async repointRecords(names: string[], arrayId: string, from: string, to: string): Promise<void> {
+    const records = (await this.lastDoneOf(names)).filter((r): r is DoneRecord => r?.array?.id === arrayId && r.folder === from);
+    for (let i = 0; i < records.length; i += CHUNK) {
+      await this.redis.call('MSET', ...records.slice(i, i + CHUNK).flatMap((r) => [keys.record(r.id), JSON.stringify({ ...r, folder: to })]));
+    }
+  }
+
   /** Records of folders found in QM_dJobs (not indexed by name: dependencies read folders), and the mark that they were. */
   async addFoundRecords(recs: DoneRecord[]): Promise<void> {
     for (let i = 0; i === 0 || i < recs.length; i += CHUNK) {

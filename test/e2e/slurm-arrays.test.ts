@@ -91,6 +91,9 @@ describe('job arrays', () => {
     expect(whole.stdout).toMatch(/big_0: killed by/);
     await waitFor(() => !existsSync(path.join(qm.queued, 'big')), { timeout: 10_000 });
     expect(doneEntries(qm, 'big')).toHaveLength(1);
+    // the tasks that never ran point at the array's folder where it went, cancelled alone or with the array
+    const [template] = doneEntries(qm, 'big');
+    for (const task of ['big_5', 'big_6']) expect((await qmRun('show', task)).stdout).toContain(`\nFolder=QM_dJobs/${template}\n`);
   });
 
   it('the same array script submitted again is a new array: every task runs again, under a new array id', async () => {
