@@ -1,7 +1,8 @@
 /**
  * Issue 15 point 1, the monitor: an array is one row of the Arrays table
  * with its counts, its running tasks and its next queued ones linked (each
- * task's own page); its queued tasks are not listed one by one.
+ * task's own page, a queued one's too); its queued tasks are not listed one
+ * by one; the array's name has a page of the array.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
@@ -40,6 +41,11 @@ describe('monitor: arrays', () => {
     expect(queued).not.toContain('grid_5');
     const task = (await get(m.port, '/job/grid_1')).body.toString();
     expect(task).toContain('grid_1');
+    // a queued task, which has no folder yet, has its page too; the array's name shows the array
+    expect((await get(m.port, '/job/grid_7')).body.toString()).toMatch(/<h1>grid_7 <span class="badge">queued<\/span><\/h1>/);
+    const array = (await get(m.port, '/job/grid')).body.toString();
+    expect(array).toMatch(/<h1>grid <span class="badge">array<\/span><\/h1>/);
+    expect(array).toContain('array 1-20%2: 18 queued, 2 running, 0 done, 0 failed');
     const api = JSON.parse((await get(m.port, '/api/jobs')).body.toString()) as { arrays: Array<{ name: string; running: number }> };
     expect(api.arrays).toMatchObject([{ name: 'grid', running: 2 }]);
     // Bull Board lists the tasks, each a job of its own

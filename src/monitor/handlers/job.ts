@@ -57,7 +57,7 @@ export function jobRoutes(ctx: MonitorContext): Route[] {
     const log = d.log && { text: wholeLines(d.log.text, d.log.start > 0), next: d.log.next, cut: d.log.start > 0 };
     const data = {
       view, folder: folderName(ctx, d.folder), descriptor: d.descriptor, files: d.files.entries, truncated: d.files.truncated,
-      log, actions: allowedActions(ctx.policy, view), note, now: Date.now(),
+      log, actions: allowedActions(ctx.policy, view), note, now: Date.now(), array: await ctx.model.arrayNamed(view.name, view),
     };
     return htmlReply(200, jobPage(data, req.nonce));
   });

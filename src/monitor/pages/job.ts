@@ -7,7 +7,7 @@ import path from 'node:path';
 import { html, type Html } from '../html.js';
 import { ACTION_LABEL, type ActionName } from '../actions.js';
 import type { FileEntry } from '../files.js';
-import type { JobView } from '../../core/read-model.js';
+import type { ArraySummary, JobView } from '../../core/read-model.js';
 import { duration, encodePath, jobUrl, size, when } from './format.js';
 import { outcomeBadge } from './home.js';
 import { layout } from './layout.js';
@@ -24,6 +24,8 @@ export interface JobPageData {
   actions: ActionName[];
   note: string | undefined;
   now: number;
+  /** the job is an array's folder (its name is the array's): its tasks' counts */
+  array?: ArraySummary | undefined;
 }
 
 export function stateBadge(view: JobView): Html {
@@ -67,6 +69,11 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
 }
 
 /** GPUs (count asked, or ids held) and memory, where the job has them (SPEC §8). */
+/** An array's folder: the array's id, spec and how many of its tasks are where. */
+function arrayFacts(a: ArraySummary, folder: string): [string, string][] {
+  return [['Folder', folder], ['Id', a.id], ['Tasks', `array ${a.spec}: ${a.queued} queued, ${a.running} running, ${a.done} done, ${a.failed} failed`]];
+}
+
 function resourceRows(gpus: string | undefined, memoryMb: number | undefined): [string, string][] {
   const rows: [string, string][] = [];
   if (gpus) rows.push(['GPUs', gpus]);
@@ -129,9 +136,9 @@ export function jobPage(d: JobPageData, nonce: string): Html {
     ? html`${d.log.cut ? html`<p class="muted">the last part of process.log:</p>` : ''}<pre id="log">${d.log.text}</pre>`
     : html`<pre id="log"></pre><p class="muted">no process.log yet</p>`;
   const body = html`${d.note ? html`<div class="notice">${d.note}</div>` : ''}
-<h1>${view.name} ${stateBadge(view)}</h1>
+<h1>${view.name} ${d.array ? html`<span class="badge">array</span>` : stateBadge(view)}</h1>
 <div class="actions"><a class="button" href="${jobUrl(view.name, view.id, 'zip')}">Download as zip</a>${actions}<a class="button" href="/">Back to the jobs</a></div>
-<div class="grid2"><section><h2>Job</h2>${props(facts(view, d.folder, d.now))}</section>
+<div class="grid2"><section><h2>Job</h2>${props(d.array ? arrayFacts(d.array, d.folder) : facts(view, d.folder, d.now))}</section>
 <section><h2>Descriptor</h2>${descriptor}</section></div>
 <section><h2>process.log</h2>${log}</section>
 <section><h2>Files <span class="count">${d.files.length}</span></h2>${filesTable(d)}</section>`;
