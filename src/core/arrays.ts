@@ -24,7 +24,7 @@ import { appendLine, cancelledLine } from './process-log.js';
 import type { ArrayTask, DoneRecord, QueuedJob } from './status.js';
 import { doneRecord } from './records.js';
 import type { Held } from './lifecycle.js';
-import { HOLD_MARK, TASK_HOLD_MARK_PREFIX } from './queued-job.js';
+import { TASK_HOLD_MARK_PREFIX, isHoldMark } from './queued-job.js';
 
 /** In a task's folder: its ArrayTask. */
 export const TASK_MARK = '.qm-array-task.json';
@@ -151,7 +151,7 @@ async function copyTemplate(from: string, to: string): Promise<void> {
 }
 
 function isArrayMark(name: string): boolean {
-  return name === ARRAY_MARK || name === HOLD_MARK || name.startsWith(TASK_HOLD_MARK_PREFIX);
+  return name === ARRAY_MARK || isHoldMark(name);
 }
 
 async function renameInto(from: string, to: string, undo: () => Promise<void>): Promise<TaskClaim> {

@@ -26,7 +26,7 @@ import { HELD_DELAY_MS } from './bullmq-internals.js';
 import { cancelJob, type CancelResult } from './actions.js';
 import { ARRAY_MARK } from './arrays.js';
 import { chownTree, exists, stampedEntries } from './folders.js';
-import { HOLD_MARK, TASK_HOLD_MARK_PREFIX, readQueuedJob } from './queued-job.js';
+import { HOLD_MARK, TASK_HOLD_MARK_PREFIX, isHoldMark, readQueuedJob } from './queued-job.js';
 import { LOG_NAME } from './process-log.js';
 import { refusal, refusalFor, type Actor } from './ownership.js';
 import { ownerOf } from './users.js';
@@ -35,9 +35,9 @@ import type { Job } from 'bullmq';
 import type { JobOwner, QueuedJob } from './status.js';
 
 /** What QM itself writes in a job folder: left out of a requeued copy. */
-const QM_FILES = new Set([LOG_NAME, 'QM_REASON.txt', HOLD_MARK, ARRAY_MARK]);
-/** (an array's requeued folder is a new array: without its id, nor its tasks' holds) */
-const isQmFile = (name: string) => QM_FILES.has(name) || name.startsWith(TASK_HOLD_MARK_PREFIX);
+const QM_FILES = new Set([LOG_NAME, 'QM_REASON.txt', ARRAY_MARK]);
+/** (an array's requeued folder is a new array: without its id, nor its holds) */
+const isQmFile = (name: string) => QM_FILES.has(name) || isHoldMark(name);
 
 export type OpResult = { ok: true; message: string; id?: string } | { ok: false; message: string };
 
@@ -148,7 +148,7 @@ export class Operations {
 
   /** The array's marks first (its own and its tasks'), then each held task. */
   private async releaseArray(array: QueuedArray, actor: Actor): Promise<OpResult> {
-    const marks = (await fs.readdir(array.template)).filter((e) => e === HOLD_MARK || e.startsWith(TASK_HOLD_MARK_PREFIX));
+    const marks = (await fs.readdir(array.template).catch(() => [] as string[])).filter(isHoldMark);
     await Promise.all(marks.map((e) => fs.rm(path.join(array.template, e), { force: true })));
     const held = array.tasks.filter(({ data }) => data.held);
     await inChunks(held, ({ job, data }) => releaseJob(job, data.beginAt));

@@ -16,6 +16,11 @@ export const HOLD_MARK = '.qm-held';
 /** In an array's folder, the hold of its task i (`qm hold NAME_i`, a task with no folder yet): `.qm-held-i`. */
 export const TASK_HOLD_MARK_PREFIX = `${HOLD_MARK}-`;
 
+/** Is this file in a job's (or an array's) folder one of those holds? */
+export function isHoldMark(name: string): boolean {
+  return name === HOLD_MARK || name.startsWith(TASK_HOLD_MARK_PREFIX);
+}
+
 export interface ReadJob {
   job: QueuedJob;
   /** non-fatal remarks on the descriptor (unknown #SBATCH options...) */
