@@ -251,7 +251,12 @@ export class Operations {
     const { store, layout } = this.lifecycle;
     const info = await store.arrayInfo(name);
     const template = path.join(layout.queued, name);
-    if (!info || (await store.queuedId(name)) !== info.id) return undefined;
+    if (!info) return undefined;
+    if ((await store.queuedId(name)) !== info.id) {
+      // every task has started (unless that name is now a job's own)
+      if (await this.model.current(name)) return undefined;
+      return fail(`${name}: no task of the array is queued any more: only queued tasks can be ${action === 'hold' ? 'held' : 'released'}`);
+    }
     const no = refusal(actor, await ownerOf(template).catch(() => undefined), name, action);
     if (no) return fail(no);
     const names = info.indices.map((i) => taskName(name, i));

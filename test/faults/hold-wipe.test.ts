@@ -73,5 +73,8 @@ describe('qm hold and a wiped Redis', () => {
     expect(doneEntries(m.qm, 'sweep_1')).toEqual([]);
     expect(await qm('release', 'sweep')).toMatchObject({ code: 0, stdout: 'sweep: released: 2 task(s)\n' });
     expect(await qm('wait', 'sweep')).toMatchObject({ code: 0, stdout: 'sweep ended: 3 task(s), 3 succeeded, 0 did not; worst code 0\n' });
+    const late = await qm('hold', 'sweep');
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toContain('sweep: no task of the array is queued any more: only queued tasks can be held');
   });
 });
