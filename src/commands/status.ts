@@ -11,6 +11,7 @@ import { clock } from '../core/format.js';
 import { isoSeconds } from '../core/folders.js';
 import { withClient } from './client.js';
 import { statusView, type StatusView } from './status-view.js';
+import { describeArray } from '../core/read-model.js';
 import { table } from './table.js';
 import { formatMb } from '../core/resources.js';
 import { UserError } from './context.js';
@@ -77,7 +78,7 @@ export function render(view: StatusView, allTasks = true): string {
   let foldedTasks = 0;
   if (view.arrays.length > 0) {
     parts.push(`ARRAYS (${view.arrays.length})${allTasks ? '' : ' — their queued tasks: --all'}\n`);
-    parts.push(table(['NAME', 'TASKS'], view.arrays.map((a) => [a.name, `array ${a.spec}: ${a.queued} queued, ${a.running} running, ${a.done} done, ${a.failed} failed`])));
+    parts.push(table(['NAME', 'TASKS'], view.arrays.map((a) => [a.name, describeArray(a)])));
     if (!allTasks) {
       const tasksOf = new Set(view.arrays.map((a) => a.id));
       foldedTasks = view.arrays.reduce((sum, a) => sum + a.queued, 0);

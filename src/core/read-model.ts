@@ -34,6 +34,11 @@ export interface ArraySummary {
   done: number;
   failed: number;
 }
+
+/** One line of an array's counts: `array 1-698%64: 600 queued, 64 running, 30 done, 4 failed`. */
+export function describeArray(a: ArraySummary): string {
+  return `array ${a.spec}: ${a.queued} queued, ${a.running} running, ${a.done} done, ${a.failed} failed`;
+}
 import { neverHeld, shortOfRoom } from './resources.js';
 
 /**

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { html, type Html } from '../html.js';
 import { ACTION_LABEL, type ActionName } from '../actions.js';
 import type { FileEntry } from '../files.js';
-import type { ArraySummary, JobView } from '../../core/read-model.js';
+import { describeArray, type ArraySummary, type JobView } from '../../core/read-model.js';
 import { duration, encodePath, jobUrl, size, when } from './format.js';
 import { outcomeBadge } from './home.js';
 import { layout } from './layout.js';
@@ -68,12 +68,12 @@ function facts(view: JobView, folder: string, now: number): [string, Html | stri
   return rows;
 }
 
-/** GPUs (count asked, or ids held) and memory, where the job has them (SPEC §8). */
 /** An array's folder: the array's id, spec and how many of its tasks are where. */
 function arrayFacts(a: ArraySummary, folder: string): [string, string][] {
-  return [['Folder', folder], ['Id', a.id], ['Tasks', `array ${a.spec}: ${a.queued} queued, ${a.running} running, ${a.done} done, ${a.failed} failed`]];
+  return [['Folder', folder], ['Id', a.id], ['Tasks', describeArray(a)]];
 }
 
+/** GPUs (count asked, or ids held) and memory, where the job has them (SPEC §8). */
 function resourceRows(gpus: string | undefined, memoryMb: number | undefined): [string, string][] {
   const rows: [string, string][] = [];
   if (gpus) rows.push(['GPUs', gpus]);
