@@ -10,7 +10,8 @@
  * 4. the live workers and their pools: processors, GPUs, memory.
  */
 import type { Progress } from '../core/progress.js';
-import type { ArraySummary, QueuedEntry, RunningEntry } from '../core/read-model.js';
+import type { QueuedEntry, RunningEntry } from '../core/read-model.js';
+import type { ArraySummary } from '../core/array-summary.js';
 import { describeOutcome, exitCodeOf, type DoneRecord, type Outcome } from '../core/status.js';
 import type { Client } from './client.js';
 

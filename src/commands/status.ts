@@ -11,7 +11,7 @@ import { clock } from '../core/format.js';
 import { isoSeconds } from '../core/folders.js';
 import { withClient } from './client.js';
 import { statusView, type StatusView } from './status-view.js';
-import { describeArray } from '../core/read-model.js';
+import { describeArray } from '../core/array-summary.js';
 import { table } from './table.js';
 import { formatMb } from '../core/resources.js';
 import { UserError } from './context.js';

@@ -8,7 +8,8 @@
  * 2. running jobs (`qm:running`) with their progress from process.log;
  * 3. done jobs, one page at a time (never a folder scan), and per owner;
  * 4. one job by name (and id, which follows it from queued to running to done);
- * 5. the live workers, and the counts of jobs by state.
+ * 5. the live workers, and the counts of jobs by state;
+ * 6. the arrays and their counts (array-summary.ts).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -20,25 +21,9 @@ import type { DoneRecord, QueuedJob, RunningInfo } from './status.js';
 import { readLogReport, type Progress } from './progress.js';
 import { logPathOf } from './process-log.js';
 import { dependencyText } from './dependencies.js';
-import { taskName } from './job-array.js';
 import type { ArrayInfo } from './arrays.js';
-
-/** An array with tasks not ended yet: how many are where. */
-export interface ArraySummary {
-  name: string;
-  id: string;
-  spec: string;
-  count: number;
-  queued: number;
-  running: number;
-  done: number;
-  failed: number;
-}
-
-/** One line of an array's counts: `array 1-698%64: 600 queued, 64 running, 30 done, 4 failed`. */
-export function describeArray(a: ArraySummary): string {
-  return `array ${a.spec}: ${a.queued} queued, ${a.running} running, ${a.done} done, ${a.failed} failed`;
-}
+import { summaryOf, type ArraySummary } from './array-summary.js';
+import { ownerStats, type OwnerStats } from './owner-stats.js';
 import { neverHeld, shortOfRoom } from './resources.js';
 
 /**
@@ -87,20 +72,6 @@ export interface DonePage {
   perPage: number;
   total: number;
   records: DoneRecord[];
-}
-
-/** Per owner (the jobs' e_mail; null without one), over done records. */
-export interface OwnerStats {
-  owner: string | null;
-  jobs: number;
-  succeeded: number;
-  failed: number;
-  /** over the jobs that ran (have an elapsed time) */
-  ran: number;
-  elapsedSeconds: number;
-  meanElapsedSeconds: number | null;
-  cpuSeconds: number;
-  meanCpuSeconds: number | null;
 }
 
 /** Where the settling folders were read: the active ingest's list, or QM_qJobs itself (no ingest lists them). */
@@ -262,7 +233,7 @@ export class ReadModel {
     const [infos, running] = await Promise.all([this.store.arrays(), this.store.running()]);
     const out: ArraySummary[] = [];
     for (const a of infos) {
-      const summary = await this.summaryOf(a, running);
+      const summary = await summaryOf(this.store, a, running);
       if (summary.queued + summary.running > 0) out.push(summary);
     }
     return out.sort((x, y) => x.name.localeCompare(y.name));
@@ -274,22 +245,13 @@ export class ReadModel {
    */
   async arrayNamed(name: string, current: JobView | undefined): Promise<ArraySummary | undefined> {
     const info = await this.arrayInfoNamed(name, current);
-    return info && this.summaryOf(info, await this.store.running());
+    return info && summaryOf(this.store, info, await this.store.running());
   }
 
   /** arrayNamed's array, as Redis keeps it (its indices). */
   async arrayInfoNamed(name: string, current: JobView | undefined): Promise<ArrayInfo | undefined> {
     const info = await this.store.arrayInfo(name);
     return info && (!current || current.id === info.id) ? info : undefined;
-  }
-
-  private async summaryOf(a: ArrayInfo, running: RunningInfo[]): Promise<ArraySummary> {
-    const records = await this.store.lastDoneOf(a.indices.map((i) => taskName(a.name, i)));
-    const ended = records.filter((r) => r?.array?.id === a.id);
-    const done = ended.filter((r) => r!.outcome.kind === 'success').length;
-    const runningNow = running.filter((r) => r.array?.id === a.id).length;
-    const queued = a.indices.length - ended.length - runningNow;
-    return { name: a.name, id: a.id, spec: a.spec, count: a.indices.length, queued, running: runningNow, done, failed: ended.length - done };
   }
 
   workers(): Promise<Heartbeat[]> {
@@ -304,10 +266,10 @@ export class ReadModel {
   }
 }
 
-/** Why a job is in BullMQ's delayed set: held, before its begin time, or waiting for its `after` jobs. */
 /** BullMQ's states of a job not started yet (active and not in the running table: a worker is taking it). */
 const QUEUED_STATES = new Set(['waiting', 'prioritized', 'delayed', 'active']);
 
+/** Why a job is in BullMQ's delayed set: held, before its begin time, or waiting for its `after` jobs. */
 function delayedPhase(job: QueuedJob, now: number): QueuedPhase {
   if (job.held) return 'held';
   if (job.beginAt !== undefined && job.beginAt > now) return 'begin';
@@ -356,35 +318,4 @@ function entryOf(
     worker: phase === 'starting' ? j.processedBy : undefined,
     reason: why(j.data, phase, position),
   };
-}
-
-export function ownerStats(records: DoneRecord[]): OwnerStats[] {
-  const byOwner = new Map<string | null, DoneRecord[]>();
-  for (const r of records) {
-    const owner = r.email ?? null;
-    const list = byOwner.get(owner) ?? [];
-    if (list.length === 0) byOwner.set(owner, list);
-    list.push(r);
-  }
-  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-  return [...byOwner]
-    .map(([owner, recs]): OwnerStats => {
-      const ran = recs.filter((r) => r.elapsed !== undefined);
-      const withCpu = recs.filter((r) => r.cpu !== undefined);
-      const elapsedSeconds = sum(ran.map((r) => r.elapsed!));
-      const cpuSeconds = sum(withCpu.map((r) => r.cpu!));
-      const succeeded = recs.filter((r) => r.outcome.kind === 'success').length;
-      return {
-        owner,
-        jobs: recs.length,
-        succeeded,
-        failed: recs.length - succeeded,
-        ran: ran.length,
-        elapsedSeconds,
-        meanElapsedSeconds: ran.length > 0 ? elapsedSeconds / ran.length : null,
-        cpuSeconds,
-        meanCpuSeconds: withCpu.length > 0 ? cpuSeconds / withCpu.length : null,
-      };
-    })
-    .sort((a, b) => b.jobs - a.jobs || (a.owner ?? '').localeCompare(b.owner ?? ''));
 }

@@ -9,7 +9,8 @@
 import { describeOutcome, type DoneRecord, type Outcome } from '../../core/status.js';
 import { html, type Html } from '../html.js';
 import type { ActionName } from '../actions.js';
-import type { ArraySummary, DonePage, JobView, QueuedEntry as QueuedView, RunningEntry as RunningView } from '../../core/read-model.js';
+import type { DonePage, JobView, QueuedEntry as QueuedView, RunningEntry as RunningView } from '../../core/read-model.js';
+import type { ArraySummary } from '../../core/array-summary.js';
 import type { Heartbeat as WorkerBeat } from '../../core/heartbeat.js';
 import { duration, jobUrl, when } from './format.js';
 import { layout } from './layout.js';

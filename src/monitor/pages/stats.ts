@@ -1,8 +1,8 @@
 /**
  * `/stats`: per owner (e_mail), over a chosen period, the number of jobs,
- * total and mean elapsed time and CPU time (core/read-model.ts ownerStats).
+ * total and mean elapsed time and CPU time (core/owner-stats.ts).
  */
-import type { OwnerStats } from '../../core/read-model.js';
+import type { OwnerStats } from '../../core/owner-stats.js';
 import { html, type Html } from '../html.js';
 import { duration } from './format.js';
 import { layout } from './layout.js';
