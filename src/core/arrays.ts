@@ -65,13 +65,20 @@ export async function queueArray(store: JobStore, layout: Layout, job: QueuedJob
   const spec = parseArraySpec(job.keys.array!);
   const template = path.join(layout.queued, job.name);
   const marked = await readJson<{ id: string; spec: string }>(path.join(template, ARRAY_MARK));
-  const id = marked?.spec === spec.text ? marked.id : newJobId();
-  if (id !== marked?.id) await fs.writeFile(path.join(template, ARRAY_MARK), JSON.stringify({ id, spec: spec.text }));
-  const ran = id === marked?.id ? await tasksWithFolders(layout, job.name, id) : new Set<string>();
+  // queued before (a restart, a wiped Redis): what ran, what Redis still has and the tasks' holds count; a new array has none
+  const again = marked?.spec === spec.text;
+  const id = again ? marked.id : newJobId();
+  if (!again) await fs.writeFile(path.join(template, ARRAY_MARK), JSON.stringify({ id, spec: spec.text }));
   const all = arrayTasks(job.name, id, spec);
   const names = all.map((a) => taskName(job.name, a.index));
-  const queued = (await store.arrayInfo(job.name))?.id === id ? await store.liveQueued(names) : new Set<string>();
-  const heldTasks = await taskHolds(template);
+  const none = new Set<never>();
+  const [ran, queued, heldTasks] = again
+    ? await Promise.all([
+        tasksWithFolders(layout, job.name, id),
+        store.arrayInfo(job.name).then((info) => (info?.id === id ? store.liveQueued(names) : none)),
+        taskHolds(template),
+      ])
+    : [none, none, none];
   const tasks = all
     .map((array, i) => ({ ...job, name: names[i]!, array, ...(heldTasks.has(array.index) && { held: true }) }))
     .filter((task) => !ran.has(task.name) && !queued.has(task.name));
