@@ -47,9 +47,11 @@ export class DependencyGate {
       await this.lifecycle.notRun(held, verdict.name, verdict.why);
       return true;
     }
-    for (const name of verdict.names) await store.addDependent(name, job.id!);
+    // delayed first, then listed: a job listed while still active would be woken for nothing
+    // (its promote fails), and the end of a second job it waits for would then find it unlisted
     await job.moveToDelayed(Date.now() + DEPENDENCY_RECHECK_MS, token);
-    // it may have finished between the check and the move, before it could wake this job
+    for (const name of verdict.names) await store.addDependent(name, job.id!);
+    // it may have finished between the check and the listing, before it could wake this job
     if ((await dependencyVerdict(store, layout, after)).kind !== 'wait') await job.promote().catch(() => undefined);
     this.log.info({ job: job.data.name }, `waiting for ${verdict.names.join(', ')}`);
     return true;
